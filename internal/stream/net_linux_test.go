@@ -1,0 +1,59 @@
+//go:build linux
+
+package stream
+
+import (
+	"net"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// sockopt reads an integer socket option from c.
+func sockopt(t *testing.T, c syscall.Conn, level, opt int) int {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var serr error
+	if err := raw.Control(func(fd uintptr) { v, serr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return v
+}
+
+// TestSocketOptions checks what the package promises: SO_REUSEADDR on the
+// listener (socat's reuseaddr) and keep-alive on both ends.
+func TestSocketOptions(t *testing.T) {
+	l := listenT(t, ListenConfig{Host: "127.0.0.1"})
+	if got := sockopt(t, l.ln, syscall.SOL_SOCKET, syscall.SO_REUSEADDR); got != 1 {
+		t.Errorf("listener SO_REUSEADDR = %d, want 1", got)
+	}
+	client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := l.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	for name, c := range map[string]net.Conn{"dialed": client, "accepted": server} {
+		sc := c.(syscall.Conn)
+		if got := sockopt(t, sc, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE); got != 1 {
+			t.Errorf("%s SO_KEEPALIVE = %d, want 1", name, got)
+		}
+		if got := sockopt(t, sc, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE); got != 15 {
+			t.Errorf("%s TCP_KEEPIDLE = %d, want 15", name, got)
+		}
+		if got := sockopt(t, sc, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT); got != 4 {
+			t.Errorf("%s TCP_KEEPCNT = %d, want 4", name, got)
+		}
+	}
+}
