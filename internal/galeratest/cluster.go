@@ -1,0 +1,188 @@
+package galeratest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// Paths of the system files a cluster needs, where the Debian packages
+// install them.
+const (
+	galeraLib       = "/usr/lib/galera/libgalera_smm.so"
+	stockScript     = "/usr/bin/wsrep_sst_mariabackup"
+	stockScriptLib  = "/usr/bin/wsrep_sst_common"
+	defaultMariadbd = "/usr/sbin/mariadbd"
+)
+
+var methodRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Options configures a Cluster.
+type Options struct {
+	// Dir is the base directory for all node directories. It must exist;
+	// the caller owns it (t.TempDir() or os.MkdirTemp) and removes it after
+	// Cluster.Close.
+	Dir string
+	// Method is the wsrep_sst_method of every node, e.g. "gotest". It must
+	// match [A-Za-z0-9._-] and must not name a system script such as
+	// "mariabackup" or "rsync": mysqld would find /usr/bin/wsrep_sst_<method>
+	// first on PATH.
+	Method string
+	// Log receives progress messages; nil discards them.
+	Log func(format string, args ...any)
+}
+
+// Cluster is a set of Galera nodes sharing one base directory and one
+// cluster address list. Its methods are safe for concurrent use; the nodes'
+// methods are not meant to be called concurrently on the same node.
+type Cluster struct {
+	dir      string
+	method   string
+	log      func(format string, args ...any)
+	mariadbd string
+
+	mu    sync.Mutex
+	nodes []*Node
+}
+
+// New checks opts and returns an empty cluster. It starts nothing.
+func New(opts Options) (*Cluster, error) {
+	if !methodRE.MatchString(opts.Method) {
+		return nil, fmt.Errorf("galeratest: invalid SST method name %q", opts.Method)
+	}
+	// mysqld puts its own bin dir (/usr/bin) first on PATH, so a system
+	// program of the same name would always win over the node's.
+	if sys := "/usr/bin/wsrep_sst_" + opts.Method; fileExists(sys) {
+		return nil, fmt.Errorf("galeratest: method %q would run %s, not the node's program; pick another name", opts.Method, sys)
+	}
+	fi, err := os.Stat(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("galeratest: base dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("galeratest: base dir %s is not a directory", opts.Dir)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("galeratest: base dir: %w", err)
+	}
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	return &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath()}, nil
+}
+
+// Method returns the cluster's wsrep_sst_method.
+func (c *Cluster) Method() string { return c.method }
+
+// Nodes returns the nodes added so far, in order.
+func (c *Cluster) Nodes() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*Node(nil), c.nodes...)
+}
+
+// Close stops every running node: a clean shutdown first, SIGKILL of the
+// node's process group if that does not finish within the stop bound. It
+// returns the errors of all nodes joined; afterwards no process started by
+// the cluster is left running.
+func (c *Cluster) Close() error {
+	var errs []error
+	for _, n := range c.Nodes() {
+		if err := n.stop(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// gcommAddress returns gcomm://host:port,... listing every node added so far.
+func (c *Cluster) gcommAddress() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addrs := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", n.ports.gcomm)
+	}
+	return "gcomm://" + strings.Join(addrs, ",")
+}
+
+// Available reports whether the programs and libraries a cluster needs are
+// installed. It returns nil, or an error naming every missing file and the
+// Debian package that provides it.
+func Available() error {
+	type need struct{ file, pkg string }
+	var missing []string
+	check := func(path, pkg string) {
+		if _, err := os.Stat(path); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (apt-get install %s)", path, pkg))
+		}
+	}
+	lookup := func(prog, pkg string) {
+		if _, err := exec.LookPath(prog); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (apt-get install %s)", prog, pkg))
+		}
+	}
+	check(mariadbdPath(), "mariadb-server")
+	check(galeraLib, "galera-4")
+	check(stockScript, "mariadb-server")
+	check(stockScriptLib, "mariadb-server")
+	for _, n := range []need{
+		{"mariadb-install-db", "mariadb-server"},
+		{"mariadb", "mariadb-client"},
+		{"mariadb-backup", "mariadb-backup"},
+		{"mbstream", "mariadb-backup"},
+		{"socat", "socat"},
+		{"my_print_defaults", "mariadb-server"},
+	} {
+		lookup(n.file, n.pkg)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("galeratest: missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// mariadbdPath finds mariadbd on PATH, falling back to /usr/sbin, which is
+// often not on a non-root PATH.
+func mariadbdPath() string {
+	if p, err := exec.LookPath("mariadbd"); err == nil {
+		return p
+	}
+	return defaultMariadbd
+}
+
+// freePorts returns n distinct TCP ports that were free on 127.0.0.1 a
+// moment ago. All listeners are held until every port is chosen so that the
+// kernel does not hand out the same port twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("allocate port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}

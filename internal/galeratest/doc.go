@@ -1,0 +1,22 @@
+// Package galeratest starts real MariaDB Galera nodes on the loopback
+// interface so that end-to-end tests and the sstlab developer tool can run
+// real state snapshot transfers (SST) and incremental state transfers (IST)
+// through an SST program of our choice.
+//
+// A Cluster owns a base directory; each Node gets its own datadir, socket,
+// ports, option file and a private bin directory holding the SST program as
+// wsrep_sst_<method>. mysqld puts its own bin directory first on PATH, so a
+// program named wsrep_sst_mariabackup would always resolve to the system
+// script; a distinct method name is what lets us substitute ours.
+//
+// The package deliberately knows nothing about testing.T: it takes a log
+// function and returns errors, so a command-line tool can reuse it. It does
+// not manage system services and never touches /etc/mysql; every process it
+// starts is stopped by Node.Stop, Node.Kill or Cluster.Close.
+//
+// The integration tests of this package start a real two-node cluster and
+// run only with SST_INTEGRATION=1 (as root, with mariadb-server,
+// mariadb-backup, galera-4 and socat installed):
+//
+//	SST_INTEGRATION=1 go test -v ./internal/galeratest/
+package galeratest
