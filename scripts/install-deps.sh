@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a Debian/Ubuntu machine:
+# MariaDB server + Galera (real nodes), mariadb-backup (+ mbstream), the
+# stock SST scripts (parity and mixed-cluster tests) and socat (the stock
+# script's transport, only used when it runs as the peer).
+# As root it runs apt-get; otherwise it says what to install and fails.
+set -euo pipefail
+
+need=()
+for prog in /usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-install-db \
+            /usr/bin/my_print_defaults /usr/bin/wsrep_sst_common; do
+    [ -x "$prog" ] || [ -f "$prog" ] || need+=(mariadb-server)
+done
+command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
+command -v mbstream >/dev/null || need+=(mariadb-backup)
+[ -f /usr/lib/galera/libgalera_smm.so ] || need+=(galera-4)
+command -v socat >/dev/null || need+=(socat)
+
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+pkgs=$(printf '%s\n' "${need[@]}" | sort -u | tr '\n' ' ')
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "missing packages: $pkgs" >&2
+    echo "install them as root: apt-get install -y $pkgs" >&2
+    exit 1
+fi
+echo "installing: $pkgs" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# The packages' postinst tries to start a service; in a container that is
+# refused harmlessly, and nothing is left listening.
+apt-get install -y -q $pkgs >&2
