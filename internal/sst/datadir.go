@@ -1,0 +1,266 @@
+package sst
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Names of the files the two sides exchange (wsrep_sst_mariabackup).
+const (
+	infoFile       = "xtrabackup_galera_info"
+	infoFile11     = "mariadb_backup_galera_info" // MariaDB 11.1+ (MDEV-18931)
+	donorInfoFile  = "donor_galera_info"
+	istFile        = "xtrabackup_ist"
+	checkpoints    = "xtrabackup_checkpoints"
+	checkpoints11  = "mariadb_backup_checkpoints"
+	binlogInfo     = "xtrabackup_binlog_info"
+	binlogInfo11   = "mariadb_backup_binlog_info"
+	progressMarker = "sst_in_progress"
+	stagingDir     = ".sst"
+	prepareLog     = "mariabackup.prepare.log"
+	moveLog        = "mariabackup.move.log"
+	backupLog      = "mariabackup.backup.log"
+)
+
+// emacsToGo converts a GNU find -regex pattern (emacs syntax, the default
+// regextype) to an anchored Go regexp: in emacs syntax \| \( \) are the
+// operators and bare | ( ) { } are literals.
+func emacsToGo(pat string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case c == '\\' && i+1 < len(pat):
+			i++
+			n := pat[i]
+			switch n {
+			case '|', '(', ')':
+				b.WriteByte(n)
+			case 'w', 'W', 'b', 'B':
+				b.WriteByte('\\')
+				b.WriteByte(n)
+			case '<', '>':
+				b.WriteString(`\b`)
+			case '`':
+				b.WriteString(`\A`)
+			case '\'':
+				b.WriteString(`\z`)
+			default:
+				b.WriteString(regexp.QuoteMeta(string(n)))
+			}
+		case c == '|' || c == '(' || c == ')' || c == '{' || c == '}':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '[':
+			// Copy a bracket expression verbatim; "]" first is literal.
+			j := i + 1
+			if j < len(pat) && pat[j] == '^' {
+				j++
+			}
+			if j < len(pat) && pat[j] == ']' {
+				j++
+			}
+			for j < len(pat) && pat[j] != ']' {
+				j++
+			}
+			if j >= len(pat) {
+				return nil, fmt.Errorf("cpat %q: unterminated [", pat)
+			}
+			b.WriteString(pat[i : j+1])
+			i = j
+		default:
+			b.WriteByte(c)
+		}
+	}
+	re, err := regexp.Compile(`^(?:` + b.String() + `)$`)
+	if err != nil {
+		return nil, fmt.Errorf("cpat %q: %w", pat, err)
+	}
+	return re, nil
+}
+
+// wipeDirs mirrors the joiner's
+//
+//	find -L $dirs -mindepth 1 -prune -regex "$cpat" -o -exec rm -rf {} +
+//
+// every top-level entry of each dir whose path does not match keep is
+// removed. Paths in skip (our own pid file) are kept too.
+func wipeDirs(dirs []string, keep *regexp.Regexp, skip map[string]bool) error {
+	for _, d := range dirs {
+		if d == "" {
+			continue
+		}
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return fmt.Errorf("clean %s: %w", d, err)
+		}
+		for _, e := range entries {
+			p := d + "/" + e.Name()
+			if keep.MatchString(p) || skip[p] {
+				continue
+			}
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("clean %s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+// cleanBinlogs mirrors the joiner's "Cleaning the old binary logs": the
+// binlog state file, every file listed in the index, the index, and
+// <base>.[0-9]* in the binlog directory. Paths are relative to datadir.
+func cleanBinlogs(log *slog.Logger, datadir, binlog, index string) error {
+	rel := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(datadir, p)
+	}
+	base := filepath.Base(binlog)
+	dir := filepath.Dir(binlog)
+	log.Info("Cleaning the old binary logs")
+	_ = os.Remove(rel(base + ".state"))
+	if f, err := os.Open(rel(index)); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if name := strings.TrimSpace(sc.Text()); name != "" {
+				_ = os.Remove(rel(name))
+			}
+		}
+		f.Close()
+		if err := os.Remove(rel(index)); err != nil {
+			return fmt.Errorf("remove binlog index: %w", err)
+		}
+	}
+	where := datadir
+	if dir != "." && dir != "" {
+		if st, err := os.Stat(rel(dir)); err == nil && st.IsDir() {
+			where = rel(dir)
+			if filepath.Clean(where) != filepath.Clean(datadir) {
+				log.Info(fmt.Sprintf("Cleaning the binlog directory '%s' as well", dir))
+			}
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(where, base) + ".[0-9]*")
+	for _, m := range matches {
+		_ = os.Remove(m)
+	}
+	return nil
+}
+
+// archiveLogs mirrors the sst-log-archive step: existing mariabackup.*.log
+// files in datadir are moved to dir (or beside themselves when dir is
+// unusable) with a timestamp suffix and gzipped.
+func archiveLogs(log *slog.Logger, datadir, dir string, now time.Time) {
+	ts := now.Format("2006.01.02-15.04.05.000000000")
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			log.Warn(fmt.Sprintf("Unable to create '%s' directory", dir))
+			dir = ""
+		} else if writable(dir) != nil {
+			log.Warn(fmt.Sprintf("The '%s' directory is not writable", dir))
+			dir = ""
+		}
+	}
+	for _, name := range []string{prepareLog, moveLog, backupLog} {
+		src := filepath.Join(datadir, name)
+		if _, err := os.Stat(src); err != nil {
+			continue
+		}
+		dst := src + "." + ts
+		if dir != "" {
+			dst = filepath.Join(dir, name+"."+ts)
+		}
+		log.Info(fmt.Sprintf("Moving '%s' to '%s'", src, dst))
+		if err := gzipMove(src, dst); err != nil {
+			log.Warn(fmt.Sprintf("Failed to archive log file ('%s'): %v", dst, err))
+		}
+	}
+}
+
+// gzipMove writes src gzipped to dst.gz and removes src.
+func gzipMove(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst+".gz", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(dst + ".gz")
+		}
+	}()
+	zw := gzip.NewWriter(out)
+	if _, err = io.Copy(zw, in); err != nil {
+		return err
+	}
+	if err = zw.Close(); err != nil {
+		return err
+	}
+	return os.Remove(src)
+}
+
+// resolveDir mirrors one branch of create_dirs with simplify=1: a
+// directory relative to datadir is made absolute and created; "" is
+// returned when it is the datadir itself.
+func resolveDir(datadir, d string) (string, error) {
+	if d == "" || d == "." {
+		return "", nil
+	}
+	p := d
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(datadir, p)
+	}
+	p = filepath.Clean(p)
+	if p == filepath.Clean(datadir) {
+		return "", nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return "", fmt.Errorf("create directory %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// firstLine returns the first line of a file, without the newline.
+func firstLine(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(line, "\r"), nil
+}
+
+// tagValue returns the value of the first "<tag> value" line, as the
+// script's grep -m1 -E "^$TAG[[:space:]]" does.
+func tagValue(path, tag string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, tag); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+			return strings.TrimSpace(rest), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,342 @@
+package sst
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
+)
+
+// dialBudget bounds how long the donor retries connecting to the joiner.
+// The stock joiner listens again for the data stage only after it has
+// processed the gtid stage; the stock donor covers that with a fixed
+// "sleep 10", we retry with backoff instead.
+const dialBudget = 30 * time.Second
+
+// donor sends the state as the donor branch of wsrep_sst_mariabackup does,
+// minus the fixed 10 s sleep between the two stages.
+func (s *session) donor(ctx context.Context) (err error) {
+	a := s.args
+	if a.Datadir == "" {
+		return errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
+	}
+	if err := s.checkSupported(); err != nil {
+		return err
+	}
+	datadir, err := filepath.Abs(a.Datadir)
+	if err != nil {
+		return errorf(ExitNoEnt, "datadir: %w", err)
+	}
+	kind := "SST"
+	if a.Bypass {
+		kind = "IST"
+	}
+	s.log.Info(fmt.Sprintf("%s %s started on donor", s.cfg.Method, kind))
+	if !a.Bypass && a.SSTVer == "" {
+		s.log.Error("Upgrade joiner to 5.6.21 or higher for backup locks support")
+		return errorf(ExitTooOld, "the joiner is not supported for this version of donor (no sst_ver in its address '%s')", a.AddressRaw)
+	}
+	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	magic := filepath.Join(datadir, infoFile)
+	donorMagic := filepath.Join(datadir, donorInfoFile)
+	ist := filepath.Join(datadir, istFile)
+	cleanup := func() {
+		for _, f := range []string{magic, donorMagic, ist} {
+			_ = os.Remove(f)
+		}
+	}
+	cleanup()
+	defer cleanup()
+	if s.cfg.LogArchive && !a.Bypass {
+		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
+	}
+	s.readStdinCredentials()
+
+	addr := net.JoinHostPort(a.HostUnescaped, a.Port)
+	if a.Bypass {
+		s.log.Info("Bypassing the SST for IST")
+		if err := s.proto.line("continue"); err != nil {
+			return err
+		}
+		if err := s.writeMagic(magic, donorMagic); err != nil {
+			return err
+		}
+		if err := os.WriteFile(ist, []byte("1\n"), 0o644); err != nil {
+			return errorf(ExitNoEnt, "write %s: %w", ist, err)
+		}
+		if err := s.sendFiles(ctx, addr, "IST", magic, donorMagic, ist); err != nil {
+			return err
+		}
+	} else {
+		if err := s.donateSST(ctx, datadir, addr, magic, donorMagic); err != nil {
+			return err
+		}
+	}
+	if err := s.proto.line("done %s", a.GTID); err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("%s %s completed on donor", s.cfg.Method, kind))
+	return nil
+}
+
+// donateSST runs the gtid stage and then streams mariadb-backup's output.
+func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagic string) error {
+	tool, err := findBackupTool(ctx)
+	if err != nil {
+		return err
+	}
+	base := s.cfg.Tmpdir
+	xtmp, err := os.MkdirTemp(base, "sst-xtmp.")
+	if err != nil {
+		return errorf(ExitNoEnt, "create temporary directory (tmpdir=%q): %w", base, err)
+	}
+	defer os.RemoveAll(xtmp)
+	itmp, err := os.MkdirTemp(base, "sst-itmp.")
+	if err != nil {
+		return errorf(ExitNoEnt, "create temporary directory (tmpdir=%q): %w", base, err)
+	}
+	defer os.RemoveAll(itmp)
+	s.log.Info(fmt.Sprintf("Using '%s' as mariadb-backup temporary directory", xtmp))
+	s.log.Info(fmt.Sprintf("Using '%s' as mariadb-backup working directory", itmp))
+
+	var connExtra, env []string
+	if s.cfg.User != "" {
+		if strings.ContainsAny(s.cfg.User, " '`$") {
+			// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
+			// kept for compatibility).
+			return errorf(21, "invalid value for the SST user: %q", s.cfg.User)
+		}
+		connExtra = append(connExtra, "--user="+s.cfg.User)
+	}
+	if pw := s.cfg.Password.Reveal(); pw != "" {
+		// The password reaches mariadb-backup only through its
+		// environment, never argv.
+		env = append(env, "MYSQL_PWD="+pw)
+	}
+	extra, err := s.connectionOptions()
+	if err != nil {
+		return err
+	}
+	connExtra = append(connExtra, extra...)
+
+	s.log.Info("Streaming GTID file before SST")
+	if err := s.writeMagic(magic, donorMagic); err != nil {
+		return err
+	}
+	if err := s.sendFiles(ctx, addr, "gtid", magic, donorMagic); err != nil {
+		return err
+	}
+
+	args, err := s.backupArgs(tool, xtmp, itmp, connExtra)
+	if err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s", addr))
+	conn, err := s.dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := stream.CloseOnCancel(ctx, conn)
+	defer stop()
+
+	logFile := filepath.Join(datadir, backupLog)
+	f, err := openLog(logFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.logCommand("mariadb-backup backup", tool.path, args)
+	cmd := newCmd(ctx, cmdSpec{Path: tool.path, Args: args, Env: childEnv(s.Env, env...), Stderr: f})
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return errorf(ExitInvalid, "mariadb-backup: %w", err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return errorf(ExitInvalid, "start mariadb-backup: %w", err)
+	}
+	n, copyErr := stream.Copy(ctx, conn, out)
+	if copyErr != nil {
+		// The joiner is gone: stop the backup (and its BACKUP STAGE
+		// locks) now rather than when it next writes.
+		_ = signalGroup(cmd, syscall.SIGTERM)
+		_, _ = io.Copy(io.Discard, out)
+	}
+	waitErr := childResult("mariadb-backup", logFile, cmd.Wait())
+	_ = signalGroup(cmd, syscall.SIGKILL)
+	if s.cfg.Time {
+		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if copyErr != nil {
+		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, copyErr)
+	}
+	if waitErr != nil {
+		return errorf(ExitInvalid, "%w%s", waitErr, tailOf(logFile))
+	}
+	if err := closeWrite(conn); err != nil {
+		return errorf(ExitPipe, "finish the backup stream to %s: %w", addr, err)
+	}
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
+	return nil
+}
+
+// connectionOptions mirrors check_extra: the thread pool's extra_port when
+// use-extra is set, else the socket mysqld passed.
+func (s *session) connectionOptions() ([]string, error) {
+	if s.cfg.UseExtra {
+		if s.cfg.ThreadHandling == "pool-of-threads" {
+			if s.cfg.ExtraPort == "" {
+				return nil, errorf(ExitGeneric, "use-extra is set but extra-port is not configured for the thread pool")
+			}
+			s.log.Info("SST through extra_port " + s.cfg.ExtraPort)
+			// mariadb-backup works only locally.
+			return []string{"--host=127.0.0.1", "--port=" + s.cfg.ExtraPort}, nil
+		}
+		s.log.Info("Thread pool not set, ignore the option use_extra")
+	}
+	if s.args.Socket != "" {
+		return []string{"--socket=" + s.args.Socket}, nil
+	}
+	return nil, nil
+}
+
+// writeMagic is send_magic: "<gtid> <domain>" in both info files, plus the
+// joiner's secret when it sent one.
+func (s *session) writeMagic(magic, donorMagic string) error {
+	line := fmt.Sprintf("%s %s\n", s.args.GTID, s.args.GTIDDomainID)
+	content := line
+	if pw := s.cfg.RemotePassword.Reveal(); pw != "" {
+		content += "secret " + pw + "\n"
+	}
+	if err := os.WriteFile(magic, []byte(content), 0o600); err != nil {
+		return errorf(ExitNoEnt, "write %s: %w", magic, err)
+	}
+	if err := os.WriteFile(donorMagic, []byte(line), 0o644); err != nil {
+		return errorf(ExitNoEnt, "write %s: %w", donorMagic, err)
+	}
+	return nil
+}
+
+// sendFiles connects to the joiner and sends files as one mbstream, named
+// by their base names (the script runs mbstream -c in the datadir).
+func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...string) error {
+	conn, err := s.dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := stream.CloseOnCancel(ctx, conn)
+	defer stop()
+	bw := bufio.NewWriter(conn)
+	w := mbstream.NewWriter(bw)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return errorf(ExitNoEnt, "read %s: %w", f, err)
+		}
+		if err := w.WriteFile(filepath.Base(f), data); err != nil {
+			return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+	}
+	if err := closeWrite(conn); err != nil {
+		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+	}
+	return nil
+}
+
+// dial connects to the joiner, retrying while it is not listening yet.
+func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
+	conn, err := stream.Dial(ctx, stream.DialConfig{Addr: addr, Timeout: dialBudget})
+	if err != nil {
+		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
+	}
+	return conn, nil
+}
+
+// closeWrite half-closes a TCP connection so the peer sees the end of the
+// stream, then waits briefly for the peer to close its side, so that the
+// data is known to have been read before we report success.
+func closeWrite(c net.Conn) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	if err := tc.CloseWrite(); err != nil {
+		return err
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.Copy(io.Discard, tc)
+	return nil
+}
+
+// readStdinCredentials reads the sst_user=/sst_password= lines newer
+// mysqld versions write to the donor's stdin (MDEV-31809), when stdin is
+// a pipe or a regular file; a terminal or /dev/null is left alone.
+func (s *session) readStdinCredentials() {
+	f, ok := s.Stdin.(*os.File)
+	if !ok || f == nil {
+		return
+	}
+	st, err := f.Stat()
+	if err != nil || (st.Mode()&os.ModeNamedPipe == 0 && !st.Mode().IsRegular()) {
+		return
+	}
+	lines := make(chan map[string]string, 1)
+	go func() {
+		m := map[string]string{}
+		sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), "=")
+			if ok {
+				m[strings.TrimSpace(k)] = v
+			}
+		}
+		lines <- m
+	}()
+	var m map[string]string
+	select {
+	case m = <-lines:
+	case <-time.After(2 * time.Second):
+		return
+	}
+	if u, ok := m["sst_user"]; ok {
+		s.cfg.User = u
+		s.cfg.Password = ""
+		s.cfg.AuthSource = "stdin"
+	}
+	if p, ok := m["sst_password"]; ok {
+		s.Redact.AddSecret(p)
+		s.cfg.Password = config.Secret(p)
+	}
+	if u, ok := m["sst_remote_user"]; ok {
+		s.cfg.RemoteUser = u
+	}
+	if p, ok := m["sst_remote_password"]; ok {
+		s.Redact.AddSecret(p)
+		s.cfg.RemotePassword = config.Secret(p)
+	}
+}

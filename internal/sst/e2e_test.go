@@ -1,0 +1,274 @@
+package sst_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
+)
+
+// These tests start real mariadbd + Galera nodes on loopback with our
+// binary installed as wsrep_sst_<method> on the nodes' PATH, run real SSTs
+// and ISTs, and compare table checksums. They need SST_INTEGRATION=1 (set
+// by "make test") and the packages scripts/install-deps.sh installs.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// ourBinary builds cmd/wsrep_sst_mariabackup once per test run, static as
+// "make build" does.
+func ourBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sst-e2e-bin.")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "wsrep_sst_mariabackup")
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		cmd := exec.Command(gobin, "build", "-trimpath", "-o", binPath, "wsrep_sst_mariabackup/cmd/wsrep_sst_mariabackup")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build the SST program: %v", buildErr)
+	}
+	return binPath
+}
+
+func integration(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SST_INTEGRATION") != "1" {
+		t.Skip("set SST_INTEGRATION=1 (make test does) to run tests that start real Galera nodes")
+	}
+	if err := galeratest.Available(); err != nil {
+		t.Skip(err)
+	}
+}
+
+// cluster makes a cluster whose nodes' PATH resolves wsrep_sst_<method>
+// to the program each node config names.
+func cluster(t *testing.T, method string) (*galeratest.Cluster, context.Context) {
+	t.Helper()
+	c, err := galeratest.New(galeratest.Options{Dir: t.TempDir(), Method: method, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				if l, err := n.ErrorLog(); err == nil {
+					t.Logf("%s error log (SST lines):\n%s", n.Name(), grep(l, "WSREP_SST", "SST", "ERROR"))
+				}
+			}
+		}
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	t.Cleanup(cancel)
+	return c, ctx
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func startSynced(ctx context.Context, t *testing.T, n *galeratest.Node, bootstrap bool) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	must(t, n.Start(ctx, bootstrap))
+	must(t, n.WaitSynced(ctx))
+	return time.Since(t0)
+}
+
+func assertSameData(ctx context.Context, t *testing.T, a, b *galeratest.Node) {
+	t.Helper()
+	sa, err := a.Checksums(ctx, "sbtest")
+	must(t, err)
+	sb, err := b.Checksums(ctx, "sbtest")
+	must(t, err)
+	if len(sa) == 0 {
+		t.Fatalf("no tables checksummed on %s", a.Name())
+	}
+	if d := galeratest.DiffChecksums(sa, sb); d != nil {
+		t.Errorf("%s and %s differ:\n%s", a.Name(), b.Name(), strings.Join(d, "\n"))
+	}
+}
+
+func assertTransfer(t *testing.T, n *galeratest.Node, want string, ours bool) string {
+	t.Helper()
+	log, err := n.LogSinceStart()
+	must(t, err)
+	if got := galeratest.StateTransfer(log); got != want {
+		t.Errorf("%s: state transfer = %q, want %q", n.Name(), got, want)
+	}
+	// Our joiner's own lines, in the script's format, prove which program ran.
+	const mark = "WSREP_SST: [INFO] Data stream from the donor started"
+	if want == "SST" && ours != strings.Contains(log, mark) {
+		t.Errorf("%s: our joiner ran = %v, want %v", n.Name(), !ours, ours)
+	}
+	return log
+}
+
+func grep(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	if len(out) > 80 {
+		out = out[len(out)-80:]
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestE2ESSTThenIST(t *testing.T) {
+	integration(t)
+	bin := ourBinary(t)
+	c, ctx := cluster(t, "gotest")
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
+
+	d := startSynced(ctx, t, n2, false)
+	t.Logf("node2 joined by SST in %v", d.Round(time.Millisecond))
+	log := assertTransfer(t, n2, "SST", true)
+	if strings.Contains(log, "[ERROR]") && strings.Contains(log, "WSREP_SST") {
+		t.Errorf("SST logged errors:\n%s", grep(log, "WSREP_SST: [ERROR]"))
+	}
+	assertSameData(ctx, t, n1, n2)
+	if _, err := os.Stat(filepath.Join(n2.Datadir(), "mariabackup.prepare.log")); err != nil {
+		t.Errorf("joiner has no prepare log: %v", err)
+	}
+	for _, f := range []string{"sst_in_progress", "wsrep_sst.pid", ".sst"} {
+		if _, err := os.Stat(filepath.Join(n2.Datadir(), f)); err == nil {
+			t.Errorf("joiner left %s behind", f)
+		}
+	}
+
+	must(t, n2.Stop(ctx))
+	must(t, galeratest.InsertRows(ctx, n1, "sbtest", 2000))
+	d = startSynced(ctx, t, n2, false)
+	t.Logf("node2 rejoined by IST in %v", d.Round(time.Millisecond))
+	assertTransfer(t, n2, "IST", true)
+	assertSameData(ctx, t, n1, n2)
+}
+
+// TestE2EBinlogGTIDStrictUnderLoad is the MDEV-38147 scenario: binlog and
+// gtid_strict_mode on, and the donor takes writes while it donates.
+func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
+	integration(t)
+	bin := ourBinary(t)
+	c, ctx := cluster(t, "gotestbl")
+	gtid := []string{"log-bin=mysql-bin", "log_slave_updates=ON", "gtid_strict_mode=ON",
+		"wsrep_gtid_mode=ON", "wsrep_gtid_domain_id=9", "server_id=1"}
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=1"}, gtid...)})
+	must(t, err)
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=2"}, gtid...)})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
+
+	stop := make(chan struct{})
+	writes := make(chan error, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				t.Logf("%d write batches during the SST", n)
+				writes <- nil
+				return
+			default:
+			}
+			if err := galeratest.InsertRows(ctx, n1, "sbtest", 50); err != nil {
+				writes <- err
+				return
+			}
+			n++
+		}
+	}()
+	d := startSynced(ctx, t, n2, false)
+	close(stop)
+	must(t, <-writes)
+	t.Logf("node2 joined by SST under load in %v", d.Round(time.Millisecond))
+	log := assertTransfer(t, n2, "SST", true)
+	if !strings.Contains(log, "binary log") {
+		t.Errorf("joiner did not handle the received binlog (MDEV-38147):\n%s", grep(log, "WSREP_SST"))
+	}
+	assertSameData(ctx, t, n1, n2)
+	// The joiner writes its own binlog and keeps replicating in strict mode.
+	must(t, galeratest.InsertRows(ctx, n2, "sbtest", 100))
+	assertSameData(ctx, t, n1, n2)
+	if out, err := n2.Exec(ctx, "SELECT @@gtid_binlog_pos"); err != nil || !strings.Contains(out, "9-1-") {
+		t.Errorf("joiner gtid_binlog_pos = %q (%v), want domain 9 transactions", out, err)
+	}
+}
+
+// Mixed clusters: the same method name resolves to the stock script on one
+// node and to our binary on the other.
+func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
+	integration(t)
+	bin := ourBinary(t)
+	c, ctx := cluster(t, "gomixa")
+	n1, err := c.AddNode(galeratest.NodeConfig{StockScript: true})
+	must(t, err)
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
+	d := startSynced(ctx, t, n2, false)
+	t.Logf("stock donor -> our joiner: SST in %v", d.Round(time.Millisecond))
+	assertTransfer(t, n2, "SST", true)
+	assertSameData(ctx, t, n1, n2)
+}
+
+func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
+	integration(t)
+	bin := ourBinary(t)
+	c, ctx := cluster(t, "gomixb")
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	n2, err := c.AddNode(galeratest.NodeConfig{StockScript: true})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
+	d := startSynced(ctx, t, n2, false)
+	t.Logf("our donor -> stock joiner: SST in %v", d.Round(time.Millisecond))
+	assertTransfer(t, n2, "SST", false)
+	donorLog, err := n1.ErrorLog()
+	must(t, err)
+	if !strings.Contains(donorLog, "WSREP_SST: [INFO] Sent ") {
+		t.Errorf("our donor's lines are missing from the donor's error log:\n%s", grep(donorLog, "WSREP_SST"))
+	}
+	assertSameData(ctx, t, n1, n2)
+}

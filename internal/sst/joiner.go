@@ -1,0 +1,546 @@
+package sst
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/stream"
+)
+
+// joiner receives the state as the joiner branch of wsrep_sst_mariabackup
+// does, with two differences on purpose: the datadir is cleaned only once
+// the donor's data stream has delivered its first bytes, and one listener
+// serves both donor sessions (so "ready" is printed exactly once, as soon
+// as the port is bound).
+func (s *session) joiner(ctx context.Context) (err error) {
+	a := s.args
+	if a.Datadir == "" {
+		return errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
+	}
+	if err := s.checkSupported(); err != nil {
+		return err
+	}
+	datadir, err := filepath.Abs(a.Datadir)
+	if err != nil {
+		return errorf(ExitNoEnt, "datadir: %w", err)
+	}
+	if err := os.MkdirAll(datadir, 0o755); err != nil {
+		return errorf(ExitNoEnt, "create datadir: %w", err)
+	}
+	keep, err := emacsToGo(s.cfg.Cpat)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	s.log.Info(fmt.Sprintf("%s SST started on joiner", s.cfg.Method))
+	for _, f := range []string{infoFile, donorInfoFile, istFile} {
+		_ = os.Remove(filepath.Join(datadir, f))
+	}
+	if s.cfg.LogArchive {
+		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
+	}
+	var dirs [4]string // create_dirs 1: innodb home, undo, log; aria log
+	for i, d := range []string{a.InnodbDataHomeDir, a.InnodbUndoDir, a.InnodbLogGroupHomeDir, a.AriaLogDir} {
+		if dirs[i], err = resolveDir(datadir, d); err != nil {
+			return withCode(ExitNoEnt, err)
+		}
+	}
+	marker := filepath.Join(datadir, progressMarker)
+	if _, err := os.Stat(marker); err == nil {
+		s.log.Info("Stale sst_in_progress file: " + marker)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return errorf(ExitNoEnt, "create %s: %w", marker, err)
+	}
+	defer func() {
+		s.log.Info("Removing the sst_in_progress file")
+		_ = os.Remove(marker)
+		if err != nil {
+			for _, f := range []string{infoFile, infoFile11, donorInfoFile, istFile} {
+				_ = os.Remove(filepath.Join(datadir, f))
+			}
+		}
+	}()
+
+	ln, err := s.listen(ctx)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	statdir, err := os.MkdirTemp("", "sst-gtid.")
+	if err != nil {
+		return errorf(ExitNoEnt, "create temporary directory: %w", err)
+	}
+	defer os.RemoveAll(statdir)
+
+	module := a.Module
+	if module == "" {
+		module = "xtrabackup_sst"
+	}
+	// The joiner's lsn is always empty and sst_ver is 1 (backup locks).
+	if err := s.proto.line("ready %s:%s/%s//1", a.Host, a.Port, module); err != nil {
+		return err
+	}
+
+	magic, err := s.receiveGTID(ctx, ln, statdir)
+	if err != nil {
+		return err
+	}
+	coordsFile := filepath.Join(statdir, donorInfoFile)
+	if _, err := os.Stat(filepath.Join(statdir, istFile)); err == nil {
+		s.log.Info(fmt.Sprintf("'%s' received from donor: Running IST", istFile))
+	} else {
+		if err := s.receiveSST(ctx, ln, datadir, dirs[:], keep); err != nil {
+			return err
+		}
+		coordsFile = filepath.Join(datadir, donorInfoFile)
+		if magic, err = findInfoFile(datadir); err != nil {
+			return errorf(ExitNoEnt, "internal error: SST magic file not found or not readable in %s after move-back", datadir)
+		}
+	}
+	if err := s.mtrDelay(ctx); err != nil {
+		return err
+	}
+	coords, err := firstLine(coordsFile)
+	if err == nil {
+		s.log.Info("Galera co-ords from donor: " + coords)
+	} else {
+		if coords, err = firstLine(magic); err != nil {
+			return errorf(ExitNoEnt, "read galera info: %w", err)
+		}
+		s.log.Info("Galera co-ords from recovery: " + coords)
+	}
+	if strings.TrimSpace(coords) == "" {
+		return errorf(ExitPipe, "failed to get current position: the galera info file is empty")
+	}
+	if err := s.proto.line("%s", coords); err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("%s SST completed on joiner", s.cfg.Method))
+	return nil
+}
+
+// listen binds the SST port where the address says. When the address is
+// not local (NAT, a container's public address) it falls back to all
+// interfaces of that family, which is what the stock script's socat
+// TCP-LISTEN always does.
+func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
+	a := s.args
+	port, err := strconv.Atoi(a.Port)
+	if err != nil || port <= 0 || port > 65535 {
+		return nil, errorf(ExitInvalid, "invalid SST port %q", a.Port)
+	}
+	ln, err := stream.Listen(ctx, stream.ListenConfig{Host: a.HostUnescaped, Port: port})
+	if err != nil && errors.Is(err, syscall.EADDRNOTAVAIL) {
+		any := "0.0.0.0"
+		if a.IPv6 {
+			any = "::"
+		}
+		s.log.Warn(fmt.Sprintf("%s is not a local address; listening on %s port %d instead", a.HostUnescaped, any, port))
+		ln, err = stream.Listen(ctx, stream.ListenConfig{Host: any, Port: port})
+	}
+	if err != nil {
+		return nil, errorf(ExitPipe, "%w: free the port or set another one in wsrep_sst_receive_address", err)
+	}
+	s.log.Info(fmt.Sprintf("Listening for the donor on %s", ln.Addr()))
+	return ln, nil
+}
+
+// receiveGTID is the first stage (recv_joiner for the gtid stage): within
+// sst-initial-timeout, accept the donor and extract its small stream of
+// galera info files into dir. It returns the path of the galera info file.
+func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir string) (string, error) {
+	sctx := ctx
+	if t := s.cfg.InitialTimeout; t > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeoutCause(ctx, t, errorf(ExitPipe,
+			"possible timeout in receiving first data from donor in gtid stage (sst-initial-timeout=%ds): check that the donor can reach this node's SST port", int(t.Seconds())))
+		defer cancel()
+	}
+	conn, err := ln.Accept(sctx)
+	if err != nil {
+		return "", s.stageError(sctx, "accept the donor's gtid stage", err)
+	}
+	defer conn.Close()
+	stop := stream.CloseOnCancel(sctx, conn)
+	defer stop()
+	if err := s.extract(sctx, conn, dir, "gtid stage"); err != nil {
+		return "", s.stageError(sctx, "receive the gtid stage", err)
+	}
+	magic, err := findInfoFile(dir)
+	if err != nil {
+		return "", errorf(ExitPipe, "receiving process ended without creating magic file (%s) in %s", infoFile, dir)
+	}
+	// The joiner's secret check (ssl-mode VERIFY_*) belongs to the TLS
+	// transport, which this version does not implement (checkSupported).
+	if s.args.Progress == 1 {
+		if v, ok := tagValue(magic, "total"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				if err := s.proto.line("total %d", n); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	return magic, nil
+}
+
+// stageError prefers the cancellation cause (timeout, parent gone, signal)
+// over the I/O error it provoked.
+func (s *session) stageError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return errorf(ExitPipe, "%s: %w", what, err)
+}
+
+// findInfoFile returns the galera info file in dir under its 10.x or 11.x
+// name.
+func findInfoFile(dir string) (string, error) {
+	for _, n := range []string{infoFile, infoFile11} {
+		p := filepath.Join(dir, n)
+		if f, err := os.Open(p); err == nil {
+			f.Close()
+			return p, nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+// extract runs "mbstream -x" in dir with r as its input.
+func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) error {
+	mb, err := lookPath("mbstream", "the mariadb-backup package")
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	err = runChild(ctx, "mbstream -x ("+what+")", "", cmdSpec{
+		Path:   mb,
+		Args:   []string{"-x", "-C", dir},
+		Env:    childEnv(s.Env),
+		Stdin:  r,
+		Stderr: &limitedWriter{w: &stderr, n: 4096},
+	})
+	if err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}
+
+// receiveSST is the data stage: wait for the donor's backup stream, clean
+// the datadir, extract into <datadir>/.sst, prepare, and move back.
+func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir string, dirs []string, keep *regexp.Regexp) error {
+	a := s.args
+	tool, err := findBackupTool(ctx)
+	if err != nil {
+		return err
+	}
+	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
+	conn, err := ln.Accept(ctx)
+	if err != nil {
+		return s.stageError(ctx, "accept the donor's data stream", err)
+	}
+	defer conn.Close()
+	stop := stream.CloseOnCancel(ctx, conn)
+	defer stop()
+	in := bufio.NewReaderSize(conn, 1<<20)
+	if _, err := in.Peek(1); err != nil {
+		// Nothing has been touched yet: a donor that failed before
+		// sending data leaves this node's datadir as it was.
+		return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+	}
+	s.log.Info("Data stream from the donor started")
+
+	staging := filepath.Join(datadir, stagingDir)
+	if _, err := os.Stat(staging); err == nil {
+		s.log.Info(fmt.Sprintf("WARNING: Stale temporary SST directory: '%s' from previous state transfer, removing...", staging))
+		if err := os.RemoveAll(staging); err != nil {
+			return errorf(ExitNoEnt, "remove stale %s: %w", staging, err)
+		}
+	}
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		return errorf(ExitNoEnt, "create %s: %w", staging, err)
+	}
+	start := time.Now()
+	extracted := make(chan error, 1)
+	counted := stream.NewCountingReader(in)
+	go func() { extracted <- s.extract(ctx, counted, staging, "SST") }()
+
+	if a.Binlog != "" {
+		if err := cleanBinlogs(s.log, datadir, a.Binlog, a.BinlogIndex); err != nil {
+			return errorf(ExitNoEnt, "%w", err)
+		}
+	}
+	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
+	skip := map[string]bool{staging: true, filepath.Join(datadir, "wsrep_sst.pid"): true}
+	if err := wipeDirs(append(dirs, datadir), keep, skip); err != nil {
+		return errorf(ExitNoEnt, "%w", err)
+	}
+	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",
+		"xtrabackup_slave_info", binlogInfo, "xtrabackup_binlog_pos_innodb"} {
+		_ = os.Remove(filepath.Join(datadir, f))
+	}
+
+	s.log.Info("Waiting for SST streaming to complete!")
+	err = <-extracted
+	// Closing tells the donor that everything has been read.
+	conn.Close()
+	if err != nil {
+		return s.stageError(ctx, "receive the SST data stream", err)
+	}
+	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs", counted.N(), time.Since(start).Seconds()))
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+
+	if err := checkCheckpoints(staging); err != nil {
+		return err
+	}
+	if err := s.decompressQpress(ctx, staging); err != nil {
+		return err
+	}
+
+	s.log.Info("Preparing the backup at " + staging)
+	args, err := s.prepareArgs(tool, staging)
+	if err != nil {
+		return err
+	}
+	if err := s.runBackupTool(ctx, tool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
+		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+	}
+	if a.Binlog != "" {
+		s.removeReceivedBinlogs(staging, filepath.Base(a.Binlog))
+	}
+	s.log.Info("Moving the backup to " + datadir)
+	args, err = s.moveArgs(tool, staging, datadir)
+	if err != nil {
+		return err
+	}
+	if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
+		s.log.Error(fmt.Sprintf("Move failed, keeping '%s' for further diagnosis", staging))
+		return errorf(ExitInvalid, "%w", err)
+	}
+	s.log.Info("Move successful, removing " + staging)
+	if err := os.RemoveAll(staging); err != nil {
+		s.log.Warn(fmt.Sprintf("remove %s: %v", staging, err))
+	}
+	if a.Binlog != "" {
+		recreateBinlogDirs(s.log, datadir, a.Binlog, a.BinlogIndex)
+	}
+	return nil
+}
+
+// checkCheckpoints requires a non-empty checkpoints file and rejects
+// compact backups, as the script does after the stream ends.
+func checkCheckpoints(dir string) error {
+	for _, n := range []string{checkpoints, checkpoints11} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		if strings.Contains(string(b), "compact = 1") {
+			return errorf(ExitNoEnt, "compact backups are not supported by mariadb-backup (index compaction detected in %s)", n)
+		}
+		return nil
+	}
+	return errorf(ExitNoEnt, "%s missing, failed mariadb-backup/SST on donor: see mariabackup.backup.log in the donor's datadir", checkpoints)
+}
+
+// decompressQpress mirrors the script's qpress step for backups taken with
+// compress=...: every *.qp file is decompressed with qpress -dT<nproc>
+// next to itself, then removed.
+func (s *session) decompressQpress(ctx context.Context, dir string) error {
+	top, _ := filepath.Glob(filepath.Join(dir, "*.qp"))
+	if len(top) == 0 {
+		return nil
+	}
+	s.log.Info("Compressed qpress files found")
+	qp, err := exec.LookPath("qpress")
+	if err != nil {
+		return errorf(ExitInvalid, "qpress utility not found in the path: the donor sends compressed files (compress=...); install qpress or remove compress from the donor's [sst]/[mariabackup] options")
+	}
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".qp") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		return errorf(ExitInvalid, "find qpress files: %w", err)
+	}
+	threads := strconv.Itoa(runtime.NumCPU())
+	for _, f := range files {
+		if err := runChild(ctx, "qpress", "", cmdSpec{Path: qp, Args: []string{"-dT" + threads, f, filepath.Dir(f)}, Env: childEnv(s.Env)}); err != nil {
+			return errorf(ExitInvalid, "decompression failed: %w", err)
+		}
+	}
+	s.log.Info("Removing qpress files after decompression")
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			s.log.Error("Something went wrong with deletion of qpress files: " + err.Error())
+		}
+	}
+	return nil
+}
+
+// removeReceivedBinlogs is MDEV-38147: the donor's binary log must not be
+// moved into place; the joiner starts a fresh one seeded from the engine
+// checkpoint.
+func (s *session) removeReceivedBinlogs(dir, base string) {
+	var logs []string
+	info := ""
+	for _, n := range []string{binlogInfo, binlogInfo11} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			info = filepath.Join(dir, n)
+			break
+		}
+	}
+	if info != "" {
+		b, _ := os.ReadFile(info)
+		for _, l := range strings.Split(string(b), "\n") {
+			name, _, _ := strings.Cut(l, "\t")
+			name = strings.TrimSpace(name)
+			if name == "" || strings.Contains(name, "/") {
+				continue
+			}
+			if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+				logs = append(logs, name)
+			}
+		}
+	} else {
+		m, _ := filepath.Glob(filepath.Join(dir, base) + ".[0-9]*")
+		for _, p := range m {
+			logs = append(logs, filepath.Base(p))
+		}
+	}
+	if len(logs) == 0 {
+		s.log.Info("No binary log received from donor; the joiner will start a fresh binary log seeded from the storage-engine checkpoint")
+		return
+	}
+	s.log.Info("Removing received binary log(s) so the joiner starts a fresh binary log seeded from the storage-engine checkpoint")
+	for _, n := range logs {
+		_ = os.Remove(filepath.Join(dir, n))
+	}
+}
+
+// recreateBinlogDirs creates the binlog and index directories after the
+// move, as the script does (the server does not create them).
+func recreateBinlogDirs(log interface{ Info(string, ...any) }, datadir, binlog, index string) {
+	for _, p := range []string{binlog, index} {
+		if p == "" {
+			continue
+		}
+		d := filepath.Dir(p)
+		if d == "." {
+			continue
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(datadir, d)
+		}
+		if filepath.Clean(d) == filepath.Clean(datadir) {
+			continue
+		}
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
+		log.Info(fmt.Sprintf("Creating the binlog directory '%s'", d))
+		_ = os.MkdirAll(d, 0o755)
+	}
+}
+
+// mtrDelay honours MTR_SST_JOINER_DELAY, the stock script's test hook.
+func (s *session) mtrDelay(ctx context.Context) error {
+	v := strings.TrimSpace(os.Getenv("MTR_SST_JOINER_DELAY"))
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	s.log.Info(fmt.Sprintf("Sleeping %d seconds for MTR test", n))
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-time.After(time.Duration(n) * time.Second):
+		return nil
+	}
+}
+
+// runBackupTool runs mariadb-backup with stdout and stderr in logFile.
+func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string, args []string, logFile string, env []string) error {
+	f, err := openLog(logFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.logCommand(what, t.path, args)
+	start := time.Now()
+	err = runChild(ctx, what, logFile, cmdSpec{
+		Path: t.path, Args: args, Env: childEnv(s.Env, env...), Stdout: f, Stderr: f,
+	})
+	if s.cfg.Time {
+		s.log.Info(fmt.Sprintf("%s took %.3f seconds", what, time.Since(start).Seconds()))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return fmt.Errorf("%w%s", err, tailOf(logFile))
+	}
+	return nil
+}
+
+// tailOf returns the last lines of a log file, for error messages.
+func tailOf(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return "; last lines: " + strings.Join(lines, " | ")
+}
+
+// limitedWriter keeps at most n bytes.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		q := p
+		if len(q) > l.n {
+			q = q[:l.n]
+		}
+		k, _ := l.w.Write(q)
+		l.n -= k
+	}
+	return len(p), nil
+}

@@ -1,0 +1,97 @@
+package sst
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
+)
+
+// TestMain lets the test binary play mariadb-backup (the helper-process
+// pattern of os/exec's tests): a symlink named mariadb-backup pointing at
+// the test binary runs fakeBackup instead of the tests.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "mariadb-backup" {
+		os.Exit(fakeBackup(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeBackup imitates the parts of mariadb-backup the SST drives. It
+// fails (exit 3) when a password shows up in its argv, and its backup
+// checks that MYSQL_PWD is what FAKE_WANT_PWD says.
+func fakeBackup(args []string) int {
+	opt := map[string]string{}
+	for _, a := range args {
+		if strings.Contains(a, "s3cret") {
+			fmt.Fprintln(os.Stderr, "password in argv:", a)
+			return 3
+		}
+		k, v, _ := strings.Cut(a, "=")
+		opt[k] = v
+	}
+	if _, ok := opt["--help"]; ok {
+		fmt.Println("  --version-check     fake")
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "fake mariadb-backup", strings.Join(args, " "))
+	switch {
+	case hasKey(opt, "--backup"):
+		if want := os.Getenv("FAKE_WANT_PWD"); want != "" && os.Getenv("MYSQL_PWD") != want {
+			fmt.Fprintln(os.Stderr, "MYSQL_PWD not passed")
+			return 4
+		}
+		if os.Getenv("FAKE_FAIL") == "backup" {
+			fmt.Fprintln(os.Stderr, "Access denied for user")
+			return 1
+		}
+		w := mbstream.NewWriter(os.Stdout)
+		must := func(err error) {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(5)
+			}
+		}
+		must(w.WriteFile("xtrabackup_checkpoints", []byte("backup_type = full-backuped\nfrom_lsn = 0\n")))
+		must(w.WriteFile("db/t1.ibd", fakeTable))
+		info, err := os.ReadFile(filepath.Join(opt["--datadir"], "donor_galera_info"))
+		must(err)
+		must(w.WriteFile("xtrabackup_galera_info", info))
+		must(w.WriteFile("donor_galera_info", info))
+		must(w.Close())
+		return 0
+	case hasKey(opt, "--prepare"):
+		if os.Getenv("FAKE_FAIL") == "prepare" {
+			return 1
+		}
+		return writeFile(filepath.Join(opt["--target-dir"], "prepared"), "yes")
+	case hasKey(opt, "--move-back"):
+		src, dst := opt["--target-dir"], opt["--datadir"]
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			return 6
+		}
+		for _, e := range entries {
+			if err := os.Rename(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 7
+			}
+		}
+		return 0
+	}
+	return 8
+}
+
+var fakeTable = []byte(strings.Repeat("innodb page data ", 4096))
+
+func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
+
+func writeFile(p, s string) int {
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		return 9
+	}
+	return 0
+}

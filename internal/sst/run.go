@@ -1,0 +1,106 @@
+package sst
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/config"
+)
+
+// Secrets is where Run registers passwords it learns late (from stdin), so
+// the logger can scrub them. *LogHandler implements it.
+type Secrets interface {
+	AddSecret(s string)
+}
+
+// Params are the inputs of Run.
+type Params struct {
+	Config *config.Config
+	// Stdin is mysqld's stdin; newer donors get credentials there.
+	Stdin io.Reader
+	// Stdout is the protocol channel to mysqld; only protocol lines are
+	// written to it.
+	Stdout io.Writer
+	// Log receives every log line (stderr in production).
+	Log *slog.Logger
+	// Redact learns secrets read at run time; may be nil.
+	Redact Secrets
+	// Env is the environment for child processes; nil means os.Environ().
+	Env []string
+	// ParentPoll is how often the --parent pid is checked; 0 means 100ms.
+	ParentPoll time.Duration
+}
+
+// Run performs one SST or IST in the role the configuration names. It
+// returns nil only after the final protocol line has been printed; any
+// error carries its exit code (see ExitCode).
+func Run(ctx context.Context, p Params) (err error) {
+	if p.Redact == nil {
+		p.Redact = nopSecrets{}
+	}
+	a := p.Config.Args
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if a.Parent > 0 {
+		stop := watchParent(ctx, a.Parent, p.ParentPoll, cancel)
+		defer stop()
+	}
+	defer func() {
+		// A cancelled context turns into context.Canceled deep down;
+		// report the reason it was cancelled instead.
+		if err != nil && ctx.Err() != nil {
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+				err = fmt.Errorf("%w (%v)", cause, err)
+			}
+		}
+	}()
+	s := &session{
+		Params: p,
+		cfg:    p.Config,
+		args:   a,
+		log:    p.Log,
+		proto:  &protocol{w: p.Stdout},
+	}
+	switch a.Role {
+	case "joiner":
+		return s.joiner(ctx)
+	case "donor":
+		return s.donor(ctx)
+	}
+	return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
+}
+
+type nopSecrets struct{}
+
+func (nopSecrets) AddSecret(string) {}
+
+// session is the state of one run shared by the joiner and donor code.
+type session struct {
+	Params
+	cfg   *config.Config
+	args  *config.Args
+	log   *slog.Logger
+	proto *protocol
+}
+
+// protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).
+// It is the only writer of stdout.
+type protocol struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *protocol) line(format string, args ...any) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := fmt.Fprintf(p.w, format+"\n", args...); err != nil {
+		// mysqld reads the other end; if it is gone, so is the SST.
+		return errorf(ExitPipe, "write to mysqld (stdout): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,325 @@
+package sst
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/config"
+)
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of two roles.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// sstEnv prepares a fake mariadb-backup on PATH, two datadirs and an
+// option file, and returns their paths.
+type sstEnv struct {
+	base, cnf, joiner, donor string
+	logs                     *syncBuffer
+	handler                  *LogHandler
+}
+
+func newSSTEnv(t *testing.T, cnfExtra string) *sstEnv {
+	t.Helper()
+	if _, err := exec.LookPath("mbstream"); err != nil {
+		t.Skip("mbstream not installed (apt-get install mariadb-backup)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := t.TempDir()
+	if err := os.Symlink(exe, filepath.Join(fake, "mariadb-backup")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", fake+":"+os.Getenv("PATH"))
+	e := &sstEnv{base: t.TempDir(), logs: &syncBuffer{}}
+	e.handler = NewLogHandler(e.logs, slog.LevelInfo)
+	e.cnf = filepath.Join(e.base, "my.cnf")
+	e.joiner = filepath.Join(e.base, "joiner")
+	e.donor = filepath.Join(e.base, "donor")
+	for _, d := range []string{e.joiner, e.donor} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cnf := "[sst]\nsst-log-archive=0\n" + cnfExtra
+	if err := os.WriteFile(e.cnf, []byte(cnf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", e.logs.String())
+		}
+	})
+	return e
+}
+
+func (e *sstEnv) load(t *testing.T, env map[string]string, argv ...string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.LoadParams{
+		Program: "/usr/bin/wsrep_sst_gotest",
+		Argv:    argv,
+		Getenv:  func(k string) string { return env[k] },
+		Search:  []string{},
+		Home:    e.base,
+	})
+	if err != nil {
+		t.Fatalf("config.Load(%q): %v", argv, err)
+	}
+	return cfg
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// startJoiner runs the joiner in the background and returns its "ready"
+// address, the rest of its stdout (delivered when it closes), and its
+// result channel.
+func (e *sstEnv) startJoiner(t *testing.T, ctx context.Context, extra ...string) (string, <-chan string, <-chan error) {
+	t.Helper()
+	// The stock parser keeps the first value of most options, so extra
+	// options go first to override the defaults.
+	argv := append(extra, "--role", "joiner", "--address", "127.0.0.1:"+freePort(t),
+		"--datadir", e.joiner+"/", "--defaults-file", e.cnf, "--parent", strconv.Itoa(os.Getpid()), "--progress", "0")
+	cfg := e.load(t, nil, argv...)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := Run(ctx, Params{Config: cfg, Stdout: pw, Log: slog.New(e.handler.WithAttrs([]slog.Attr{slog.String("role", "joiner")}))})
+		pw.Close()
+		done <- err
+	}()
+	out := bufio.NewReader(pr)
+	line, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("joiner: no ready line: %v (result: %v)", err, <-done)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ready ")
+	if !ok {
+		t.Fatalf("joiner first line = %q, want ready <addr>", line)
+	}
+	rest := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(out)
+		rest <- string(b)
+	}()
+	return addr, rest, done
+}
+
+func (e *sstEnv) runDonor(t *testing.T, ctx context.Context, addr string, extra ...string) (string, error) {
+	t.Helper()
+	argv := append(extra, "--role", "donor", "--address", addr, "--local-port", "3306",
+		"--socket", "/nonexistent/mysqld.sock", "--progress", "0", "--datadir", e.donor,
+		"--defaults-file", e.cnf, "--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0")
+	cfg := e.load(t, map[string]string{"WSREP_SST_OPT_AUTH": "root:s3cret"}, argv...)
+	e.handler.AddSecret(cfg.Password.Reveal())
+	var out bytes.Buffer
+	err := Run(ctx, Params{Config: cfg, Stdout: &out, Log: slog.New(e.handler.WithAttrs([]slog.Attr{slog.String("role", "donor")}))})
+	return out.String(), err
+}
+
+func TestSSTRoundTripWithFakeBackup(t *testing.T) {
+	e := newSSTEnv(t, "")
+	t.Setenv("FAKE_WANT_PWD", "s3cret")
+	old := filepath.Join(e.joiner, "old.ibd")
+	keep := filepath.Join(e.joiner, "grastate.dat")
+	for _, f := range []string{old, keep} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	addr, jout, jdone := e.startJoiner(t, ctx)
+	if !strings.HasSuffix(addr, "/xtrabackup_sst//1") {
+		t.Errorf("ready address = %q, want .../xtrabackup_sst//1", addr)
+	}
+	dout, err := e.runDonor(t, ctx, addr)
+	if err != nil {
+		t.Fatalf("donor: %v", err)
+	}
+	if want := "done 6c1b8e2a-1111-11ef-8000-0242ac120002:42\n"; dout != want {
+		t.Errorf("donor stdout = %q, want %q", dout, want)
+	}
+	if err := <-jdone; err != nil {
+		t.Fatalf("joiner: %v", err)
+	}
+	if got, want := <-jout, "6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\n"; got != want {
+		t.Errorf("joiner final line = %q, want %q", got, want)
+	}
+	got, err := os.ReadFile(filepath.Join(e.joiner, "db", "t1.ibd"))
+	if err != nil || !bytes.Equal(got, fakeTable) {
+		t.Errorf("db/t1.ibd not restored (err %v, %d bytes)", err, len(got))
+	}
+	for _, gone := range []string{old, ".sst", "sst_in_progress", "wsrep_sst.pid"} {
+		p := gone
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(e.joiner, gone)
+		}
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s still exists after the SST", p)
+		}
+	}
+	for _, f := range []string{keep, filepath.Join(e.joiner, "prepared"), filepath.Join(e.joiner, prepareLog), filepath.Join(e.donor, backupLog)} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("want %s: %v", f, err)
+		}
+	}
+	for _, f := range []string{infoFile, donorInfoFile} {
+		if _, err := os.Stat(filepath.Join(e.donor, f)); err == nil {
+			t.Errorf("donor left %s behind", f)
+		}
+	}
+	if strings.Contains(e.logs.String(), "s3cret") {
+		t.Errorf("password leaked into the log:\n%s", e.logs.String())
+	}
+}
+
+func TestSSTBackupFailureLeavesJoinerDatadir(t *testing.T) {
+	e := newSSTEnv(t, "")
+	t.Setenv("FAKE_FAIL", "backup")
+	old := filepath.Join(e.joiner, "t.ibd")
+	if err := os.WriteFile(old, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, _, jdone := e.startJoiner(t, ctx)
+	dout, err := e.runDonor(t, ctx, addr)
+	if got := ExitCode(err); got != ExitInvalid {
+		t.Errorf("donor exit code = %d (%v), want %d", got, err, ExitInvalid)
+	}
+	if dout != "" {
+		t.Errorf("donor printed %q after a failed backup, want nothing", dout)
+	}
+	if err == nil || !strings.Contains(err.Error(), backupLog) || !strings.Contains(err.Error(), "Access denied") {
+		t.Errorf("donor error %v: want it to name %s and quote the cause", err, backupLog)
+	}
+	jerr := <-jdone
+	if got := ExitCode(jerr); got != ExitPipe {
+		t.Errorf("joiner exit code = %d (%v), want %d", got, jerr, ExitPipe)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != "precious" {
+		t.Errorf("joiner datadir was touched: %v %q", err, b)
+	}
+}
+
+func TestISTBypass(t *testing.T) {
+	e := newSSTEnv(t, "")
+	data := filepath.Join(e.joiner, "ibdata1")
+	if err := os.WriteFile(data, []byte("live"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, jout, jdone := e.startJoiner(t, ctx)
+	dout, err := e.runDonor(t, ctx, addr, "--bypass")
+	if err != nil {
+		t.Fatalf("donor: %v", err)
+	}
+	if want := "continue\ndone 6c1b8e2a-1111-11ef-8000-0242ac120002:42\n"; dout != want {
+		t.Errorf("donor stdout = %q, want %q", dout, want)
+	}
+	if err := <-jdone; err != nil {
+		t.Fatalf("joiner: %v", err)
+	}
+	if got := <-jout; got != "6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\n" {
+		t.Errorf("joiner final line = %q", got)
+	}
+	if b, _ := os.ReadFile(data); string(b) != "live" {
+		t.Errorf("IST touched the datadir")
+	}
+}
+
+func TestJoinerInitialTimeout(t *testing.T) {
+	e := newSSTEnv(t, "sst-initial-timeout=1\n")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, _, jdone := e.startJoiner(t, ctx)
+	err := <-jdone
+	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "gtid stage") {
+		t.Errorf("joiner = %d %v, want %d and a gtid stage timeout", got, err, ExitPipe)
+	}
+}
+
+func TestJoinerExitsWhenParentDies(t *testing.T) {
+	e := newSSTEnv(t, "")
+	parent := exec.Command("sleep", "60")
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, _, jdone := e.startJoiner(t, ctx, "--parent", strconv.Itoa(parent.Process.Pid))
+	_ = parent.Process.Kill()
+	_ = parent.Wait()
+	err := <-jdone
+	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "parent mysqld") {
+		t.Errorf("joiner = %d %v, want %d naming the parent", got, err, ExitPipe)
+	}
+	for _, f := range []string{"sst_in_progress", "wsrep_sst.pid"} {
+		if _, err := os.Stat(filepath.Join(e.joiner, f)); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
+}
+
+func TestDonorWithoutSSTVer(t *testing.T) {
+	e := newSSTEnv(t, "")
+	_, err := e.runDonor(t, t.Context(), "127.0.0.1:"+freePort(t)+"/xtrabackup_sst//")
+	if got := ExitCode(err); got != ExitTooOld {
+		t.Errorf("exit = %d (%v), want %d", got, err, ExitTooOld)
+	}
+}
+
+func TestDonorDeadJoiner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the dial budget")
+	}
+	e := newSSTEnv(t, "")
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := e.runDonor(t, ctx, "127.0.0.1:"+freePort(t)+"/xtrabackup_sst//1")
+	if err == nil || ExitCode(err) == ExitOK {
+		t.Fatalf("donor to a dead joiner succeeded")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "connect") {
+		t.Errorf("error %v does not say what failed", err)
+	}
+}

@@ -1,0 +1,32 @@
+package sst
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// SignalContext returns a context cancelled, with a *SignalError cause,
+// by the first SIGHUP, SIGPIPE, SIGINT, SIGQUIT or SIGTERM. Catching
+// SIGPIPE also turns a write to a closed stdout (mysqld gone) into an
+// EPIPE error instead of killing the program before it cleans up. stop
+// releases the signal handlers.
+func SignalContext(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(&SignalError{Signal: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(context.Canceled)
+	}
+}

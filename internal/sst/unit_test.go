@@ -1,0 +1,243 @@
+package sst
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/config"
+)
+
+func TestLogHandlerFormatAndRedaction(t *testing.T) {
+	var buf bytes.Buffer
+	h := NewLogHandler(&buf, slog.LevelInfo)
+	h.shared.now = func() time.Time { return time.Date(2026, 11, 24, 11, 35, 50, 123e6, time.UTC) }
+	h.AddSecret("hunter2")
+	log := slog.New(h)
+	log.Info("Streaming the backup to joiner at 127.0.0.1:4444")
+	log.Error("auth failed for root:hunter2", "attempt", 2)
+	log.Warn("two\nlines")
+	log.Debug("hidden")
+	want := "WSREP_SST: [INFO] Streaming the backup to joiner at 127.0.0.1:4444 (20261124 11:35:50.123)\n" +
+		"WSREP_SST: [ERROR] auth failed for root:*** attempt=2 (20261124 11:35:50.123)\n" +
+		"WSREP_SST: [WARNING] two | lines (20261124 11:35:50.123)\n"
+	if got := buf.String(); got != want {
+		t.Errorf("log output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, 0},
+		{"invalid config", fmt.Errorf("x: %w", config.ErrInvalid), 22},
+		{"port conflict", fmt.Errorf("x: %w", config.ErrPortConflict), 2},
+		{"option file", fmt.Errorf("x: %w", config.ErrFile), 2},
+		{"coded", errorf(ExitAlready, "busy"), 114},
+		{"wrapped coded", fmt.Errorf("outer: %w", errorf(ExitTooOld, "old")), 93},
+		{"sigterm", &SignalError{Signal: syscall.SIGTERM}, 3},
+		{"sigint", fmt.Errorf("x: %w", &SignalError{Signal: syscall.SIGINT}), 3},
+		{"sighup", &SignalError{Signal: syscall.SIGHUP}, 32},
+		{"sigpipe", &SignalError{Signal: syscall.SIGPIPE}, 32},
+		{"timeout", context.DeadlineExceeded, 32},
+		{"other", errors.New("boom"), 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.err); got != tt.want {
+				t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultCpat(t *testing.T) {
+	re, err := emacsToGo(config.DefaultCpat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := []string{"/d/server-key.pem", "/d/galera.cache", "/d/sst_in_progress", "/d/.sst",
+		"/d/gvwstate.dat", "/d/grastate.dat", "/d/host.err", "/d/mariabackup.prepare.log", "/d/RPM_UPGRADE_MARKER"}
+	drop := []string{"/d/ibdata1", "/d/ib_logfile0", "/d/mysql", "/d/test", "/d/mysql-bin.000001", "/d/aria_log.00000001", "/d/grastate.dat.bak", "/d/wsrep_sst.pid"}
+	for _, p := range keep {
+		if !re.MatchString(p) {
+			t.Errorf("default cpat drops %s, want kept", p)
+		}
+	}
+	for _, p := range drop {
+		if re.MatchString(p) {
+			t.Errorf("default cpat keeps %s, want removed", p)
+		}
+	}
+}
+
+func TestEmacsToGo(t *testing.T) {
+	tests := []struct {
+		pat, path string
+		want      bool
+	}{
+		{`.*\.pem$`, "/a/b.pem", true},
+		{`.*a|b`, "/x/a|b", true}, // bare | is a literal in emacs syntax
+		{`.*a|b`, "/x/a", false},
+		{`.*\(foo\|bar\)$`, "/x/bar", true},
+		{`.*[0-9]+$`, "/x/log.12", true},
+		{`.*(x)$`, "/x/(x)", true},
+	}
+	for _, tt := range tests {
+		re, err := emacsToGo(tt.pat)
+		if err != nil {
+			t.Fatalf("emacsToGo(%q): %v", tt.pat, err)
+		}
+		if got := re.MatchString(tt.path); got != tt.want {
+			t.Errorf("%q matches %q = %v, want %v (go: %s)", tt.pat, tt.path, got, tt.want, re)
+		}
+	}
+	if _, err := emacsToGo(`.*[abc`); err == nil {
+		t.Error("unterminated bracket accepted")
+	}
+}
+
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"  --a=1   --b ", []string{"--a=1", "--b"}},
+		{"--innodb-data-home-dir='/var/lib/my sql' --log-bin='x'", []string{"--innodb-data-home-dir=/var/lib/my sql", "--log-bin=x"}},
+		{`"--a=b \"c\" \$d" e\ f`, []string{`--a=b "c" $d`, "e f"}},
+		{`''`, []string{""}},
+	}
+	for _, tt := range tests {
+		got, err := splitWords(tt.in)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"'open", `"open`} {
+		if _, err := splitWords(bad); err == nil {
+			t.Errorf("splitWords(%q) accepted", bad)
+		}
+	}
+}
+
+func TestWipeDirsKeepsCpat(t *testing.T) {
+	d := t.TempDir()
+	for _, f := range []string{"grastate.dat", "ibdata1", "x.pem", "wsrep_sst.pid", "mysql/user.frm", ".sst/a"} {
+		p := filepath.Join(d, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	re, _ := emacsToGo(config.DefaultCpat)
+	if err := wipeDirs([]string{"", d}, re, map[string]bool{d + "/wsrep_sst.pid": true}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	entries, _ := os.ReadDir(d)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	sort.Strings(left)
+	if want := []string{".sst", "grastate.dat", "wsrep_sst.pid", "x.pem"}; !reflect.DeepEqual(left, want) {
+		t.Errorf("left %q, want %q", left, want)
+	}
+}
+
+func TestCleanBinlogs(t *testing.T) {
+	d := t.TempDir()
+	os.Mkdir(filepath.Join(d, "binlogs"), 0o755)
+	files := []string{"binlogs/mysql-bin.000001", "binlogs/mysql-bin.000002", "binlogs/mysql-bin.index", "mysql-bin.state", "binlogs/other.000001"}
+	for _, f := range files {
+		os.WriteFile(filepath.Join(d, f), nil, 0o644)
+	}
+	os.WriteFile(filepath.Join(d, "binlogs/mysql-bin.index"), []byte("binlogs/mysql-bin.000001\n"), 0o644)
+	if err := cleanBinlogs(slog.New(NewLogHandler(&bytes.Buffer{}, slog.LevelInfo)), d, "binlogs/mysql-bin", "binlogs/mysql-bin.index"); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range files {
+		_, err := os.Stat(filepath.Join(d, f))
+		if exists, want := err == nil, i == 4; exists != want {
+			t.Errorf("%s exists = %v, want %v", f, exists, want)
+		}
+	}
+}
+
+func TestAcquireLock(t *testing.T) {
+	log := slog.New(NewLogHandler(&bytes.Buffer{}, slog.LevelInfo))
+	lp := lockParams{Tries: 2, Interval: 10 * time.Millisecond}
+	t.Run("stale dead pid is taken over", func(t *testing.T) {
+		d := t.TempDir()
+		dead := exec.Command("true")
+		dead.Run()
+		os.WriteFile(filepath.Join(d, "wsrep_sst.pid"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644)
+		l, err := acquireLock(t.Context(), log, d, lp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.release()
+		if _, err := os.Stat(filepath.Join(d, "wsrep_sst.pid")); err == nil {
+			t.Error("pid file not removed by release")
+		}
+	})
+	t.Run("live foreign process is stale", func(t *testing.T) {
+		d := t.TempDir()
+		p := exec.Command("sleep", "30")
+		p.Start()
+		defer p.Process.Kill()
+		os.WriteFile(filepath.Join(d, "wsrep_sst.pid"), []byte(strconv.Itoa(p.Process.Pid)), 0o644)
+		l, err := acquireLock(t.Context(), log, d, lp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.release()
+	})
+	t.Run("running SST blocks with EALREADY", func(t *testing.T) {
+		d := t.TempDir()
+		// A process whose command line names wsrep_sst_: exec -a sets argv[0].
+		p := exec.Command("bash", "-c", "exec -a wsrep_sst_other sleep 30")
+		p.Start()
+		defer p.Process.Kill()
+		pidfile := filepath.Join(d, "wsrep_sst.pid")
+		os.WriteFile(pidfile, []byte(strconv.Itoa(p.Process.Pid)), 0o644)
+		deadline := time.Now().Add(5 * time.Second)
+		for !isSSTProcess(p.Process.Pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond) // wait for exec -a to happen
+		}
+		_, err := acquireLock(t.Context(), log, d, lp)
+		if got := ExitCode(err); got != ExitAlready {
+			t.Errorf("exit = %d (%v), want %d", got, err, ExitAlready)
+		}
+	})
+}
+
+func TestMysqldArgsDropAuth(t *testing.T) {
+	s := &session{args: &config.Args{MysqldArgs: `'--wsrep_sst_auth=root:pw' '--loose-wsrep-sst-auth=x:y' '--innodb-flush-method=O_DIRECT'`}}
+	got, err := s.mysqldArgs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--mysqld-args", "--innodb-flush-method=O_DIRECT"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("mysqldArgs = %q, want %q", got, want)
+	}
+	if regexp.MustCompile(`pw|x:y`).MatchString(strings.Join(got, " ")) {
+		t.Error("auth leaked")
+	}
+}
