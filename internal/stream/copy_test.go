@@ -148,6 +148,9 @@ func TestCopyCloseOnCancel(t *testing.T) {
 	if err := <-done; !errors.Is(err, errStop) {
 		t.Fatalf("Copy = %v, want %v", err, errStop)
 	}
+	// Copy may notice the cancellation before the close has happened;
+	// stop waits for a close under way.
+	stop()
 	if _, err := server.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Read after cancel = %v, want net.ErrClosed", err)
 	}
