@@ -19,10 +19,12 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr, nil))
 }
 
-func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run is main without the process: search, when non-nil, replaces the
+// default option-file search list (tests keep away from /etc with it).
+func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []string) int {
 	h := sst.NewLogHandler(stderr, slog.LevelInfo)
 	log := slog.New(h)
 	args := argv[1:]
@@ -46,7 +48,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := sst.SignalContext(context.Background())
 	defer stop()
 
-	cfg, err := config.Load(config.LoadParams{Program: argv[0], Argv: args})
+	cfg, err := config.Load(config.LoadParams{Program: argv[0], Argv: args, Search: search})
 	if err != nil {
 		log.Error(h.Redact(err.Error()))
 		return sst.ExitCode(err)
