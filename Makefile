@@ -49,8 +49,8 @@ lint:
 demo: deps build
 	$(GO) run ./internal/galeratest/sstlab demo --sst-program $(BIN)
 
-# SST time of the stock script vs ours on the same dataset (SIZE in MB).
-SIZE ?= 200
+# SST time of the stock script vs ours on the same dataset (SIZE: 500M, 2G, ...).
+SIZE ?= 200M
 bench: deps build
 	./scripts/bench-sst.sh $(SIZE)
 
