@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
@@ -47,6 +48,13 @@ func fakeBackup(args []string) int {
 		if os.Getenv("FAKE_FAIL") == "backup" {
 			fmt.Fprintln(os.Stderr, "Access denied for user")
 			return 1
+		}
+		if os.Getenv("FAKE_FAIL") == "hang" {
+			// Send a little, then block like a backup waiting for a lock.
+			w := mbstream.NewWriter(os.Stdout)
+			_ = w.WriteFile("xtrabackup_checkpoints", []byte("backup_type = full-backuped\n"))
+			time.Sleep(time.Minute)
+			return 0
 		}
 		w := mbstream.NewWriter(os.Stdout)
 		must := func(err error) {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,9 +144,14 @@ func (e *sstEnv) startJoiner(t *testing.T, ctx context.Context, extra ...string)
 
 func (e *sstEnv) runDonor(t *testing.T, ctx context.Context, addr string, extra ...string) (string, error) {
 	t.Helper()
+	var tail []string
+	if len(extra) > 0 && extra[0] == "--mysqld-args" {
+		extra, tail = nil, extra // --mysqld-args swallows the rest of argv
+	}
 	argv := append(extra, "--role", "donor", "--address", addr, "--local-port", "3306",
 		"--socket", "/nonexistent/mysqld.sock", "--progress", "0", "--datadir", e.donor,
 		"--defaults-file", e.cnf, "--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0")
+	argv = append(argv, tail...)
 	cfg := e.load(t, map[string]string{"WSREP_SST_OPT_AUTH": "root:s3cret"}, argv...)
 	e.handler.AddSecret(cfg.Password.Reveal())
 	var out bytes.Buffer
@@ -323,3 +329,53 @@ func TestDonorDeadJoiner(t *testing.T) {
 		t.Errorf("error %v does not say what failed", err)
 	}
 }
+
+// TestCancelledDonorKillsBackup: when the donor is stopped (signal, parent
+// gone), mariadb-backup must not survive it holding its backup locks.
+func TestCancelledDonorKillsBackup(t *testing.T) {
+	e := newSSTEnv(t, "")
+	t.Setenv("FAKE_FAIL", "hang")
+	marker := "sstmarker" + strconv.Itoa(os.Getpid())
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, _, jdone := e.startJoiner(t, ctx)
+	dctx, dcancel := context.WithCancelCause(ctx)
+	ddone := make(chan error, 1)
+	go func() {
+		_, err := e.runDonor(t, dctx, addr, "--mysqld-args", "--"+marker)
+		ddone <- err
+	}()
+	// Wait until the fake backup runs, then stop the donor.
+	deadline := time.Now().Add(30 * time.Second)
+	for !processRunning(marker) {
+		if time.Now().After(deadline) {
+			t.Fatal("fake mariadb-backup never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dcancel(&SignalError{Signal: syscall.SIGTERM})
+	err := <-ddone
+	if got := ExitCode(err); got != ExitInterrupted {
+		t.Errorf("donor exit = %d (%v), want %d", got, err, ExitInterrupted)
+	}
+	if processRunning(marker) {
+		t.Error("mariadb-backup survived the cancelled donor")
+	}
+	cancel()
+	<-jdone
+}
+
+// processRunning reports whether a process whose command line contains s
+// exists.
+func processRunning(s string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte(s)) && processAlive(atoi(e.Name())) {
+			return true
+		}
+	}
+	return false
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
