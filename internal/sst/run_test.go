@@ -379,3 +379,27 @@ func processRunning(s string) bool {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+func TestISTOverIPv6(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	} else {
+		l.Close()
+	}
+	e := newSSTEnv(t, "")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, jout, jdone := e.startJoiner(t, ctx, "--address", "[::1]:"+freePort(t))
+	if !strings.HasPrefix(addr, "[::1]:") {
+		t.Errorf("ready address = %q, want [::1]:port/...", addr)
+	}
+	if _, err := e.runDonor(t, ctx, addr, "--bypass"); err != nil {
+		t.Fatalf("donor: %v", err)
+	}
+	if err := <-jdone; err != nil {
+		t.Fatalf("joiner: %v", err)
+	}
+	if got := <-jout; !strings.HasSuffix(got, ":42 0\n") {
+		t.Errorf("joiner final line = %q", got)
+	}
+}
