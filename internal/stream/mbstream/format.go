@@ -1,6 +1,6 @@
-// Package mbstream writes the chunked archive format of MariaDB's mbstream
-// (Percona's xbstream), the stream mariadb-backup --stream=mbstream produces
-// and mbstream -x extracts.
+// Package mbstream reads, writes and extracts the chunked archive format of
+// MariaDB's mbstream (Percona's xbstream), the stream mariadb-backup
+// --stream=mbstream produces and mbstream -x extracts.
 //
 // # Wire format
 //
@@ -19,8 +19,12 @@
 //	+16    4     checksum      uint32, CRC-32 (IEEE, as zlib crc32) of the payload
 //	+20    L     payload
 //
-// ('S' chunks add a sparse map; see SPEC §B.1. This package never writes
-// them: MariaDB's mbstream rejects them.)
+// 'S' chunks (Percona) add sparse_map_len (uint32, entries) after the
+// path, and the map, entries of {skip, len uint32}, between the checksum
+// and the payload; the checksum covers the map, then the payload. The
+// Reader and Extract accept them; the Writer never writes them: MariaDB's
+// mbstream rejects them. Chunks of unknown type with the ignorable flag are
+// framed like payload chunks and skipped.
 //
 // A payload chunk costs 34+path_len bytes of framing. Chunks of different
 // files interleave, but a chunk is never split. Every file ends with an 'E'
@@ -32,9 +36,10 @@
 // (xb_stream_write_data, xb_stream_flush, xb_stream_write_eof),
 // xbstream_read.cc.
 //
-// The package deliberately does not compress, encrypt or extract (no
-// reader yet), and it does not judge whether a path is safe to extract:
-// that is the extracting side's job.
+// The Reader checks framing, checksums and per-file offsets but not paths;
+// Extract writes files under a directory through os.Root and rejects
+// unsafe paths (see Extract). The package deliberately does not compress,
+// decompress, encrypt or decrypt.
 package mbstream
 
 // Magic starts every chunk.

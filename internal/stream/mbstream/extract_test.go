@@ -1,0 +1,385 @@
+package mbstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// readTree returns the regular files under dir, by slash path.
+func readTree(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	files := make(map[string][]byte)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: not a regular file (%v)", p, d.Type())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestExtractRoundTrip(t *testing.T) {
+	data, want := testStream(t)
+	for _, opts := range []ExtractOptions{
+		{},
+		{Workers: 1},
+		{Workers: 3, MemoryLimit: 1}, // every chunk waits for the previous ones
+		{Workers: 8, MaxPayload: ChunkSize},
+	} {
+		for _, wrap := range []struct {
+			name string
+			f    func(io.Reader) io.Reader
+		}{
+			{"plain", func(r io.Reader) io.Reader { return r }},
+			{"HalfReader", iotest.HalfReader},
+			{"DataErrReader", iotest.DataErrReader},
+		} {
+			t.Run(fmt.Sprintf("%+v/%s", opts, wrap.name), func(t *testing.T) {
+				dir := t.TempDir()
+				st, err := Extract(t.Context(), wrap.f(bytes.NewReader(data)), dir, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equalFiles(t, readTree(t, dir), want)
+				var size int64
+				for _, d := range want {
+					size += int64(len(d))
+				}
+				if st.Files != len(want) || st.Bytes != size {
+					t.Errorf("got stats %+v, want {Files:%d Bytes:%d}", st, len(want), size)
+				}
+			})
+		}
+	}
+}
+
+// TestExtractMbstreamCreate extracts what the real "mbstream -c" writes.
+func TestExtractMbstreamCreate(t *testing.T) {
+	bin := mbstreamPath(t)
+	src := t.TempDir()
+	want := map[string][]byte{
+		"ibdata1":           randomBytes(30, 2*ChunkSize+5),
+		"db/t.ibd":          randomBytes(31, 70_000),
+		"db/empty.MYD":      {},
+		"backup-my.cnf":     []byte("[mysqld]\n"),
+		"mysql/user.frm":    randomBytes(32, 1000),
+		"aria_log.00000001": randomBytes(33, 8192),
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range want {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	for _, n := range names {
+		p := filepath.Join(src, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, want[n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
+	cmd.Dir = src
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
+	}
+	dir := t.TempDir()
+	if _, err := Extract(t.Context(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equalFiles(t, readTree(t, dir), want)
+}
+
+func TestExtractSparse(t *testing.T) {
+	data := stream(
+		pchunk("s.ibd", 0, "head"),
+		rawChunk{typ: ChunkSparse, path: "s.ibd", off: 4, payload: []byte("abcde"),
+			sparse: []SparseRange{{Skip: 1 << 20, Len: 2}, {Skip: 3, Len: 3}, {Skip: 1 << 20, Len: 0}}},
+		echunk("s.ibd"),
+		rawChunk{typ: ChunkSparse, path: "hole", sparse: []SparseRange{{Skip: 5000, Len: 0}}},
+		echunk("hole"),
+	)
+	want := map[string][]byte{"s.ibd": []byte("head"), "hole": make([]byte, 5000)}
+	want["s.ibd"] = append(want["s.ibd"], make([]byte, 1<<20)...)
+	want["s.ibd"] = append(want["s.ibd"], "ab\x00\x00\x00cde"...)
+	want["s.ibd"] = append(want["s.ibd"], make([]byte, 1<<20)...)
+	dir := t.TempDir()
+	if _, err := Extract(t.Context(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equalFiles(t, readTree(t, dir), want)
+	fi, err := os.Stat(filepath.Join(dir, "s.ibd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Blocks*512 >= 1<<20 {
+		t.Logf("s.ibd uses %d bytes on disk; the filesystem does not keep holes", st.Blocks*512)
+	}
+}
+
+// TestExtractHostile feeds streams that must fail with a precise error
+// and checks that nothing is written outside the target directory.
+func TestExtractHostile(t *testing.T) {
+	base := t.TempDir()
+	outside := filepath.Join(base, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	abs := filepath.Join(outside, "abs")
+	tests := []struct {
+		name    string
+		data    []byte
+		setup   func(t *testing.T, dir string)
+		wantErr error
+		wantMsg string
+	}{
+		{"dotdot", stream(pchunk("../x", 0, "evil"), echunk("../x")), nil,
+			ErrUnsafePath, `chunk 0 (stream byte 0) path "../x": unsafe path: has a ".." component`},
+		{"nested dotdot", stream(pchunk("ok", 0, "fine"), echunk("ok"), echunk("a/../../outside/x")), nil,
+			ErrUnsafePath, `chunk 2 (stream byte 56) path "a/../../outside/x": unsafe path: has a ".." component`},
+		{"trailing dotdot", stream(echunk("a/..")), nil, ErrUnsafePath, `has a ".." component`},
+		{"absolute", stream(pchunk(abs, 0, "evil"), echunk(abs)), nil,
+			ErrUnsafePath, "unsafe path: absolute"},
+		{"NUL", stream(echunk("a\x00b")), nil, ErrUnsafePath, `path "a\x00b": unsafe path: contains a NUL byte`},
+		{"empty", stream(pchunk("", 0, "x")), nil, ErrUnsafePath, "unsafe path: empty"},
+		{"backslash", stream(echunk(`..\x`)), nil, ErrUnsafePath, "contains a backslash"},
+		{"dot", stream(echunk("./a")), nil, ErrUnsafePath, "not in clean form"},
+		{"double slash", stream(echunk("a//b")), nil, ErrUnsafePath, "not in clean form"},
+		{"symlink escape", stream(pchunk("link/file", 0, "evil"), echunk("link/file")),
+			func(t *testing.T, dir string) {
+				if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+					t.Fatal(err)
+				}
+			}, nil, `path "link/file": create parent directory: `},
+		{"symlink file escape", stream(pchunk("f", 0, "evil"), echunk("f")),
+			func(t *testing.T, dir string) {
+				if err := os.Symlink(filepath.Join(outside, "f"), filepath.Join(dir, "f")); err != nil {
+					t.Fatal(err)
+				}
+			}, fs.ErrExist, `path "f": create: `},
+		{"existing file", stream(pchunk("db/t.ibd", 0, "new"), echunk("db/t.ibd")),
+			func(t *testing.T, dir string) {
+				if err := os.Mkdir(filepath.Join(dir, "db"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "db", "t.ibd"), []byte("old"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}, fs.ErrExist, `path "db/t.ibd": create: `},
+		{"reopened", stream(pchunk("a", 0, "one"), echunk("a"), pchunk("a", 0, "two"), echunk("a")), nil,
+			fs.ErrExist, `chunk 2 (stream byte 53) path "a": create: `},
+		{"huge length", stream(rawChunk{typ: ChunkPayload, path: "a", length: ptr(uint64(1) << 40)}), nil,
+			ErrTooLarge, "payload of 1099511627776 bytes"},
+		{"bad crc", stream(pchunk("a", 0, "x"), rawChunk{typ: ChunkPayload, path: "a", off: 1, payload: []byte("y"), crc: ptr(uint32(0))}), nil,
+			ErrChecksum, `chunk 1 (stream byte 36) path "a" offset 1: checksum mismatch`},
+		{"truncated header", stream(pchunk("a", 0, "x"), echunk("a"))[:40], nil,
+			io.ErrUnexpectedEOF, "chunk 1 (stream byte 36): truncated stream: end of input in header"},
+		{"truncated payload", stream(pchunk("a", 0, "xyz"))[:36], nil,
+			io.ErrUnexpectedEOF, `chunk 0 (stream byte 0) path "a": truncated stream: end of input in payload`},
+		{"out of order", stream(pchunk("a", 0, "x"), pchunk("a", 2, "z")), nil,
+			ErrOrder, `path "a" offset 2: out-of-order chunk: offset 2, want 1`},
+		{"unknown type", stream(rawChunk{typ: 'T', path: "a", payload: []byte("x")}), nil,
+			ErrHeader, "unknown chunk type 'T'"},
+		{"no end of file", stream(pchunk("b", 0, "x"), pchunk("a", 0, "x"), echunk("c")), nil,
+			ErrTruncated, `end of stream with 2 files lacking an end-of-file chunk: "a", "b"`},
+		{"file then dir", stream(echunk("a"), echunk("a/b")), nil,
+			syscall.EEXIST, `chunk 1 (stream byte 15) path "a/b": create parent directory: mkdirat a: file exists`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(base, fmt.Sprintf("dir%d", i))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tt.setup != nil {
+				tt.setup(t, dir)
+			}
+			_, err := Extract(t.Context(), bytes.NewReader(tt.data), dir, ExtractOptions{Workers: 2})
+			if err == nil {
+				t.Fatal("got no error")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("got error %v, want %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("got error %q, want it to contain %q", err, tt.wantMsg)
+			}
+			checkOutside(t, base, outside)
+		})
+	}
+}
+
+// checkOutside fails if anything but the dirN directories and the empty
+// outside directory exists in base.
+func checkOutside(t *testing.T, base, outside string) {
+	t.Helper()
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "outside" && !strings.HasPrefix(e.Name(), "dir") {
+			t.Errorf("%s was written outside the target", filepath.Join(base, e.Name()))
+		}
+	}
+	if ents, err := os.ReadDir(outside); err != nil || len(ents) > 0 {
+		t.Errorf("outside directory: %v, entries %v", err, ents)
+	}
+}
+
+func TestExtractIgnorable(t *testing.T) {
+	data := stream(
+		pchunk("a", 0, "ab"),
+		rawChunk{typ: 'Y', flags: FlagIgnorable, path: "../../evil", payload: []byte("zzz"), crc: ptr(uint32(5))},
+		pchunk("a", 2, "c"),
+		echunk("a"),
+	)
+	dir := t.TempDir()
+	if _, err := Extract(t.Context(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equalFiles(t, readTree(t, dir), map[string][]byte{"a": []byte("abc")})
+}
+
+// cancelReader cancels a context once n bytes were read through it.
+type cancelReader struct {
+	r      io.Reader
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
+
+func TestExtractCancel(t *testing.T) {
+	data, _ := testStream(t)
+	t.Run("before", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := Extract(ctx, bytes.NewReader(data), t.TempDir(), ExtractOptions{})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+	t.Run("during", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		r := &cancelReader{r: iotest.HalfReader(bytes.NewReader(data)), n: len(data) / 2, cancel: cancel}
+		_, err := Extract(ctx, r, t.TempDir(), ExtractOptions{Workers: 2, MemoryLimit: 1})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestExtractWorkerErrorNoDeadlock fails a write early in a long stream
+// with a tiny memory budget: Extract must return the error, not hang.
+func TestExtractWorkerErrorNoDeadlock(t *testing.T) {
+	var chunks []rawChunk
+	chunks = append(chunks, echunk("a"), pchunk("a/b", 0, "x"))
+	for i := range 200 {
+		chunks = append(chunks, pchunk(fmt.Sprint("f", i%7), uint64(i/7*1000), strings.Repeat("y", 1000)))
+	}
+	data := stream(chunks...)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Extract(t.Context(), bytes.NewReader(data), t.TempDir(), ExtractOptions{Workers: 2, MemoryLimit: 1})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EEXIST) {
+			t.Fatalf("got %v, want EEXIST", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Extract hung after a worker error")
+	}
+}
+
+func TestExtractMissingDir(t *testing.T) {
+	_, err := Extract(t.Context(), bytes.NewReader(nil), filepath.Join(t.TempDir(), "nope"), ExtractOptions{})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("got %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestExtractFromEnv is the extractor side of scripts/bench-extract.sh: it
+// extracts the stream in $MBSTREAM_EXTRACT_STREAM into
+// $MBSTREAM_EXTRACT_DIR and reports the speed.
+func TestExtractFromEnv(t *testing.T) {
+	src, dir := os.Getenv("MBSTREAM_EXTRACT_STREAM"), os.Getenv("MBSTREAM_EXTRACT_DIR")
+	if src == "" || dir == "" {
+		t.Skip("MBSTREAM_EXTRACT_STREAM and MBSTREAM_EXTRACT_DIR not set; see scripts/bench-extract.sh")
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := time.Now()
+	st, err := Extract(t.Context(), f, dir, ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	fmt.Printf("go Extract: %d files, %d bytes in %v: %.0f MB/s\n", st.Files, st.Bytes, d.Round(time.Millisecond), float64(st.Bytes)/1e6/d.Seconds())
+}
+
+// BenchmarkExtract extracts a 256 MiB stream of 8 interleaved files.
+func BenchmarkExtract(b *testing.B) {
+	data := benchStream(b, 8, 32<<20)
+	base := b.TempDir()
+	b.SetBytes(int64(len(data)))
+	i := 0
+	for b.Loop() {
+		dir := filepath.Join(base, fmt.Sprint(i))
+		i++
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Extract(b.Context(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Compare extraction by the stock "mbstream -x" (with -p 1 and -p 4) and by
+# our Go extractor (mbstream.Extract, run through the TestExtractFromEnv
+# helper of a compiled test binary) on the same stream; print MB/s and the
+# maximum RSS of each.
+#
+# Usage: scripts/bench-extract.sh [size-in-MiB]   (default 2048)
+# Needs mbstream and GNU time (/usr/bin/time -v). Scratch space comes from
+# $TMPDIR (default /var/tmp) and needs about 4x the size; it is removed on
+# exit. The stream sits in the page cache and extracted files are not
+# fsynced, so this measures CPU and memory cost more than disk speed.
+set -eu
+
+size_mb=${1:-2048}
+GO=${GO:-go}
+command -v mbstream >/dev/null || { echo "mbstream not found" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time not found" >&2; exit 2; }
+
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-extract.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+echo "generating ${size_mb} MiB of files in $tmp/src" >&2
+mkdir -p "$tmp/src/db1" "$tmp/src/db2"
+per=$((size_mb / 8))
+head -c "${per}M" /dev/urandom >"$tmp/src/ibdata1"
+for i in 1 2 3 4 5 6 7; do
+	cp "$tmp/src/ibdata1" "$tmp/src/db$((i % 2 + 1))/big$i.ibd"
+done
+i=0
+while [ $i -lt 300 ]; do
+	head -c 16384 /dev/urandom >"$tmp/src/db1/t$i.frm"
+	i=$((i + 1))
+done
+(cd "$tmp/src" && mbstream -c ibdata1 db1/* db2/*) >"$tmp/stream"
+rm -rf "$tmp/src"
+bytes=$(stat -c %s "$tmp/stream")
+
+echo "building the test binary" >&2
+$GO test -c -o "$tmp/mbstream.test" ./internal/stream/mbstream
+
+# report NAME TIMEFILE: print MB/s and max RSS from GNU time's output.
+report() {
+	awk -v name="$1" -v bytes="$bytes" '
+		/Elapsed \(wall clock\)/ {
+			n = split($NF, t, ":"); s = 0
+			for (i = 1; i <= n; i++) s = s * 60 + t[i]
+		}
+		/Maximum resident set size/ { rss = $NF }
+		END { printf "%-22s %8.2f s %8.0f MB/s  max RSS %7.1f MiB\n", name, s, bytes / 1e6 / s, rss / 1024 }
+	' "$2"
+}
+
+run() {
+	name=$1
+	shift
+	rm -rf "$tmp/out"
+	mkdir "$tmp/out"
+	sync
+	/usr/bin/time -v -o "$tmp/time" "$@" <"$tmp/stream" >/dev/null
+	report "$name" "$tmp/time"
+}
+
+echo "stream: $bytes bytes"
+# Several rounds, tools alternating, as the machine may be shared.
+round=1
+while [ $round -le "${ROUNDS:-2}" ]; do
+	run "mbstream -x -p 1" mbstream -x -C "$tmp/out"
+	run "mbstream -x -p 4" mbstream -x -p 4 -C "$tmp/out"
+	rm -rf "$tmp/want"
+	mv "$tmp/out" "$tmp/want"
+	MBSTREAM_EXTRACT_STREAM="$tmp/stream" MBSTREAM_EXTRACT_DIR="$tmp/out" \
+		run "go Extract (4 workers)" "$tmp/mbstream.test" -test.run '^TestExtractFromEnv$' -test.count=1
+	diff -r "$tmp/want" "$tmp/out" >/dev/null || { echo "extracted trees differ" >&2; exit 1; }
+	round=$((round + 1))
+done
