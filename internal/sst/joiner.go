@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // joiner receives the state as the joiner branch of wsrep_sst_mariabackup
@@ -229,28 +230,20 @@ func findInfoFile(dir string) (string, error) {
 	return "", os.ErrNotExist
 }
 
-// extract runs "mbstream -x" in dir with r as its input.
+// extract unpacks the mbstream r into dir in-process (no mbstream
+// program): paths are confined to dir, chunks are checksummed, files of
+// the stream are written in parallel.
 func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) error {
-	mb, err := lookPath("mbstream", "the mariadb-backup package")
+	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers})
 	if err != nil {
-		return err
+		return fmt.Errorf("extract the %s stream into %s: %w", what, dir, err)
 	}
-	var stderr strings.Builder
-	err = runChild(ctx, "mbstream -x ("+what+")", "", cmdSpec{
-		Path:   mb,
-		Args:   []string{"-x", "-C", dir},
-		Env:    childEnv(s.Env),
-		Stdin:  r,
-		Stderr: &limitedWriter{w: &stderr, n: 4096},
-	})
-	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return fmt.Errorf("%w: %s", err, msg)
-		}
-		return err
-	}
+	s.log.Info(fmt.Sprintf("Extracted %d files, %d bytes (%s)", st.Files, st.Bytes, what))
 	return nil
 }
+
+// extractWorkers bounds the files written in parallel on the joiner.
+const extractWorkers = 4
 
 // receiveSST is the data stage: wait for the donor's backup stream, clean
 // the datadir, extract into <datadir>/.sst, prepare, and move back.
@@ -525,22 +518,4 @@ func tailOf(path string) string {
 		lines = lines[len(lines)-3:]
 	}
 	return "; last lines: " + strings.Join(lines, " | ")
-}
-
-// limitedWriter keeps at most n bytes.
-type limitedWriter struct {
-	w io.Writer
-	n int
-}
-
-func (l *limitedWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		q := p
-		if len(q) > l.n {
-			q = q[:l.n]
-		}
-		k, _ := l.w.Write(q)
-		l.n -= k
-	}
-	return len(p), nil
 }

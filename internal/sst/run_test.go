@@ -49,9 +49,6 @@ type sstEnv struct {
 
 func newSSTEnv(t *testing.T, cnfExtra string) *sstEnv {
 	t.Helper()
-	if _, err := exec.LookPath("mbstream"); err != nil {
-		t.Skip("mbstream not installed (apt-get install mariadb-backup)")
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
