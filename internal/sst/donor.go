@@ -61,7 +61,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 	}
 	cleanup()
 	defer cleanup()
-	if s.cfg.LogArchive && !a.Bypass {
+	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
 	s.readStdinCredentials()
