@@ -272,3 +272,29 @@ func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
 	}
 	assertSameData(ctx, t, n1, n2)
 }
+
+// TestE2ECompressWithoutQpress: the donor's mariadb-backup compresses
+// every file (compress=quicklz); our joiner decompresses the .qp files
+// natively, with no qpress program installed.
+func TestE2ECompressWithoutQpress(t *testing.T) {
+	integration(t)
+	if p, err := exec.LookPath("qpress"); err == nil {
+		t.Logf("note: %s is installed but not used", p)
+	}
+	bin := ourBinary(t)
+	c, ctx := cluster(t, "goqp")
+	sst := []string{"compress=quicklz", "compress-threads=2"}
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
+	must(t, err)
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
+	d := startSynced(ctx, t, n2, false)
+	t.Logf("compressed SST in %v", d.Round(time.Millisecond))
+	log := assertTransfer(t, n2, "SST", true)
+	if !strings.Contains(log, "Compressed qpress files found") {
+		t.Errorf("the joiner received no .qp files:\n%s", grep(log, "WSREP_SST"))
+	}
+	assertSameData(ctx, t, n1, n2)
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -18,6 +17,7 @@ import (
 
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/stream/qpress"
 )
 
 // joiner receives the state as the joiner branch of wsrep_sst_mariabackup
@@ -364,41 +364,23 @@ func checkCheckpoints(dir string) error {
 	return errorf(ExitNoEnt, "%s missing, failed mariadb-backup/SST on donor: see mariabackup.backup.log in the donor's datadir", checkpoints)
 }
 
-// decompressQpress mirrors the script's qpress step for backups taken with
-// compress=...: every *.qp file is decompressed with qpress -dT<nproc>
-// next to itself, then removed.
+// decompressQpress replaces the script's "qpress -dT$nproc" step for
+// backups taken with compress=...: every *.qp file is decompressed next to
+// itself, natively and in parallel, then removed.
 func (s *session) decompressQpress(ctx context.Context, dir string) error {
-	top, _ := filepath.Glob(filepath.Join(dir, "*.qp"))
-	if len(top) == 0 {
+	if top, _ := filepath.Glob(filepath.Join(dir, "*.qp")); len(top) == 0 {
 		return nil
 	}
 	s.log.Info("Compressed qpress files found")
-	qp, err := exec.LookPath("qpress")
+	start := time.Now()
+	n, err := qpress.DecompressDir(ctx, dir, runtime.NumCPU())
 	if err != nil {
-		return errorf(ExitInvalid, "qpress utility not found in the path: the donor sends compressed files (compress=...); install qpress or remove compress from the donor's [sst]/[mariabackup] options")
-	}
-	var files []string
-	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".qp") {
-			files = append(files, p)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
-		return err
-	})
-	if err != nil {
-		return errorf(ExitInvalid, "find qpress files: %w", err)
+		return errorf(ExitInvalid, "decompression failed: %w", err)
 	}
-	threads := strconv.Itoa(runtime.NumCPU())
-	for _, f := range files {
-		if err := runChild(ctx, "qpress", "", cmdSpec{Path: qp, Args: []string{"-dT" + threads, f, filepath.Dir(f)}, Env: childEnv(s.Env)}); err != nil {
-			return errorf(ExitInvalid, "decompression failed: %w", err)
-		}
-	}
-	s.log.Info("Removing qpress files after decompression")
-	for _, f := range files {
-		if err := os.Remove(f); err != nil {
-			s.log.Error("Something went wrong with deletion of qpress files: " + err.Error())
-		}
-	}
+	s.log.Info(fmt.Sprintf("Decompressed and removed %d qpress files in %.1fs", n, time.Since(start).Seconds()))
 	return nil
 }
 
