@@ -1,0 +1,465 @@
+package tlsx
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// handshake runs a TLS handshake between our server and client configs
+// over loopback TCP, then a ping/pong so that a rejection reported after
+// the client's Finished (TLS 1.3 client authentication) surfaces too.
+func handshake(t *testing.T, server, client *tls.Config) (serverErr, clientErr error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	done := make(chan error, 1)
+	go func() {
+		sc, err := ln.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		sc.SetDeadline(deadline)
+		s := tls.Server(sc, server)
+		defer s.Close()
+		err = s.Handshake()
+		if err == nil {
+			buf := make([]byte, 4)
+			if _, err = io.ReadFull(s, buf); err == nil {
+				_, err = s.Write([]byte("pong"))
+			}
+		}
+		done <- err
+	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.SetDeadline(deadline)
+	c := tls.Client(cc, client)
+	clientErr = c.Handshake()
+	if clientErr == nil {
+		if _, clientErr = c.Write([]byte("ping")); clientErr == nil {
+			buf := make([]byte, 4)
+			_, clientErr = io.ReadFull(c, buf)
+		}
+	}
+	c.Close()
+	serverErr = <-done
+	return serverErr, clientErr
+}
+
+func mustServer(t *testing.T, p Params) *tls.Config {
+	t.Helper()
+	c, err := ServerConfig(p)
+	if err != nil {
+		t.Fatalf("ServerConfig: %v", err)
+	}
+	return c
+}
+
+func mustClient(t *testing.T, p Params) *tls.Config {
+	t.Helper()
+	c, err := ClientConfig(p)
+	if err != nil {
+		t.Fatalf("ClientConfig: %v", err)
+	}
+	return c
+}
+
+func TestHandshake(t *testing.T) {
+	k := newPKI(t)
+	joiner3 := Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca}
+	donor3 := Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca}
+	with := func(p Params, f func(*Params)) Params { f(&p); return p }
+
+	tests := []struct {
+		name           string
+		server, client Params
+		wantOK         bool
+		wantNameErr    bool // the client rejects the name
+	}{
+		{"encrypt=2 pem+ca", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca}, true, false},
+		{"encrypt=2 capath", Params{Encrypt: 2, Cert: k.combined, CAPath: k.caDir}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.caDir + "/"}, true, false},
+		{"encrypt=2 explicit peer name", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca, PeerName: "nomatch"}, false, true},
+		{"encrypt=3 no CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
+		{"encrypt=3 no CA expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
+		{"encrypt=3 CA", joiner3, donor3, true, false},
+		{"encrypt=3 CA dir", with(joiner3, func(p *Params) { p.CA = k.caDir }), with(donor3, func(p *Params) { p.CA = k.caDir }), true, false},
+		{"encrypt=4", with(joiner3, func(p *Params) { p.Encrypt = 4 }), with(donor3, func(p *Params) { p.Encrypt = 4 }), true, false},
+		{"RSA server", Params{Encrypt: 3, Cert: k.rsaCert, Key: k.rsaKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "rsa.example" }), true, false},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey, CA: k.otherCA}, donor3, false, false},
+		{"expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, donor3, false, false},
+		{"not yet valid peer", Params{Encrypt: 3, Cert: k.futureCert, Key: k.futKey}, donor3, false, false},
+		{"unverified server vs verifying client", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, donor3, false, false},
+		{"intermediate bundle server", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "chained.example"; p.Mode = ModeVerifyIdentity }), true, false},
+		{"intermediate bundle client", joiner3, Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, true, false},
+		{"VERIFY_IDENTITY right name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "joiner.example" }), true, false},
+		{"VERIFY_IDENTITY name case", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "JOINER.example" }), true, false},
+		{"VERIFY_IDENTITY localhost SAN", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "localhost" }), true, false},
+		{"VERIFY_IDENTITY wrong name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "evil.example" }), false, true},
+		{"VERIFY_CA ignores name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyCA; p.PeerName = "evil.example" }), true, false},
+		{"REQUIRED checks name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeRequired; p.PeerName = "evil.example" }), false, true},
+		{"CN-only cert right name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node1" }), true, false},
+		{"CN-only cert wrong name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node2" }), false, true},
+		{"IP SAN", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.1" }), true, false},
+		{"IP SAN wrong IP", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.2" }), false, true},
+		{"server checks client name", with(joiner3, func(p *Params) { p.PeerName = "donor.example" }), donor3, true, false},
+		{"server rejects client name", with(joiner3, func(p *Params) { p.PeerName = "joiner.example" }), donor3, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serr, cerr := handshake(t, mustServer(t, tt.server), mustClient(t, tt.client))
+			if tt.wantOK {
+				if serr != nil || cerr != nil {
+					t.Fatalf("got server error %v, client error %v; want success", serr, cerr)
+				}
+				return
+			}
+			if serr == nil && cerr == nil {
+				t.Fatal("handshake succeeded; want failure")
+			}
+			var ne *NameError
+			if tt.wantNameErr && !errors.As(cerr, &ne) {
+				t.Errorf("client error %v; want a *NameError", cerr)
+			}
+		})
+	}
+}
+
+func TestServerRequiresClientCert(t *testing.T) {
+	k := newPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	serr, cerr := handshake(t, server, &tls.Config{InsecureSkipVerify: true})
+	if serr == nil || cerr == nil {
+		t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
+	}
+	// Without a CA the server does not ask (socat verify=0).
+	server = mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey})
+	if server.ClientAuth != tls.NoClientCert {
+		t.Errorf("ClientAuth = %v; want NoClientCert", server.ClientAuth)
+	}
+}
+
+func TestMinVersionAndNoSNI(t *testing.T) {
+	k := newPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	client := mustClient(t, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "joiner.example"})
+	if server.MinVersion != tls.VersionTLS12 || client.MinVersion != tls.VersionTLS12 {
+		t.Errorf("MinVersion server %x client %x; want TLS 1.2", server.MinVersion, client.MinVersion)
+	}
+	if len(server.NextProtos) != 0 || len(client.NextProtos) != 0 {
+		t.Error("ALPN configured")
+	}
+	sni := make(chan string, 1)
+	s := server.Clone()
+	s.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) { sni <- h.ServerName; return nil, nil }
+	if serr, cerr := handshake(t, s, client); serr != nil || cerr != nil {
+		t.Fatalf("handshake: server %v, client %v", serr, cerr)
+	}
+	if got := <-sni; got != "" {
+		t.Errorf("client sent SNI %q; want none (socat no-sni=1)", got)
+	}
+
+	old := client.Clone()
+	old.MaxVersion = tls.VersionTLS11
+	old.MinVersion = tls.VersionTLS10
+	if serr, cerr := handshake(t, server, old); serr == nil && cerr == nil {
+		t.Error("TLS 1.1 client accepted")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	k := newPKI(t)
+	unreadable := filepath.Join(k.dir, "missing.pem")
+	tests := []struct {
+		name     string
+		p        Params
+		want     error // nil: success
+		wantPath string
+		wantText string
+	}{
+		{"encrypt=2 ok", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, nil, "", ""},
+		{"encrypt=2 no CA", Params{Encrypt: 2, Cert: k.combined}, ErrMissing, "", "CRT file"},
+		{"encrypt=2 no key in pem", Params{Encrypt: 2, Cert: k.joinerCert, CA: k.ca}, ErrBadFile, k.joinerCert, "private key"},
+		{"encrypt=3 no key", Params{Encrypt: 3, Cert: k.joinerCert}, ErrMissing, "", "key file"},
+		{"encrypt=3 no CA ok", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey}, nil, "", ""},
+		{"encrypt=3 expired without CA ok", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, nil, "", ""},
+		{"encrypt=4 no CA", Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey}, ErrMissing, "", "encrypt=4"},
+		{"encrypt=5", Params{Encrypt: 5}, ErrMode, "", ""},
+		{"unreadable cert", Params{Encrypt: 3, Cert: unreadable, Key: k.joinerKey}, os.ErrNotExist, unreadable, ""},
+		{"unreadable CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: unreadable}, os.ErrNotExist, unreadable, ""},
+		{"key mismatch", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.donorKey}, ErrKeyMismatch, k.joinerCert, "do not match"},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.otherCA}, ErrUntrusted, k.joinerCert, k.otherCA},
+		{"expired", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey, CA: k.ca}, ErrExpired, k.expiredCert, "expired on"},
+		{"not yet valid", Params{Encrypt: 4, Cert: k.futureCert, Key: k.futKey, CA: k.ca}, ErrExpired, k.futureCert, "not valid before"},
+		{"intermediate bundle", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, nil, "", ""},
+		{"leaf without intermediate", Params{Encrypt: 3, Cert: k.leafOnly, Key: k.chainKey, CA: k.ca}, ErrUntrusted, k.leafOnly, ""},
+		{"CA is a certificate-less file", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.joinerKey}, ErrBadFile, k.joinerKey, ""},
+		{"CA dir", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.caDir}, nil, "", ""},
+		{"CA path without certificates", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CAPath: t.TempDir()}, ErrBadFile, "", "no PEM certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.p)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Check: %v; want nil", err)
+				}
+				return
+			}
+			var ce *CheckError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Check: %v (%T); want *CheckError", err, err)
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Check: %v; want errors.Is %v", err, tt.want)
+			}
+			if tt.wantPath != "" && ce.Path != tt.wantPath {
+				t.Errorf("CheckError.Path = %q; want %q", ce.Path, tt.wantPath)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("Check: %q; want it to contain %q", err, tt.wantText)
+			}
+			// Config constructors fail the same way.
+			if _, err := ServerConfig(tt.p); !errors.Is(err, tt.want) {
+				t.Errorf("ServerConfig: %v; want %v", err, tt.want)
+			}
+			if _, err := ClientConfig(tt.p); !errors.Is(err, tt.want) {
+				t.Errorf("ClientConfig: %v; want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerified(t *testing.T) {
+	tests := []struct {
+		p    Params
+		want bool
+	}{
+		{Params{Encrypt: 2, CA: "ca"}, true},
+		{Params{Encrypt: 3}, false},
+		{Params{Encrypt: 3, CA: "ca"}, true},
+		{Params{Encrypt: 3, CAPath: "dir"}, true},
+		{Params{Encrypt: 4, CA: "ca"}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.p.Verified(); got != tt.want {
+			t.Errorf("%+v.Verified() = %v; want %v", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestPeerNameFor(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name:", err)
+	}
+	tests := []struct {
+		name       string
+		p          Params
+		remoteUser string
+		host       string
+		want       string
+	}{
+		{"encrypt=2", Params{Encrypt: 2, CA: "ca"}, "joiner", "10.0.0.2", ""},
+		{"encrypt=3 no CA", Params{Encrypt: 3}, "joiner", "10.0.0.2", ""},
+		{"VERIFY_CA", Params{Encrypt: 3, CA: "ca", Mode: ModeVerifyCA}, "joiner", "10.0.0.2", ""},
+		{"remote user", Params{Encrypt: 3, CA: "ca", Mode: ModeVerifyIdentity}, "joiner", "10.0.0.2", "joiner"},
+		{"remote user encrypt=4", Params{Encrypt: 4, CA: "ca"}, "joiner", "10.0.0.2", "joiner"},
+		{"encrypt=4", Params{Encrypt: 4, CA: "ca"}, "", "10.0.0.2", ""},
+		{"local IP", Params{Encrypt: 3, CA: "ca", Mode: ModeRequired}, "", "127.0.0.1", "localhost"},
+		{"local IPv6", Params{Encrypt: 3, CA: "ca"}, "", "[::1]", "localhost"},
+		{"own host name", Params{Encrypt: 3, CA: "ca"}, "", host, "localhost"},
+		{"remote host", Params{Encrypt: 3, CA: "ca"}, "", "192.0.2.7", "192.0.2.7"},
+		{"remote IPv6", Params{Encrypt: 3, CA: "ca"}, "", "[2001:db8::7]", "2001:db8::7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.PeerNameFor(tt.remoteUser, tt.host); got != tt.want {
+				t.Errorf("PeerNameFor(%q, %q) = %q; want %q", tt.remoteUser, tt.host, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMatchName(t *testing.T) {
+	c := newCert(t, certOpts{cn: "node1.example", dns: []string{"*.db.example", "other.example"}, ips: []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")}}, nil).cert
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"node1.example", true}, // CN, although DNS SANs exist (socat falls back)
+		{"NODE1.example", true},
+		{"other.example", true},
+		{"a.db.example", true},
+		{"db.example", true}, // socat's wildcard matches the base domain
+		{"a.b.db.example", false},
+		{"10.0.0.1", true},
+		{"2001:db8::1", true},
+		{"[2001:db8::1]", true},
+		{"2001:DB8:0::1", true},
+		{"10.0.0.2", false},
+		{"example", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := MatchName(c, tt.name); got != tt.want {
+			t.Errorf("MatchName(%q) = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestCommonName(t *testing.T) {
+	k := newPKI(t)
+	for file, want := range map[string]string{k.joinerCert: "joiner.example", k.combined: "joiner.example", k.chainCert: "chained.example"} {
+		got, err := CommonName(file)
+		if err != nil || got != want {
+			t.Errorf("CommonName(%s) = %q, %v; want %q", file, got, err, want)
+		}
+	}
+	noCN := writeFile(t, k.dir, "nocn.pem", certPEM(newCert(t, certOpts{dns: []string{"x.example"}}, nil)))
+	if got, err := CommonName(noCN); err != nil || got != "" {
+		t.Errorf("CommonName(no CN) = %q, %v; want \"\"", got, err)
+	}
+	var ce *CheckError
+	if _, err := CommonName(k.joinerKey); !errors.As(err, &ce) || ce.Path != k.joinerKey {
+		t.Errorf("CommonName(key file) error = %v; want *CheckError naming the file", err)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	a, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewSecret()
+	if len(a) != 32 || strings.Trim(a, "0123456789abcdef") != "" {
+		t.Errorf("NewSecret() = %q; want 32 lower-case hex digits", a)
+	}
+	if a == b {
+		t.Errorf("two secrets equal: %q", a)
+	}
+	if !SecretEqual(a, a) || SecretEqual(a, b) || SecretEqual(a, a[:31]) || SecretEqual("", a) {
+		t.Error("SecretEqual gives wrong answers")
+	}
+}
+
+func TestIsLocalAddress(t *testing.T) {
+	host, _ := os.Hostname()
+	short, _, _ := strings.Cut(host, ".")
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"127.0.0.2", true},
+		{"127.1.2.3", true},
+		{"localhost", true},
+		{"::1", true},
+		{"[::1]", true},
+		{host, true},
+		{short, true},
+		{"192.0.2.1", false},
+		{"2001:db8::1", false},
+		{"host.invalid", false},
+		{"", false},
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				tests = append(tests, struct {
+					host string
+					want bool
+				}{n.IP.String(), true})
+				break
+			}
+		}
+	}
+	for _, tt := range tests {
+		if got := IsLocalAddress(tt.host); got != tt.want {
+			t.Errorf("IsLocalAddress(%q) = %v; want %v", tt.host, got, tt.want)
+		}
+	}
+}
+
+// TestCopy moves data over a loopback TCP connection in both roles.
+func TestCopy(t *testing.T) {
+	k := newPKI(t)
+	server := mustServer(t, Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	client := mustClient(t, Params{Encrypt: 4, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "localhost"})
+	data := randomBytes(t, 3<<20+7)
+	got := loopbackCopy(t, server, client, data)
+	if !bytes.Equal(got, data) {
+		t.Fatalf("received %d bytes, differing from the %d sent", len(got), len(data))
+	}
+}
+
+func loopbackCopy(t testing.TB, server, client *tls.Config, data []byte) []byte {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		b   []byte
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			res <- result{nil, err}
+			return
+		}
+		s := tls.Server(c, server)
+		defer s.Close()
+		b, err := io.ReadAll(s)
+		res <- result{b, err}
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.b
+}
+
+func BenchmarkTLSCopy(b *testing.B) {
+	k := newPKI(b)
+	server, err := ServerConfig(Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ClientConfig(Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := randomBytes(b, 16<<20)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		loopbackCopy(b, server, client, data)
+	}
+}
