@@ -1,16 +1,21 @@
-// Package stream moves SST bytes: it replaces the socat processes of the stock
-// wsrep_sst_mariabackup script with an in-process TCP pipe.
+// Package stream moves SST bytes: it replaces socat, pv and the
+// compressor/decompressor shell pipes of the stock wsrep_sst_mariabackup
+// script with in-process stages.
 //
 // It offers a Listener whose Accept honours a context and can be called again
 // for the second SST session on the same port (socat accepts one connection
 // per listen, so the script restarts it), a Dial that retries while the peer
-// is not listening yet, a context-aware Copy, and byte counters for progress
-// reporting. The mbstream sub-package writes the MariaDB mbstream (xbstream)
-// chunk format.
+// is not listening yet, a context-aware Copy, lz4 compression compatible with
+// the lz4 command-line tool (other compressor commands run as filter
+// processes), a token-bucket rate limit (pv -L) and progress reporting in
+// pv's format. The mbstream sub-package reads, writes and extracts the
+// MariaDB mbstream (xbstream) chunk format; qpress decompresses the files of
+// mariadb-backup --compress.
 //
 // The package deliberately knows nothing of Galera, my.cnf, the SST address
-// syntax or TLS: callers pass plain host, port and durations, and wrap the
-// returned net.Conn in TLS, compression or throttling stages themselves. It
-// starts no programs and never logs; errors name the address and operation
-// and wrap their cause, so callers decide what to tell the operator.
+// syntax or TLS: callers pass plain hosts, ports, commands and durations, and
+// wrap the returned net.Conn in TLS themselves. It starts programs only for
+// a compressor command that is not lz4, and never logs; errors name the
+// address, command and operation and wrap their cause, so callers decide
+// what to tell the operator.
 package stream

@@ -1,0 +1,410 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/pierrec/lz4/v4"
+)
+
+// mixedData returns n bytes alternating random runs (incompressible, like
+// encrypted or compressed pages) and repetitive text (like InnoDB pages of
+// similar rows), deterministic for a given seed.
+func mixedData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	b.Grow(n)
+	line := 0
+	for b.Len() < n {
+		run := 1 + rng.IntN(64<<10)
+		if rng.IntN(2) == 0 {
+			chunk := make([]byte, run)
+			for i := range chunk {
+				chunk[i] = byte(rng.Uint32())
+			}
+			b.Write(chunk)
+		} else {
+			for end := b.Len() + run; b.Len() < end; line++ {
+				fmt.Fprintf(&b, "INSERT INTO t%d VALUES (%d, 'row %d', %d);\n", line%7, line, line%1000, rng.IntN(100))
+			}
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+var testSizes = []int{0, 1, 1000, 64 << 10, 4<<20 + 12345, 9 << 20}
+
+func lz4Path(tb testing.TB) string {
+	tb.Helper()
+	p, err := exec.LookPath("lz4")
+	if err != nil {
+		tb.Skip("lz4 command not installed: ", err)
+	}
+	return p
+}
+
+func mustCodec(tb testing.TB, cmd string) Codec {
+	tb.Helper()
+	c, err := ParseCodec(cmd)
+	if err != nil {
+		tb.Fatalf("ParseCodec(%q): %v", cmd, err)
+	}
+	return c
+}
+
+func TestParseCodec(t *testing.T) {
+	def := lz4Options{level: lz4.Fast, blockSize: lz4.Block4Mb, contentChecksum: true}
+	with := func(f func(*lz4Options)) *lz4Options { o := def; f(&o); return &o }
+	dec := func(o *lz4Options) { o.decompress = true }
+	tests := []struct {
+		cmd  string
+		want *lz4Options // nil: external
+	}{
+		{"lz4", &def},
+		{"lz4 -z", &def},
+		{"lz4 -c", &def},
+		{"lz4 -zc", &def},
+		{"  lz4   -q  ", &def},
+		{"/usr/bin/lz4 -z", &def},
+		{"lz4 -1", &def},
+		{"lz4 --fast", &def},
+		{"lz4 --fast=3", &def},
+		{"lz4 -d", with(dec)},
+		{"lz4 -dc", with(dec)},
+		{"lz4 -d -c -q", with(dec)},
+		{"lz4 --decompress --stdout", with(dec)},
+		{"unlz4", with(dec)},
+		{"lz4cat", with(dec)},
+		{"lz4 -q -B7", &def},
+		{"lz4 -B4", with(func(o *lz4Options) { o.blockSize = lz4.Block64Kb })},
+		{"lz4 -B5X", with(func(o *lz4Options) { o.blockSize = lz4.Block256Kb; o.blockChecksum = true })},
+		{"lz4 -BD -B6", with(func(o *lz4Options) { o.blockSize = lz4.Block1Mb })},
+		{"lz4 -9", with(func(o *lz4Options) { o.level = lz4.Level9 })},
+		{"lz4 -3q", with(func(o *lz4Options) { o.level = lz4.Level3 })},
+		{"lz4 -12", with(func(o *lz4Options) { o.level = lz4.Level9 })},
+		{"lz4 --best", with(func(o *lz4Options) { o.level = lz4.Level9 })},
+		{"lz4 --no-frame-crc", with(func(o *lz4Options) { o.contentChecksum = false })},
+		{"lz4 -z -d", with(dec)},
+		{"lz4 -d -z", &def},
+		// External: other programs, files, shell syntax, unknown options.
+		{"zstd -c", nil},
+		{"lz4x", nil},
+		{"lz4 -l", nil},
+		{"lz4 -m", nil},
+		{"lz4 -B32", nil},
+		{"lz4 -B9", nil},
+		{"lz4 -T2", nil},
+		{"lz4 file.lz4", nil},
+		{"lz4 -", nil},
+		{"lz4 --fast=x", nil},
+		{"lz4 --content-size", nil},
+		{"lz4 -d | cat", nil},
+		{"lz4 -d 2>/dev/null", nil},
+		{"nice lz4", nil},
+		{"LZ4_CLEVEL=9 lz4", nil},
+		{"lz4 $OPTS", nil},
+		{"lz4 '-d'", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			c := mustCodec(t, tt.cmd)
+			if got, want := c.InProcess(), tt.want != nil; got != want {
+				t.Fatalf("InProcess() = %v, want %v", got, want)
+			}
+			if tt.want != nil && *c.lz4 != *tt.want {
+				t.Errorf("options = %+v, want %+v", *c.lz4, *tt.want)
+			}
+			if c.Command() != strings.TrimSpace(tt.cmd) {
+				t.Errorf("Command() = %q, want %q", c.Command(), strings.TrimSpace(tt.cmd))
+			}
+		})
+	}
+	for _, cmd := range []string{"", "   "} {
+		if _, err := ParseCodec(cmd); err == nil {
+			t.Errorf("ParseCodec(%q): no error", cmd)
+		}
+	}
+}
+
+// compress runs data through c.NewWriter.
+func compress(t *testing.T, c Codec, data []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := c.NewWriter(t.Context(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uneven write sizes exercise the block buffering.
+	for p := data; len(p) > 0; {
+		n := min(len(p), 100_003)
+		if _, err := w.Write(p[:n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		p = p[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return out.Bytes()
+}
+
+func runCmd(t *testing.T, in []byte, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v: %s", name, args, err, stderr.String())
+	}
+	return out
+}
+
+func TestLZ4WriterToCLI(t *testing.T) {
+	lz4cli := lz4Path(t)
+	for _, cmd := range []string{"lz4", "lz4 -B4 -BX --no-frame-crc", "lz4 -5"} {
+		for _, size := range testSizes {
+			t.Run(fmt.Sprintf("%s/%d", cmd, size), func(t *testing.T) {
+				data := mixedData(size, uint64(size))
+				c := mustCodec(t, cmd)
+				c.Concurrency = 1 + size%3
+				z := compress(t, c, data)
+				got := runCmd(t, z, lz4cli, "-d", "-c")
+				if !bytes.Equal(got, data) {
+					t.Fatalf("lz4 -d output: %d bytes, want %d bytes (content differs)", len(got), len(data))
+				}
+			})
+		}
+	}
+}
+
+func TestLZ4WriterFrameHeader(t *testing.T) {
+	// The frame descriptor the lz4 CLI writes for a 4 MB+ stream:
+	// FLG 0x64 (version 1, independent blocks, content checksum),
+	// BD 0x70 (4 MB blocks). Ours must say the same.
+	z := compress(t, mustCodec(t, "lz4 -z"), mixedData(5<<20, 7))
+	want := []byte{0x04, 0x22, 0x4d, 0x18, 0x64, 0x70}
+	if !bytes.HasPrefix(z, want) {
+		t.Errorf("header % x, want prefix % x", z[:min(len(z), 7)], want)
+	}
+}
+
+func TestLZ4ReaderFromCLI(t *testing.T) {
+	lz4cli := lz4Path(t)
+	for _, args := range [][]string{{"-z", "-c"}, {"-BD", "-c"}, {"-9", "-B4", "-BX", "-c"}} {
+		for _, size := range testSizes {
+			t.Run(fmt.Sprintf("%s/%d", strings.Join(args, " "), size), func(t *testing.T) {
+				data := mixedData(size, uint64(size)+1)
+				z := runCmd(t, data, lz4cli, args...)
+				for name, wrap := range map[string]func(io.Reader) io.Reader{
+					"plain": func(r io.Reader) io.Reader { return r },
+					"half":  iotest.HalfReader,
+					"one":   func(r io.Reader) io.Reader { return iotest.OneByteReader(r) },
+				} {
+					if name == "one" && size > 1<<20 {
+						continue
+					}
+					r, err := mustCodec(t, "lz4 -dc").NewReader(t.Context(), wrap(bytes.NewReader(z)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := io.ReadAll(r)
+					if err != nil {
+						t.Fatalf("%s: ReadAll: %v", name, err)
+					}
+					if err := r.Close(); err != nil {
+						t.Fatalf("Close: %v", err)
+					}
+					if !bytes.Equal(got, data) {
+						t.Fatalf("%s: got %d bytes, want %d bytes (content differs)", name, len(got), len(data))
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLZ4ReaderConcatenatedFrames(t *testing.T) {
+	lz4cli := lz4Path(t)
+	// The SST sends two sessions, each with its own frame; lz4 -d reads
+	// concatenated frames as one stream, and so must we. Mix CLI frames
+	// and ours.
+	a, b, c := mixedData(5<<20, 1), mixedData(1000, 2), mixedData(0, 3)
+	var z []byte
+	z = append(z, runCmd(t, a, lz4cli, "-c")...)
+	z = append(z, compress(t, mustCodec(t, "lz4"), b)...)
+	z = append(z, runCmd(t, c, lz4cli, "-c")...)
+	r, _ := mustCodec(t, "lz4 -d").NewReader(t.Context(), bytes.NewReader(z))
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(append(append([]byte{}, a...), b...), c...); !bytes.Equal(got, want) {
+		t.Fatalf("got %d bytes, want %d bytes (content differs)", len(got), len(want))
+	}
+	if cli := runCmd(t, z, lz4cli, "-dc"); !bytes.Equal(cli, got) {
+		t.Errorf("lz4 -dc read %d bytes, we read %d", len(cli), len(got))
+	}
+}
+
+func TestLZ4ReaderErrors(t *testing.T) {
+	z := compress(t, mustCodec(t, "lz4"), mixedData(200_000, 5))
+	corrupt := bytes.Clone(z)
+	corrupt[len(corrupt)-2] ^= 0xff // content checksum
+	tests := map[string][]byte{
+		"truncated": z[:len(z)/2],
+		"no end":    z[:len(z)-8],
+		"checksum":  corrupt,
+		"not lz4":   []byte("this is not an lz4 frame at all"),
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			r, _ := mustCodec(t, "lz4 -d").NewReader(t.Context(), bytes.NewReader(in))
+			_, err := io.ReadAll(r)
+			if err == nil {
+				t.Fatal("ReadAll: no error")
+			}
+			if !strings.HasPrefix(err.Error(), "lz4 decompress: ") {
+				t.Errorf("error %q does not name the stage", err)
+			}
+		})
+	}
+}
+
+func TestLZ4WriterErrors(t *testing.T) {
+	w, err := mustCodec(t, "lz4").NewWriter(t.Context(), errWriter{io.ErrClosedPipe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Write(mixedData(5<<20, 1))
+	if err == nil {
+		err = w.Close()
+	}
+	if !strings.Contains(fmt.Sprint(err), io.ErrClosedPipe.Error()) {
+		t.Errorf("got %v, want the downstream error", err)
+	}
+	if err2 := w.Close(); err2 == nil {
+		t.Error("Close after a failure returned nil")
+	}
+}
+
+// TestCodecExternal checks that a non-lz4 codec runs the command: zstd both
+// ways, and the lz4 CLI used in the "wrong" direction.
+func TestCodecExternal(t *testing.T) {
+	if _, err := exec.LookPath("zstd"); err != nil {
+		t.Skip("zstd not installed: ", err)
+	}
+	data := mixedData(3<<20, 9)
+	z := compress(t, mustCodec(t, "zstd -q -c"), data)
+	if len(z) >= len(data) || !bytes.HasPrefix(z, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("compressed %d -> %d bytes, want zstd output", len(data), len(z))
+	}
+	r, err := mustCodec(t, "zstd -d -c").NewReader(t.Context(), bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("round trip: got %d bytes, want %d", len(got), len(data))
+	}
+}
+
+func benchData() []byte { return mixedData(32<<20, 42) }
+
+func benchCompress(b *testing.B, c Codec) {
+	data := benchData()
+	var out countWriter
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		out = 0
+		w, err := c.NewWriter(context.Background(), &out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for p := data; len(p) > 0; p = p[min(len(p), copyBufferSize):] {
+			if _, err := w.Write(p[:min(len(p), copyBufferSize)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(data))/float64(out), "ratio")
+}
+
+func benchDecompress(b *testing.B, c Codec) {
+	lz4cli := lz4Path(b)
+	data := benchData()
+	cmd := exec.Command(lz4cli, "-c")
+	cmd.Stdin = bytes.NewReader(data)
+	z, err := cmd.Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, copyBufferSize)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := c.NewReader(context.Background(), bytes.NewReader(z))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for {
+			m, err := r.Read(buf)
+			n += int64(m)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if n != int64(len(data)) {
+			b.Fatalf("decompressed %d bytes, want %d", n, len(data))
+		}
+	}
+	b.ReportMetric(float64(len(data))/float64(len(z)), "ratio")
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+func BenchmarkLZ4Compress(b *testing.B) {
+	for _, n := range []int{1, 2} {
+		b.Run(fmt.Sprintf("inprocess/conc=%d", n), func(b *testing.B) {
+			c := mustCodec(b, "lz4 -z")
+			c.Concurrency = n
+			benchCompress(b, c)
+		})
+	}
+	b.Run("cli", func(b *testing.B) {
+		lz4Path(b)
+		benchCompress(b, mustCodec(b, "exec lz4 -z")) // "exec" makes it external
+	})
+}
+
+func BenchmarkLZ4Decompress(b *testing.B) {
+	b.Run("inprocess", func(b *testing.B) { benchDecompress(b, mustCodec(b, "lz4 -d")) })
+	b.Run("cli", func(b *testing.B) { benchDecompress(b, mustCodec(b, "exec lz4 -d")) })
+}
