@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a Debian/Ubuntu machine:
-# MariaDB server + Galera (real nodes), mariadb-backup (+ mbstream), the
-# stock SST scripts (parity and mixed-cluster tests) and socat (the stock
-# script's transport, only used when it runs as the peer).
+# MariaDB server + Galera (real nodes), mariadb-backup, the stock SST
+# scripts (parity and mixed-cluster tests), and socat, lz4, zstd and
+# openssl, which only the stock script uses when it runs as the peer.
 # As root it runs apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -15,6 +15,11 @@ command -v mariadb-backup >/dev/null || need+=(mariadb-backup)
 command -v mbstream >/dev/null || need+=(mariadb-backup)
 [ -f /usr/lib/galera/libgalera_smm.so ] || need+=(galera-4)
 command -v socat >/dev/null || need+=(socat)
+# The stock script, as the peer of mixed-cluster tests, runs these for
+# compressor=lz4, encrypt=1 and ssl-mode VERIFY_*.
+command -v lz4 >/dev/null || need+=(lz4)
+command -v zstd >/dev/null || need+=(zstd)
+command -v openssl >/dev/null || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

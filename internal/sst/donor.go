@@ -65,6 +65,9 @@ func (s *session) donor(ctx context.Context) (err error) {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
 	s.readStdinCredentials()
+	if s.tr, err = s.setupTransport(); err != nil {
+		return err
+	}
 
 	addr := net.JoinHostPort(a.HostUnescaped, a.Port)
 	if a.Bypass {
@@ -133,6 +136,16 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	}
 	connExtra = append(connExtra, extra...)
 
+	if (s.cfg.Progress != "" && s.cfg.Progress != "none") || s.args.Progress == 1 {
+		s.log.Info("Estimating total transfer size")
+		s.total = s.footprint(ctx, datadir)
+		if s.args.Progress == 1 {
+			if err := s.proto.line("total %d", s.total); err != nil {
+				return err
+			}
+		}
+	}
+
 	s.log.Info("Streaming GTID file before SST")
 	if err := s.writeMagic(magic, donorMagic); err != nil {
 		return err
@@ -153,6 +166,13 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	defer conn.Close()
 	stop := stream.CloseOnCancel(ctx, conn)
 	defer stop()
+	progress, stopProgress := s.startProgress(ctx, s.total)
+	defer stopProgress()
+	ss, err := s.openSend(ctx, s.tr, conn, progress, true)
+	if err != nil {
+		return err
+	}
+	defer ss.abort()
 
 	logFile := filepath.Join(datadir, backupLog)
 	f, err := openLog(logFile)
@@ -170,7 +190,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err := cmd.Start(); err != nil {
 		return errorf(ExitInvalid, "start mariadb-backup: %w", err)
 	}
-	n, copyErr := stream.Copy(ctx, conn, out)
+	n, copyErr := stream.Copy(ctx, ss, out)
 	if copyErr != nil {
 		// The joiner is gone: stop the backup (and its BACKUP STAGE
 		// locks) now rather than when it next writes.
@@ -191,8 +211,8 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if waitErr != nil {
 		return errorf(ExitInvalid, "%w%s", waitErr, tailOf(logFile))
 	}
-	if err := closeWrite(conn); err != nil {
-		return errorf(ExitPipe, "finish the backup stream to %s: %w", addr, err)
+	if err := ss.finish(ctx); err != nil {
+		return s.stageError(ctx, "finish the backup stream to "+addr, err)
 	}
 	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
 	return nil
@@ -224,7 +244,12 @@ func (s *session) writeMagic(magic, donorMagic string) error {
 	line := fmt.Sprintf("%s %s\n", s.args.GTID, s.args.GTIDDomainID)
 	content := line
 	if pw := s.cfg.RemotePassword.Reveal(); pw != "" {
+		// Let the joiner know that we know its secret.
 		content += "secret " + pw + "\n"
+	}
+	if !s.args.Bypass && s.args.Progress == 1 {
+		// Tell the joiner what to expect.
+		content += fmt.Sprintf("total %d\n", s.total)
 	}
 	if err := os.WriteFile(magic, []byte(content), 0o600); err != nil {
 		return errorf(ExitNoEnt, "write %s: %w", magic, err)
@@ -245,7 +270,12 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	defer conn.Close()
 	stop := stream.CloseOnCancel(ctx, conn)
 	defer stop()
-	bw := bufio.NewWriter(conn)
+	ss, err := s.openSend(ctx, s.tr, conn, nil, false)
+	if err != nil {
+		return err
+	}
+	defer ss.abort()
+	bw := bufio.NewWriter(ss)
 	w := mbstream.NewWriter(bw)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -262,7 +292,7 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	if err := bw.Flush(); err != nil {
 		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
 	}
-	if err := closeWrite(conn); err != nil {
+	if err := ss.finish(ctx); err != nil {
 		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
 	}
 	return nil

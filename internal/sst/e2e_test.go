@@ -1,4 +1,4 @@
-package sst_test
+package sst
 
 import (
 	"context"
@@ -297,4 +297,59 @@ func TestE2ECompressWithoutQpress(t *testing.T) {
 		t.Errorf("the joiner received no .qp files:\n%s", grep(log, "WSREP_SST"))
 	}
 	assertSameData(ctx, t, n1, n2)
+}
+
+// TestE2EInterop runs real SSTs between our binary and the stock script in
+// both directions for every transport the script has: lz4 compression,
+// TLS with encrypt=2 and 3, ssl-mode VERIFY_CA and VERIFY_IDENTITY (with
+// the joiner's <CN>:<secret>@ address prefix), and encrypt=1 (openssl enc).
+func TestE2EInterop(t *testing.T) {
+	integration(t)
+	bin := ourBinary(t)
+	certs := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	configs := []struct {
+		name string
+		sst  []string
+		// ourLog must appear in the error log of the node running our
+		// binary: proof that the transport was really in use.
+		ourLog string
+	}{
+		{"lz4", []string{"compressor=lz4 -z", "decompressor=lz4 -d"}, "(in-process lz4 "},
+		{"encrypt2", []string{"encrypt=2", "tca=" + certs.CA, "tcert=" + certs.Combined}, "TLS (encrypt=2)"},
+		{"encrypt3", []string{"encrypt=3", "tca=" + certs.CA, "tcert=" + certs.Cert, "tkey=" + certs.Key}, "TLS (encrypt=3)"},
+		{"verifyca", []string{"ssl-mode=VERIFY_CA", "ssl-ca=" + certs.CA, "ssl-cert=" + certs.Cert, "ssl-key=" + certs.Key}, "Verifying peer certificate chain for ssl-mode=VERIFY_CA"},
+		{"verifyid", []string{"ssl-mode=VERIFY_IDENTITY", "ssl-ca=" + certs.CA, "ssl-cert=" + certs.Cert, "ssl-key=" + certs.Key}, "MODE='VERIFY_IDENTITY', encrypt='3'"},
+		{"encrypt1", []string{"encrypt=1", "encrypt-algo=aes-256-cbc", "encrypt-key=0123456789abcdef0123456789abcdef"}, "Key based encryption enabled"},
+	}
+	for _, cf := range configs {
+		for _, dir := range []string{"ours-to-stock", "stock-to-ours"} {
+			t.Run(cf.name+"/"+dir, func(t *testing.T) {
+				c, ctx := cluster(t, "gox"+cf.name)
+				donor := galeratest.NodeConfig{SSTProgram: bin, SST: cf.sst}
+				joiner := galeratest.NodeConfig{StockScript: true, SST: cf.sst}
+				if dir == "stock-to-ours" {
+					donor, joiner = joiner, donor
+				}
+				n1, err := c.AddNode(donor)
+				must(t, err)
+				n2, err := c.AddNode(joiner)
+				must(t, err)
+				startSynced(ctx, t, n1, true)
+				must(t, galeratest.LoadData(ctx, n1, "sbtest", 3000))
+				d := startSynced(ctx, t, n2, false)
+				t.Logf("SST in %v", d.Round(time.Millisecond))
+				assertTransfer(t, n2, "SST", dir == "stock-to-ours")
+				assertSameData(ctx, t, n1, n2)
+				ours := n1
+				if dir == "stock-to-ours" {
+					ours = n2
+				}
+				log, err := ours.ErrorLog()
+				must(t, err)
+				if !strings.Contains(log, cf.ourLog) {
+					t.Errorf("%s's log lacks %q:\n%s", ours.Name(), cf.ourLog, grep(log, "WSREP_SST"))
+				}
+			})
+		}
+	}
 }

@@ -18,7 +18,8 @@ const (
 	ExitOK          = 0
 	ExitGeneric     = 1   // unexpected failure
 	ExitNoEnt       = 2   // ENOENT: missing program, file or datadir; --port/--address conflict
-	ExitInterrupted = 3   // ESRCH-as-used-by-the-script: SIGINT/SIGQUIT/SIGTERM (trap 'exit 3')
+	ExitInterrupted = 3   // SIGINT/SIGQUIT/SIGTERM (trap 'exit 3')
+	ExitKeyConfig   = 3   // encrypt=1 without algorithm or key (get_keys exits 3 too)
 	ExitInvalid     = 22  // EINVAL: invalid argument or option, mariadb-backup failure
 	ExitPipe        = 32  // EPIPE: transfer failed or timed out, peer or parent gone, SIGHUP/SIGPIPE
 	ExitTooOld      = 93  // EPROTONOSUPPORT-ish: the joiner sent no sst_ver (script: "Upgrade joiner")

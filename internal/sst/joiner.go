@@ -18,6 +18,7 @@ import (
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/stream/qpress"
+	"wsrep_sst_mariabackup/internal/tlsx"
 )
 
 // joiner receives the state as the joiner branch of wsrep_sst_mariabackup
@@ -31,6 +32,9 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
 	}
 	if err := s.checkSupported(); err != nil {
+		return err
+	}
+	if s.tr, err = s.setupTransport(); err != nil {
 		return err
 	}
 	datadir, err := filepath.Abs(a.Datadir)
@@ -95,7 +99,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		module = "xtrabackup_sst"
 	}
 	// The joiner's lsn is always empty and sst_ver is 1 (backup locks).
-	if err := s.proto.line("ready %s:%s/%s//1", a.Host, a.Port, module); err != nil {
+	if err := s.proto.line("ready %s%s:%s/%s//1", s.tr.addrPrefix, a.Host, a.Port, module); err != nil {
 		return err
 	}
 
@@ -181,18 +185,32 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 	defer conn.Close()
 	stop := stream.CloseOnCancel(sctx, conn)
 	defer stop()
-	if err := s.extract(sctx, conn, dir, "gtid stage"); err != nil {
+	rs, err := s.openRecv(sctx, s.tr, conn, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	err = s.extract(sctx, rs, dir, "gtid stage")
+	if cerr := rs.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return "", s.stageError(sctx, "receive the gtid stage", err)
 	}
 	magic, err := findInfoFile(dir)
 	if err != nil {
 		return "", errorf(ExitPipe, "receiving process ended without creating magic file (%s) in %s", infoFile, dir)
 	}
-	// The joiner's secret check (ssl-mode VERIFY_*) belongs to the TLS
-	// transport, which this version does not implement (checkSupported).
-	if s.args.Progress == 1 {
-		if v, ok := tagValue(magic, "total"); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+	if s.tr.mySecret != "" {
+		// recv_joiner: the donor must echo the secret of our address.
+		got, _ := tagValue(magic, "secret")
+		if !tlsx.SecretEqual(got, s.tr.mySecret) {
+			return "", errorf(ExitPipe, "Donor does not know my secret! (the gtid stage did not come from the donor this node asked for)")
+		}
+	}
+	if v, ok := tagValue(magic, "total"); ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			s.total = n
+			if s.args.Progress == 1 {
 				if err := s.proto.line("total %d", n); err != nil {
 					return "", err
 				}
@@ -261,12 +279,20 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	defer conn.Close()
 	stop := stream.CloseOnCancel(ctx, conn)
 	defer stop()
-	in := bufio.NewReaderSize(conn, 1<<20)
-	if _, err := in.Peek(1); err != nil {
-		// Nothing has been touched yet: a donor that failed before
-		// sending data leaves this node's datadir as it was.
-		return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+	progress, stopProgress := s.startProgress(ctx, s.total)
+	defer stopProgress()
+	in, err := s.openRecv(ctx, s.tr, conn, progress, func(br *bufio.Reader) error {
+		if _, err := br.Peek(1); err != nil {
+			// Nothing has been touched yet: a donor that failed
+			// before sending data leaves this datadir as it was.
+			return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	defer in.Close()
 	s.log.Info("Data stream from the donor started")
 
 	staging := filepath.Join(datadir, stagingDir)
@@ -301,6 +327,9 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 
 	s.log.Info("Waiting for SST streaming to complete!")
 	err = <-extracted
+	if cerr := in.Close(); err == nil {
+		err = cerr
+	}
 	// Closing tells the donor that everything has been read.
 	conn.Close()
 	if err != nil {

@@ -86,6 +86,10 @@ type session struct {
 	args  *config.Args
 	log   *slog.Logger
 	proto *protocol
+	// tr is the transport, set up once the configuration is checked.
+	tr *transport
+	// total is the donor's size estimate (the "total" of the gtid stage).
+	total int64
 }
 
 // protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).

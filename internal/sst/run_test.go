@@ -400,3 +400,69 @@ func TestISTOverIPv6(t *testing.T) {
 		t.Errorf("joiner final line = %q", got)
 	}
 }
+
+// TestTLSRefusals: a bad certificate setup on either side is refused before
+// any byte moves, with EINVAL and a message naming the problem, and the
+// joiner's datadir is left untouched.
+func TestTLSRefusals(t *testing.T) {
+	good := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	other := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	expired := makeCerts(t, t.TempDir(), time.Now().Add(-time.Hour))
+	tests := []struct {
+		name   string
+		joiner string // [sst] lines of the joiner
+		donor  string // [sst] lines of the donor; "" = joiner fails alone
+		want   string
+	}{
+		{"missing cert with ssl-mode=REQUIRED",
+			"ssl-mode=REQUIRED\n", "", "no usable SSL certificate"},
+		{"key does not match the certificate",
+			"encrypt=3\ntca=" + good.CA + "\ntcert=" + good.Cert + "\ntkey=" + other.Key + "\n", "", "key"},
+		{"expired certificate",
+			"encrypt=3\ntca=" + expired.CA + "\ntcert=" + expired.Cert + "\ntkey=" + expired.Key + "\n", "", "expired"},
+		{"encrypt=4 without a CA",
+			"encrypt=4\ntcert=" + good.Cert + "\ntkey=" + good.Key + "\n", "", "required if encrypt=4"},
+		{"donor trusts another CA",
+			"encrypt=3\ntca=" + good.CA + "\ntcert=" + good.Cert + "\ntkey=" + good.Key + "\n",
+			"encrypt=3\ntca=" + other.CA + "\ntcert=" + other.Cert + "\ntkey=" + other.Key + "\n", "certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSSTEnv(t, tt.joiner)
+			precious := filepath.Join(e.joiner, "ibdata1")
+			if err := os.WriteFile(precious, []byte("keep"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			var err error
+			if tt.donor == "" {
+				cfg := e.load(t, nil, "--role", "joiner", "--address", "127.0.0.1:"+freePort(t),
+					"--datadir", e.joiner, "--defaults-file", e.cnf)
+				var out bytes.Buffer
+				err = Run(ctx, Params{Config: cfg, Stdout: &out, Log: slog.New(e.handler)})
+				if out.Len() != 0 {
+					t.Errorf("joiner printed %q before refusing", out.String())
+				}
+			} else {
+				addr, _, jdone := e.startJoiner(t, ctx)
+				dcnf := filepath.Join(e.base, "donor.cnf")
+				os.WriteFile(dcnf, []byte("[sst]\nsst-log-archive=0\n"+tt.donor), 0o644)
+				_, derr := e.runDonor(t, ctx, addr, "--defaults-file", dcnf)
+				if got := ExitCode(derr); got != ExitInvalid {
+					t.Errorf("donor exit = %d (%v), want %d", got, derr, ExitInvalid)
+				}
+				err = <-jdone
+			}
+			if got := ExitCode(err); got != ExitInvalid && tt.donor == "" {
+				t.Errorf("exit = %d (%v), want %d", got, err, ExitInvalid)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v does not mention %q", err, tt.want)
+			}
+			if b, _ := os.ReadFile(precious); string(b) != "keep" {
+				t.Error("the joiner's datadir was touched")
+			}
+		})
+	}
+}
