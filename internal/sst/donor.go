@@ -300,7 +300,10 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 
 // dial connects to the joiner, retrying while it is not listening yet.
 func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
-	conn, err := stream.Dial(ctx, stream.DialConfig{Addr: addr, Timeout: dialBudget})
+	conn, err := stream.Dial(ctx, stream.DialConfig{
+		Addr: addr, Timeout: s.sock.dialBudgetFor(), ConnectTimeout: s.sock.connectTimeout,
+		Network: s.sock.network, SendBuffer: s.sock.sndbuf, RecvBuffer: s.sock.rcvbuf,
+	})
 	if err != nil {
 		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
 	}

@@ -151,14 +151,16 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return nil, errorf(ExitInvalid, "invalid SST port %q", a.Port)
 	}
-	ln, err := stream.Listen(ctx, stream.ListenConfig{Host: a.HostUnescaped, Port: port})
+	lc := stream.ListenConfig{Host: a.HostUnescaped, Port: port, Network: s.sock.network, SendBuffer: s.sock.sndbuf, RecvBuffer: s.sock.rcvbuf}
+	ln, err := stream.Listen(ctx, lc)
 	if err != nil && errors.Is(err, syscall.EADDRNOTAVAIL) {
 		any := "0.0.0.0"
 		if a.IPv6 {
 			any = "::"
 		}
 		s.log.Warn(fmt.Sprintf("%s is not a local address; listening on %s port %d instead", a.HostUnescaped, any, port))
-		ln, err = stream.Listen(ctx, stream.ListenConfig{Host: any, Port: port})
+		lc.Host = any
+		ln, err = stream.Listen(ctx, lc)
 	}
 	if err != nil {
 		return nil, errorf(ExitPipe, "%w: free the port or set another one in wsrep_sst_receive_address", err)

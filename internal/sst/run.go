@@ -88,6 +88,8 @@ type session struct {
 	proto *protocol
 	// tr is the transport, set up once the configuration is checked.
 	tr *transport
+	// sock holds the [sst] sockopt options that apply to the pipe.
+	sock sockOpts
 	// total is the donor's size estimate (the "total" of the gtid stage).
 	total int64
 }

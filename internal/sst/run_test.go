@@ -383,7 +383,7 @@ func TestISTOverIPv6(t *testing.T) {
 	} else {
 		l.Close()
 	}
-	e := newSSTEnv(t, "")
+	e := newSSTEnv(t, "sockopt=\",pf=ip6,sndbuf=262144,rcvbuf=262144,keepalive\"\n")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, jout, jdone := e.startJoiner(t, ctx, "--address", "[::1]:"+freePort(t))

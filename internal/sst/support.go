@@ -1,6 +1,9 @@
 package sst
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // checkSupported refuses, with a clear message and EINVAL, the options of
 // the stock script this version does not implement, and logs those it
@@ -21,8 +24,16 @@ func (s *session) checkSupported() error {
 	if c.Syslog == 1 {
 		s.log.Warn("sst-syslog / [mysqld_safe] syslog: logging to syslog is not implemented; SST messages go to stderr (the error log) and mariadb-backup output to mariabackup.*.log in the datadir")
 	}
-	if c.Sockopt != "" {
-		s.log.Warn(fmt.Sprintf("sockopt=%q is not applied by this version (the built-in pipe uses TCP keep-alive)", c.Sockopt))
+	so, err := parseSockopt(c.Sockopt)
+	if err != nil {
+		return errorf(ExitInvalid, "[sst] %w", err)
 	}
+	if len(so.ignored) > 0 {
+		s.log.Warn(fmt.Sprintf("sockopt: %s not applicable to the built-in pipe, ignored", strings.Join(so.ignored, ",")))
+	}
+	if s.args.IPv6 && so.network == "" {
+		so.network = "tcp6" // get_transfer adds pf=ip6 for an IPv6 address
+	}
+	s.sock = so
 	return nil
 }

@@ -33,6 +33,12 @@ type ListenConfig struct {
 	Host string
 	// Port is the TCP port; 0 picks a free port (see Listener.Addr).
 	Port int
+	// Network is "tcp" (the default when empty), "tcp4" or "tcp6"
+	// (socat's pf=ip4 / pf=ip6).
+	Network string
+	// SendBuffer and RecvBuffer, when positive, set SO_SNDBUF and
+	// SO_RCVBUF of every accepted connection (socat's sndbuf/rcvbuf).
+	SendBuffer, RecvBuffer int
 }
 
 // Listener is a TCP listener whose Accept takes a context. One Listener
@@ -44,6 +50,7 @@ type ListenConfig struct {
 type Listener struct {
 	ln   *net.TCPListener
 	addr string
+	cfg  ListenConfig
 	// turn holds one token; an Accept takes it for the whole call because
 	// the listener deadline that interrupts it is shared.
 	turn chan struct{}
@@ -61,13 +68,14 @@ type Listener struct {
 func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	addr := joinHostPort(cfg.Host, cfg.Port)
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive()}
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := lc.Listen(ctx, network(cfg.Network), addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, netCause(err))
 	}
 	l := &Listener{
 		ln:   ln.(*net.TCPListener),
 		addr: ln.Addr().String(),
+		cfg:  cfg,
 		turn: make(chan struct{}, 1),
 	}
 	l.turn <- struct{}{}
@@ -137,6 +145,10 @@ func (l *Listener) Accept(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accept on %s: %w", l.addr, netCause(err))
 	}
+	if err := setBuffers(conn, l.cfg.SendBuffer, l.cfg.RecvBuffer); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("accept on %s: %w", l.addr, err)
+	}
 	return conn, nil
 }
 
@@ -150,6 +162,11 @@ type DialConfig struct {
 	// ConnectTimeout bounds each attempt; zero means an attempt may use the
 	// whole remaining budget (and, with no Timeout, only ctx bounds it).
 	ConnectTimeout time.Duration
+	// Network is "tcp" (the default when empty), "tcp4" or "tcp6".
+	Network string
+	// SendBuffer and RecvBuffer, when positive, set SO_SNDBUF and
+	// SO_RCVBUF of the connection.
+	SendBuffer, RecvBuffer int
 }
 
 // Backoff between Dial attempts: doubles from minBackoff up to maxBackoff.
@@ -187,6 +204,10 @@ func Dial(ctx context.Context, cfg DialConfig) (net.Conn, error) {
 		attempts++
 		conn, err := dialOnce(budget, &d, cfg)
 		if err == nil {
+			if err := setBuffers(conn, cfg.SendBuffer, cfg.RecvBuffer); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
+			}
 			return conn, nil
 		}
 		err = netCause(err)
@@ -220,7 +241,33 @@ func dialOnce(ctx context.Context, d *net.Dialer, cfg DialConfig) (net.Conn, err
 		ctx, cancel = context.WithTimeout(ctx, cfg.ConnectTimeout)
 		defer cancel()
 	}
-	return d.DialContext(ctx, "tcp", cfg.Addr)
+	return d.DialContext(ctx, network(cfg.Network), cfg.Addr)
+}
+
+func network(n string) string {
+	if n == "" {
+		return "tcp"
+	}
+	return n
+}
+
+// setBuffers applies SO_SNDBUF and SO_RCVBUF sizes when positive.
+func setBuffers(c net.Conn, snd, rcv int) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	if snd > 0 {
+		if err := tc.SetWriteBuffer(snd); err != nil {
+			return fmt.Errorf("set sndbuf=%d: %w", snd, err)
+		}
+	}
+	if rcv > 0 {
+		if err := tc.SetReadBuffer(rcv); err != nil {
+			return fmt.Errorf("set rcvbuf=%d: %w", rcv, err)
+		}
+	}
+	return nil
 }
 
 // retryable reports whether a failed connection attempt may succeed later,
