@@ -466,3 +466,44 @@ func TestTLSRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongSecret: with ssl-mode VERIFY_* the joiner sends
+// "<CN>:<secret>@" in its address and refuses a gtid stage whose secret
+// differs ("Donor does not know my secret!"), leaving its datadir alone.
+func TestWrongSecret(t *testing.T) {
+	c := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	e := newSSTEnv(t, "ssl-mode=VERIFY_CA\nssl-ca="+c.CA+"\nssl-cert="+c.Cert+"\nssl-key="+c.Key+"\n")
+	precious := filepath.Join(e.joiner, "ibdata1")
+	if err := os.WriteFile(precious, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, _, jdone := e.startJoiner(t, ctx)
+	// mysqld splits "<auth>@<addr>" at the last "@" and passes the auth
+	// part to the donor as WSREP_SST_OPT_REMOTE_AUTH.
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		t.Fatalf("ready address %q has no <CN>:<secret>@ prefix", addr)
+	}
+	auth, addr := addr[:i], addr[i+1:]
+	cn, secret, _ := strings.Cut(auth, ":")
+	if cn != "localhost" || len(secret) != 32 {
+		t.Errorf("address prefix %q: want CN localhost and a 32-hex-digit secret", auth)
+	}
+	dcfg := e.load(t, map[string]string{"WSREP_SST_OPT_REMOTE_AUTH": cn + ":0123456789abcdef0123456789abcdef"},
+		"--role", "donor", "--address", addr, "--datadir", e.donor, "--defaults-file", e.cnf,
+		"--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0", "--bypass")
+	var out bytes.Buffer
+	_ = Run(ctx, Params{Config: dcfg, Stdout: &out, Log: slog.New(e.handler)})
+	err := <-jdone
+	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "does not know my secret") {
+		t.Errorf("joiner = %d %v, want %d and the secret refusal", got, err, ExitPipe)
+	}
+	if b, _ := os.ReadFile(precious); string(b) != "keep" {
+		t.Error("the joiner's datadir was touched")
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Error("the joiner's secret was logged")
+	}
+}
