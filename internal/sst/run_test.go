@@ -268,6 +268,10 @@ func TestISTBypass(t *testing.T) {
 	if b, _ := os.ReadFile(data); string(b) != "live" {
 		t.Errorf("IST touched the datadir")
 	}
+	// MariaDB's galera_ist_mariabackup_verify_ca greps for this line.
+	if !strings.Contains(e.logs.String(), "gotest IST completed on joiner") {
+		t.Errorf("joiner did not log the IST completion:\n%s", e.logs.String())
+	}
 }
 
 func TestJoinerInitialTimeout(t *testing.T) {
