@@ -315,8 +315,8 @@ func TestE2EInterop(t *testing.T) {
 		ourLog string
 	}{
 		{"lz4", []string{"compressor=lz4 -z", "decompressor=lz4 -d"}, "(in-process lz4 "},
-		{"encrypt2", []string{"encrypt=2", "tca=" + certs.CA, "tcert=" + certs.Combined}, "TLS (encrypt=2)"},
-		{"encrypt3", []string{"encrypt=3", "tca=" + certs.CA, "tcert=" + certs.Cert, "tkey=" + certs.Key}, "TLS (encrypt=3)"},
+		{"encrypt2", []string{"encrypt=2", "tca=" + certs.CA, "tcert=" + certs.Combined}, "with crt and pem"},
+		{"encrypt3", []string{"encrypt=3", "tca=" + certs.CA, "tcert=" + certs.Cert, "tkey=" + certs.Key}, "with key and crt"},
 		{"verifyca", []string{"ssl-mode=VERIFY_CA", "ssl-ca=" + certs.CA, "ssl-cert=" + certs.Cert, "ssl-key=" + certs.Key}, "Verifying peer certificate chain for ssl-mode=VERIFY_CA"},
 		{"verifyid", []string{"ssl-mode=VERIFY_IDENTITY", "ssl-ca=" + certs.CA, "ssl-cert=" + certs.Cert, "ssl-key=" + certs.Key}, "MODE='VERIFY_IDENTITY', encrypt='3'"},
 		{"encrypt1", []string{"encrypt=1", "encrypt-algo=aes-256-cbc", "encrypt-key=0123456789abcdef0123456789abcdef"}, "Key based encryption enabled"},

@@ -180,7 +180,19 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 	if err != nil {
 		return errorf(ExitInvalid, "TLS configuration (encrypt=%d): %w", t.encrypt, err)
 	}
-	s.log.Info(fmt.Sprintf("TLS (encrypt=%d) with cert='%s', key='%s', ca='%s', capath='%s'", t.encrypt, cert, key, ca, capath))
+	// get_transfer's lines, kept verbatim (socat and all) because log
+	// scrapers and MariaDB's own tests look for them.
+	action := "Encrypting"
+	if s.args.Role == "joiner" {
+		action = "Decrypting"
+	}
+	if t.encrypt == 2 {
+		s.log.Info("Using openssl based encryption with socat: with crt and pem")
+		s.log.Info(fmt.Sprintf("%s with cert='%s', ca='%s', capath='%s'", action, cert, ca, capath))
+	} else {
+		s.log.Info("Using openssl based encryption with socat: with key and crt")
+		s.log.Info(fmt.Sprintf("%s with cert='%s', key='%s', ca='%s', capath='%s'", action, cert, key, ca, capath))
+	}
 	return nil
 }
 
