@@ -82,114 +82,120 @@ func isAuthOption(a string) bool {
 	return name == "wsrep-sst-auth"
 }
 
-// innoExtra is the script's INNOEXTRA at setup_commands time: the rebuilt
-// innodb/aria/binlog options, extra (--user, --socket or extra_port) and
-// --use-memory.
-func (s *session) innoExtra(extra ...string) ([]string, error) {
-	w, err := words("innodb options", s.args.InnoExtra)
-	if err != nil {
-		return nil, err
+// argList builds a mariadb-backup command line from plain options and
+// shell-quoted option strings, keeping the first error.
+type argList struct {
+	a   []string
+	err error
+}
+
+func (l *argList) add(a ...string) { l.a = append(l.a, a...) }
+
+// words appends the shell words of s; name says which option for errors.
+func (l *argList) words(name, s string) {
+	if l.err != nil {
+		return
 	}
-	w = append(w, extra...)
+	w, err := words(name, s)
+	l.err = err
+	l.a = append(l.a, w...)
+}
+
+// innoExtra appends the script's INNOEXTRA at setup_commands time: the
+// rebuilt innodb/aria/binlog options, extra (--user, --socket or
+// extra_port) and --use-memory.
+func (l *argList) innoExtra(s *session, extra ...string) {
+	l.words("innodb options", s.args.InnoExtra)
+	l.add(extra...)
 	if s.cfg.UseMemory != "" {
-		w = append(w, "--use-memory="+s.cfg.UseMemory)
+		l.add("--use-memory=" + s.cfg.UseMemory)
 	}
-	return w, nil
+}
+
+// mysqldArgs appends " --mysqld-args ..." (see session.mysqldArgs).
+func (l *argList) mysqldArgs(s *session) {
+	if l.err != nil {
+		return
+	}
+	ma, err := s.mysqldArgs()
+	l.err = err
+	l.a = append(l.a, ma...)
+}
+
+// result returns the arguments, or the first error.
+func (l *argList) result() ([]string, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.a, nil
+}
+
+// common starts a command line: option files first (WSREP_SST_OPT_CONF,
+// except for prepare), the mode, then --no-version-check (disver).
+func (s *session) common(t *backupTool, mode string, withDefaults bool) *argList {
+	l := &argList{}
+	if withDefaults {
+		l.add(s.defaultsArgs()...)
+	}
+	l.add(mode)
+	if t.noVersionCheck {
+		l.add("--no-version-check")
+	}
+	return l
 }
 
 // prepareArgs is INNOAPPLY: mariadb-backup --prepare on the staging dir.
 func (s *session) prepareArgs(t *backupTool, dir string) ([]string, error) {
-	a := []string{"--prepare"}
-	if t.noVersionCheck {
-		a = append(a, "--no-version-check")
-	}
+	l := s.common(t, "--prepare", false)
 	if s.args.InnodbForceRecovery != "" {
-		a = append(a, "--innodb-force-recovery="+s.args.InnodbForceRecovery)
+		l.add("--innodb-force-recovery=" + s.args.InnodbForceRecovery)
 	}
-	opts, err := words("inno-apply-opts", s.cfg.InnoApplyOpts)
-	if err != nil {
-		return nil, err
-	}
-	extra, err := s.innoExtra()
-	if err != nil {
-		return nil, err
-	}
-	ma, err := s.mysqldArgs()
-	if err != nil {
-		return nil, err
-	}
-	a = append(a, opts...)
-	a = append(a, extra...)
-	a = append(a, "--target-dir="+dir, "--datadir="+dir)
-	return append(a, ma...), nil
+	l.words("inno-apply-opts", s.cfg.InnoApplyOpts)
+	l.innoExtra(s)
+	l.add("--target-dir="+dir, "--datadir="+dir)
+	l.mysqldArgs(s)
+	return l.result()
 }
 
 // moveArgs is INNOMOVE: mariadb-backup --move-back from the staging dir
 // into the datadir.
 func (s *session) moveArgs(t *backupTool, dir, datadir string) ([]string, error) {
-	a := s.defaultsArgs()
-	a = append(a, "--move-back")
-	if t.noVersionCheck {
-		a = append(a, "--no-version-check")
-	}
+	l := s.common(t, "--move-back", true)
 	if s.cfg.BackupThreads != "" {
-		a = append(a, "--parallel="+s.cfg.BackupThreads)
+		l.add("--parallel=" + s.cfg.BackupThreads)
 	}
-	opts, err := words("inno-move-opts", s.cfg.InnoMoveOpts)
-	if err != nil {
-		return nil, err
-	}
-	extra, err := s.innoExtra()
-	if err != nil {
-		return nil, err
-	}
-	a = append(a, opts...)
-	a = append(a, extra...)
-	return append(a, "--galera-info", "--force-non-empty-directories",
-		"--target-dir="+dir, "--datadir="+datadir), nil
+	l.words("inno-move-opts", s.cfg.InnoMoveOpts)
+	l.innoExtra(s)
+	l.add("--galera-info", "--force-non-empty-directories", "--target-dir="+dir, "--datadir="+datadir)
+	return l.result()
 }
 
 // backupArgs is INNOBACKUP: mariadb-backup --backup streaming mbstream to
 // stdout. connExtra holds --user and --socket/--host/--port.
 func (s *session) backupArgs(t *backupTool, tmpdir, targetdir string, connExtra []string) ([]string, error) {
-	a := s.defaultsArgs()
-	a = append(a, "--backup")
-	if t.noVersionCheck {
-		a = append(a, "--no-version-check")
-	}
+	l := s.common(t, "--backup", true)
 	// The script prepends these to iopts in this order.
 	if s.cfg.BackupThreads != "" {
-		a = append(a, "--parallel="+s.cfg.BackupThreads)
+		l.add("--parallel=" + s.cfg.BackupThreads)
 	}
 	if s.cfg.Compress != "none" {
 		if s.cfg.CompressChunkSize != "" {
-			a = append(a, "--compress-chunk-size="+s.cfg.CompressChunkSize)
+			l.add("--compress-chunk-size=" + s.cfg.CompressChunkSize)
 		}
 		if s.cfg.CompressThreads != "" {
-			a = append(a, "--compress-threads="+s.cfg.CompressThreads)
+			l.add("--compress-threads=" + s.cfg.CompressThreads)
 		}
 		// "--compress${compress:+=$compress}": a bare compress key reads
 		// as empty, which parse_cnf turns into the default "none".
-		a = append(a, "--compress="+s.cfg.Compress)
+		l.add("--compress=" + s.cfg.Compress)
 	}
-	a = append(a, "--databases-exclude=lost+found")
-	opts, err := words("inno-backup-opts", s.cfg.InnoBackupOpts)
-	if err != nil {
-		return nil, err
-	}
-	extra, err := s.innoExtra(connExtra...)
-	if err != nil {
-		return nil, err
-	}
-	ma, err := s.mysqldArgs()
-	if err != nil {
-		return nil, err
-	}
-	a = append(a, opts...)
-	a = append(a, "--tmpdir="+tmpdir)
-	a = append(a, extra...)
-	a = append(a, "--galera-info", "--stream=mbstream", "--target-dir="+targetdir, "--datadir="+s.args.Datadir)
-	return append(a, ma...), nil
+	l.add("--databases-exclude=lost+found")
+	l.words("inno-backup-opts", s.cfg.InnoBackupOpts)
+	l.add("--tmpdir=" + tmpdir)
+	l.innoExtra(s, connExtra...)
+	l.add("--galera-info", "--stream=mbstream", "--target-dir="+targetdir, "--datadir="+s.args.Datadir)
+	l.mysqldArgs(s)
+	return l.result()
 }
 
 // logCommand logs a child's command line with secrets scrubbed.
