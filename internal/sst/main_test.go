@@ -49,6 +49,14 @@ func fakeBackup(args []string) int {
 			fmt.Fprintln(os.Stderr, "Access denied for user")
 			return 1
 		}
+		if os.Getenv("FAKE_FAIL") == "midway" {
+			// Die in the middle of a file, after real data went out.
+			w := mbstream.NewWriter(os.Stdout)
+			f, _ := w.Create("db/big.ibd")
+			_, _ = f.Write(make([]byte, 11<<20))
+			fmt.Fprintln(os.Stderr, "InnoDB: Operating system error number 5")
+			return 1
+		}
 		if os.Getenv("FAKE_FAIL") == "hang" {
 			// Send a little, then block like a backup waiting for a lock.
 			w := mbstream.NewWriter(os.Stdout)

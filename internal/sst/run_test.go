@@ -511,3 +511,31 @@ func TestWrongSecret(t *testing.T) {
 		t.Error("the joiner's secret was logged")
 	}
 }
+
+// TestSSTBackupDiesMidway: a backup that dies after sending data must not
+// look like a complete stream to the joiner: no prepare, no coords line.
+func TestSSTBackupDiesMidway(t *testing.T) {
+	for _, cnf := range []string{"", "compressor=lz4 -z\ndecompressor=lz4 -d\n"} {
+		t.Run("compressor="+strings.TrimSpace(cnf), func(t *testing.T) {
+			e := newSSTEnv(t, cnf)
+			t.Setenv("FAKE_FAIL", "midway")
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			addr, jout, jdone := e.startJoiner(t, ctx)
+			dout, err := e.runDonor(t, ctx, addr)
+			if got := ExitCode(err); got != ExitInvalid || dout != "" {
+				t.Errorf("donor = %d %v, stdout %q; want %d and no done line", got, err, dout, ExitInvalid)
+			}
+			jerr := <-jdone
+			if got := ExitCode(jerr); got != ExitPipe {
+				t.Errorf("joiner exit = %d (%v), want %d", got, jerr, ExitPipe)
+			}
+			if rest := <-jout; rest != "" {
+				t.Errorf("joiner printed %q after a broken stream", rest)
+			}
+			if _, err := os.Stat(filepath.Join(e.joiner, prepareLog)); err == nil {
+				t.Error("the joiner ran prepare on a broken stream")
+			}
+		})
+	}
+}

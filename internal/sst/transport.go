@@ -300,6 +300,8 @@ type sendStream struct {
 	tlsConn *tls.Conn
 	// closers finish the stages on top of the connection, outermost first.
 	closers []io.Closer
+	// finished is set once finish has run: abort has nothing left to do.
+	finished bool
 }
 
 func (s *session) openSend(ctx context.Context, t *transport, conn net.Conn, progress *stream.Progress, throttle bool) (*sendStream, error) {
@@ -344,6 +346,7 @@ func (s *session) openSend(ctx context.Context, t *transport, conn net.Conn, pro
 // waiting for the peer to close; without it a stock socat joiner can lose
 // the tail of the stream to a reset).
 func (ss *sendStream) finish(ctx context.Context) error {
+	ss.finished = true
 	for _, c := range ss.closers {
 		if err := c.Close(); err != nil {
 			return err
@@ -358,8 +361,19 @@ func (ss *sendStream) finish(ctx context.Context) error {
 	return closeWrite(ss.conn)
 }
 
-// abort releases the stages without flushing, after a failure.
+// abort ends a stream that failed: the connection is reset first, so the
+// joiner sees an error rather than an orderly end (closing a compressor or
+// cipher stage would otherwise write a valid trailer), then the stages are
+// released. It does nothing after finish.
 func (ss *sendStream) abort() {
+	if ss.finished {
+		return
+	}
+	ss.finished = true
+	if tc, ok := ss.conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = ss.conn.Close()
 	for _, c := range ss.closers {
 		_ = c.Close()
 	}
