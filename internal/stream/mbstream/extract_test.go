@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -341,7 +342,9 @@ func TestExtractMissingDir(t *testing.T) {
 
 // TestExtractFromEnv is the extractor side of scripts/bench-extract.sh: it
 // extracts the stream in $MBSTREAM_EXTRACT_STREAM into
-// $MBSTREAM_EXTRACT_DIR and reports the speed.
+// $MBSTREAM_EXTRACT_DIR and reports the speed. $MBSTREAM_EXTRACT_WORKERS
+// and $MBSTREAM_EXTRACT_MEMORY, if set, override the default Workers and
+// MemoryLimit.
 func TestExtractFromEnv(t *testing.T) {
 	src, dir := os.Getenv("MBSTREAM_EXTRACT_STREAM"), os.Getenv("MBSTREAM_EXTRACT_DIR")
 	if src == "" || dir == "" {
@@ -352,8 +355,19 @@ func TestExtractFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	var opts ExtractOptions
+	if v := os.Getenv("MBSTREAM_EXTRACT_WORKERS"); v != "" {
+		if opts.Workers, err = strconv.Atoi(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := os.Getenv("MBSTREAM_EXTRACT_MEMORY"); v != "" {
+		if opts.MemoryLimit, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatal(err)
+		}
+	}
 	start := time.Now()
-	st, err := Extract(t.Context(), f, dir, ExtractOptions{})
+	st, err := Extract(t.Context(), f, dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
