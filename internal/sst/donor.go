@@ -190,7 +190,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err := cmd.Start(); err != nil {
 		return errorf(ExitInvalid, "start mariadb-backup: %w", err)
 	}
-	n, copyErr := stream.Copy(ctx, ss, out)
+	n, copyErr := stream.Copy(ctx, ss.Writer, out)
 	if copyErr != nil {
 		// The joiner is gone: stop the backup (and its BACKUP STAGE
 		// locks) now rather than when it next writes.

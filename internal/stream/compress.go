@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pierrec/lz4/v4"
 )
@@ -287,6 +288,7 @@ func cliLevel(n int) lz4.CompressionLevel {
 // idempotent.
 type lz4Writer struct {
 	zw     *lz4.Writer
+	gate   *gateWriter
 	closed bool
 	err    error
 }
@@ -295,7 +297,8 @@ func newLZ4Writer(w io.Writer, o *lz4Options, concurrency int) (*lz4Writer, erro
 	if concurrency <= 0 {
 		concurrency = defaultLZ4Concurrency
 	}
-	zw := lz4.NewWriter(w)
+	gate := &gateWriter{w: w}
+	zw := lz4.NewWriter(gate)
 	// The lz4 CLI writes independent 4 MB blocks (-B7) with a content
 	// checksum and no block checksums or content size; match it.
 	err := zw.Apply(
@@ -308,7 +311,7 @@ func newLZ4Writer(w io.Writer, o *lz4Options, concurrency int) (*lz4Writer, erro
 	if err != nil {
 		return nil, fmt.Errorf("set up lz4 compression: %w", err)
 	}
-	return &lz4Writer{zw: zw}, nil
+	return &lz4Writer{zw: zw, gate: gate}, nil
 }
 
 // Write compresses p. Errors, including those of the underlying writer, are
@@ -326,6 +329,73 @@ func (w *lz4Writer) Write(p []byte) (int, error) {
 		return n, w.err
 	}
 	return n, nil
+}
+
+// readFrom compresses everything r yields until EOF, reading straight into
+// the lz4 block buffers (Copy's path for this writer: it saves a copy of
+// every byte). ctx is checked before every read. An error of r is returned
+// as it is; the frame is then left without its end mark.
+func (w *lz4Writer) readFrom(ctx context.Context, r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.closed {
+		return 0, errors.New("lz4 compress: write after close")
+	}
+	src := &stopReader{ctx: ctx, r: r}
+	n, err := w.zw.ReadFrom(src)
+	if err != nil {
+		w.fail(fmt.Errorf("lz4 compress: %w", err))
+		return n, w.err
+	}
+	if src.err != nil {
+		// pierrec/lz4 saw a clean end, so that the goroutines compressing
+		// the last blocks run to completion: shut the gate so that
+		// nothing more, end mark included, reaches the stream, and let
+		// Close wait for them.
+		w.gate.shut.Store(true)
+		_ = w.zw.Close()
+		w.err = src.err
+		return n, w.err
+	}
+	return n, nil
+}
+
+// stopReader reads from r until ctx is done or r fails, then reports a
+// clean end and keeps the reason in err.
+type stopReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+func (s *stopReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, io.EOF
+	}
+	if s.ctx.Err() != nil {
+		s.err = context.Cause(s.ctx)
+		return 0, io.EOF
+	}
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+		err = io.EOF
+	}
+	return n, err
+}
+
+// gateWriter passes writes to w until shut, then refuses them.
+type gateWriter struct {
+	w    io.Writer
+	shut atomic.Bool
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	if g.shut.Load() {
+		return 0, errors.New("lz4 compress: stream abandoned")
+	}
+	return g.w.Write(p)
 }
 
 // fail records err and releases the lz4.Writer: after an error its Close

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -407,4 +408,70 @@ func BenchmarkLZ4Compress(b *testing.B) {
 func BenchmarkLZ4Decompress(b *testing.B) {
 	b.Run("inprocess", func(b *testing.B) { benchDecompress(b, mustCodec(b, "lz4 -d")) })
 	b.Run("cli", func(b *testing.B) { benchDecompress(b, mustCodec(b, "exec lz4 -d")) })
+}
+
+// TestLZ4WriterCopy: Copy hands the source to the lz4 writer, which reads
+// straight into its blocks; the frame is what lz4 -d reads, a source error
+// comes back as it is, and a cancellation stops the copy.
+func TestLZ4WriterCopy(t *testing.T) {
+	lz4cli := lz4Path(t)
+	data := mixedData(9<<20+5, 7)
+	for _, conc := range []int{1, 2} {
+		t.Run(fmt.Sprintf("concurrency=%d", conc), func(t *testing.T) {
+			c := mustCodec(t, "lz4")
+			c.Concurrency = conc
+			var out bytes.Buffer
+			w, err := c.NewWriter(t.Context(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.(contextReaderFrom); !ok {
+				t.Fatal("the lz4 writer does not read from Copy's source directly")
+			}
+			n, err := Copy(t.Context(), w, iotest.HalfReader(bytes.NewReader(data)))
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("Copy = %d, %v; want %d, nil", n, err, len(data))
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := runCmd(t, out.Bytes(), lz4cli, "-d", "-c"); !bytes.Equal(got, data) {
+				t.Fatalf("lz4 -d output: %d bytes, want %d bytes (content differs)", len(got), len(data))
+			}
+		})
+	}
+	t.Run("source error", func(t *testing.T) {
+		errSrc := errors.New("mariabackup pipe broke")
+		var out bytes.Buffer
+		w, err := mustCodec(t, "lz4").NewWriter(t.Context(), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Copy(t.Context(), w, io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errSrc)))
+		if err != errSrc {
+			t.Fatalf("Copy = %v, want the source's error %v as it is", err, errSrc)
+		}
+		if err := w.Close(); err == nil {
+			t.Error("Close after a failed copy returned nil: it would end the frame as if complete")
+		}
+		// What was written must not pass for a complete frame.
+		cmd := exec.CommandContext(t.Context(), lz4cli, "-d", "-c")
+		cmd.Stdin = bytes.NewReader(out.Bytes())
+		if err := cmd.Run(); err == nil {
+			t.Errorf("lz4 -d accepted the %d bytes written before the failure as a complete frame", out.Len())
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		errStop := errors.New("parent died")
+		ctx, cancel := context.WithCancelCause(t.Context())
+		defer cancel(nil)
+		w, err := mustCodec(t, "lz4").NewWriter(ctx, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := &cancelAfterReader{r: iotest.OneByteReader(bytes.NewReader(data)), n: 3, cancel: cancel, cause: errStop}
+		if _, err := Copy(ctx, w, src); !errors.Is(err, errStop) {
+			t.Fatalf("Copy = %v, want %v", err, errStop)
+		}
+	})
 }

@@ -24,9 +24,15 @@ const copyBufferSize = 128 << 10
 // a copy from or to a network connection or a pipe promptly, close it when
 // ctx is done, e.g. with CloseOnCancel.
 //
-// Copy deliberately ignores io.WriterTo and io.ReaderFrom, which would
-// bypass the context checks.
+// A writer of this package that can read into its own buffers (the lz4
+// compressor) reads from src directly, still checking ctx before every
+// read; otherwise Copy copies through a 128 KiB buffer. Copy deliberately
+// ignores io.WriterTo and io.ReaderFrom, which would bypass the context
+// checks.
 func Copy(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	if rf, ok := dst.(contextReaderFrom); ok {
+		return rf.readFrom(ctx, src)
+	}
 	return copyBuffer(ctx, dst, src, make([]byte, copyBufferSize))
 }
 
@@ -135,3 +141,11 @@ func (c *CountingWriter) Write(p []byte) (int, error) {
 
 // N returns the number of bytes written so far.
 func (c *CountingWriter) N() int64 { return c.n.Load() }
+
+// contextReaderFrom is implemented by this package's writers that read their
+// input straight into their own buffers (the lz4 compressor's blocks),
+// saving Copy's copy through its buffer. Unlike io.ReaderFrom it honours
+// ctx before every read.
+type contextReaderFrom interface {
+	readFrom(ctx context.Context, r io.Reader) (int64, error)
+}

@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -46,6 +47,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("PIPEBENCH_CPUPROFILE"); path != "" {
+		// Profiling aid: PIPEBENCH_CPUPROFILE=/tmp/send.prof pipebench send ...
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pipebench: cpu profile: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var err error
 	switch os.Args[1] {
 	case "recv":
@@ -59,6 +72,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pipebench %s: %v\n", os.Args[1], err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
