@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // ExtractOptions tunes Extract.
@@ -102,6 +103,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 	}
 	rd := NewReaderOptions(r, ReaderOptions{MaxPayload: opts.MaxPayload})
 	stats, err := x.read(ctx, rd, queues)
+	x.dropSlab()
 	if err != nil {
 		cancel(err) // keeps a worker's earlier error if there is one
 	}
@@ -126,8 +128,8 @@ type writeOp struct {
 	end    int64 // offset just past the data and holes
 	sparse []SparseRange
 	data   []byte
-	pooled bool  // data is a ChunkSize buffer from extractor.free
-	cost   int64 // budget held by data
+	slab   *slab // holder of data, if carved from a slab
+	cost   int64 // budget held by data, if not from a slab
 }
 
 func (o *writeOp) fail(err error) error {
@@ -141,6 +143,20 @@ type extractor struct {
 	budget *budget
 	dirs   sync.Map    // parent directories already created
 	free   chan []byte // ChunkSize buffers for reuse; never blocks
+	cur    *slab       // slab the reader carves payloads from, if any
+}
+
+// slab is a ChunkSize buffer from which the reader carves the payloads of
+// consecutive chunks, so that no payload up to ChunkSize is allocated on
+// its own: a stream of full chunks uses one slab per chunk, and thousands
+// of small files share a few. The slab goes back to extractor.free, and
+// its cost to the budget, when the reader has moved on and every op
+// carved from it has been written.
+type slab struct {
+	buf  []byte
+	used int
+	refs atomic.Int32 // ops holding a part, plus 1 while the reader's cur
+	cost int64        // budget held
 }
 
 // read parses the stream and hands each chunk to the worker that owns its
@@ -205,10 +221,6 @@ func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp
 	return st, nil
 }
 
-// Payloads above poolMin bytes and up to ChunkSize go in reused
-// ChunkSize buffers; others are allocated to size.
-const poolMin = 256 << 10
-
 // readPiece is the most readPayload asks of the Reader at once, so that
 // the Reader's CRC runs over data still in the CPU's L2 cache.
 const readPiece = 512 << 10
@@ -219,25 +231,32 @@ func (x *extractor) readPayload(ctx context.Context, rd *Reader, o *writeOp, n i
 	if n == 0 {
 		return nil
 	}
-	size := n
-	if n > poolMin && n <= ChunkSize {
-		size = ChunkSize
+	if x.cur != nil && ChunkSize-x.cur.used < n {
+		x.dropSlab()
 	}
-	cost, err := x.budget.acquire(ctx, int64(size))
-	if err != nil {
-		return err
-	}
-	o.cost = cost
-	if size == ChunkSize {
-		select {
-		case b := <-x.free:
-			o.data = b[:n]
-		default:
-			o.data = make([]byte, n, ChunkSize)
+	if n > ChunkSize {
+		// Only oversized chunks (DefaultMaxPayload allows them) are
+		// allocated to size.
+		cost, err := x.budget.acquire(ctx, int64(n))
+		if err != nil {
+			return err
 		}
-		o.pooled = true
-	} else {
+		o.cost = cost
 		o.data = make([]byte, n)
+	} else {
+		if x.cur == nil {
+			if err := x.newSlab(ctx); err != nil {
+				return err
+			}
+		}
+		sl := x.cur
+		o.data = sl.buf[sl.used : sl.used+n : sl.used+n]
+		o.slab = sl
+		sl.used += n
+		sl.refs.Add(1)
+		if sl.used == ChunkSize {
+			x.dropSlab()
+		}
 	}
 	for off := 0; off < n; {
 		k := min(n-off, readPiece)
@@ -250,14 +269,50 @@ func (x *extractor) readPayload(ctx context.Context, rd *Reader, o *writeOp, n i
 	return nil
 }
 
+// newSlab makes x.cur a slab with nothing carved from it. The caller
+// must have dropped the previous one: the budget may be waiting for it.
+func (x *extractor) newSlab(ctx context.Context) error {
+	cost, err := x.budget.acquire(ctx, ChunkSize)
+	if err != nil {
+		return err
+	}
+	sl := &slab{cost: cost}
+	select {
+	case sl.buf = <-x.free:
+	default:
+		sl.buf = make([]byte, ChunkSize)
+	}
+	sl.refs.Store(1)
+	x.cur = sl
+	return nil
+}
+
+// dropSlab lets go of the reader's slab, if any.
+func (x *extractor) dropSlab() {
+	if x.cur != nil {
+		x.unref(x.cur)
+		x.cur = nil
+	}
+}
+
+// unref drops one reference to sl and recycles it after the last.
+func (x *extractor) unref(sl *slab) {
+	if sl.refs.Add(-1) != 0 {
+		return
+	}
+	select {
+	case x.free <- sl.buf:
+	default: // cannot happen: the budget bounds the slabs out
+	}
+	sl.buf = nil
+	x.budget.release(sl.cost)
+}
+
 // release returns o's buffer and budget.
 func (x *extractor) release(o *writeOp) {
-	if o.pooled {
-		select {
-		case x.free <- o.data[:0]:
-		default: // cannot happen: the budget bounds the buffers out
-		}
-		o.pooled = false
+	if o.slab != nil {
+		x.unref(o.slab)
+		o.slab = nil
 	}
 	o.data = nil
 	x.budget.release(o.cost)

@@ -288,6 +288,41 @@ func (c *cancelReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TestExtractBuffers mixes payload sizes that share, fill, overflow and
+// exceed the slabs payloads are carved from, under several budgets.
+func TestExtractBuffers(t *testing.T) {
+	sizes := []int{1, 100_000, 300_000, ChunkSize, 5000, ChunkSize - 1, 2, ChunkSize + 1, 70_000, ChunkSize / 2, ChunkSize/2 + 1, 3}
+	var chunks []rawChunk
+	want := make(map[string][]byte)
+	for i, n := range sizes {
+		// Three files in turn, so that ops of one slab go to several workers.
+		name := fmt.Sprintf("f%d", i%3)
+		d := randomBytes(uint64(100+i), n)
+		chunks = append(chunks, rawChunk{typ: ChunkPayload, path: name, off: uint64(len(want[name])), payload: d})
+		want[name] = append(want[name], d...)
+	}
+	for name := range want {
+		chunks = append(chunks, echunk(name))
+	}
+	data := stream(chunks...)
+	for _, opts := range []ExtractOptions{
+		{},
+		{Workers: 1},
+		{Workers: 3, MemoryLimit: 1},
+		{Workers: 3, MemoryLimit: ChunkSize},
+		{Workers: 2, MemoryLimit: ChunkSize + ChunkSize/2},
+		{Workers: 4, MemoryLimit: 5 * ChunkSize},
+	} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := Extract(t.Context(), iotest.HalfReader(bytes.NewReader(data)), dir, opts); err != nil {
+				t.Fatal(err)
+			}
+			equalFiles(t, readTree(t, dir), want)
+		})
+	}
+}
+
 func TestExtractCancel(t *testing.T) {
 	data, _ := testStream(t)
 	t.Run("before", func(t *testing.T) {
@@ -377,7 +412,21 @@ func TestExtractFromEnv(t *testing.T) {
 
 // BenchmarkExtract extracts a 256 MiB stream of 8 interleaved files.
 func BenchmarkExtract(b *testing.B) {
-	data := benchStream(b, 8, 32<<20)
+	benchExtract(b, benchStream(b, 8, 32<<20))
+}
+
+// BenchmarkExtractSmallFiles extracts 2000 files of 16 to 112 KiB, as
+// the many small tablespaces of a datadir.
+func BenchmarkExtractSmallFiles(b *testing.B) {
+	var chunks []rawChunk
+	for i := range 2000 {
+		name := fmt.Sprintf("db%d/t%d.ibd", i%10, i)
+		chunks = append(chunks, rawChunk{typ: ChunkPayload, path: name, payload: randomBytes(uint64(i), 16<<10*(1+i%7))}, echunk(name))
+	}
+	benchExtract(b, stream(chunks...))
+}
+
+func benchExtract(b *testing.B, data []byte) {
 	base := b.TempDir()
 	b.SetBytes(int64(len(data)))
 	i := 0
