@@ -129,11 +129,13 @@ func (d *decoder) reset(level int) {
 // decoder lags: it hashes a position only once the three bytes there are
 // written, and never inside a match, and this lag is part of the format.
 func (d *decoder) hashUpTo(level int, out []byte, last *int, upTo int) {
-	for p := *last + 1; p <= upTo; p++ {
-		if level == 1 {
-			d.h1[hash1(out[p:])] = int32(p)
-		} else {
-			h := hash2(out[p:])
+	if level == 1 {
+		for p := *last + 1; p <= upTo; p++ {
+			d.h1[hash1(out[p:p+3])] = int32(p)
+		}
+	} else {
+		for p := *last + 1; p <= upTo; p++ {
+			h := hash2(out[p : p+3])
 			c := d.count[h]
 			d.h2[h][c&(hash2Pointers-1)] = int32(p)
 			d.count[h] = c + 1
@@ -231,14 +233,7 @@ func (d *decoder) decode(level int, out, in []byte) error {
 			if from < 0 || from > o-minOffset-1 {
 				return fmt.Errorf("%w: back-reference to byte %d from output byte %d", ErrCorrupt, from, o)
 			}
-			if o-from >= n {
-				copy(out[o:o+n], out[from:from+n])
-			} else {
-				// Overlapping: byte by byte, later bytes repeat earlier ones.
-				for i := range n {
-					out[o+i] = out[from+i]
-				}
-			}
+			copyMatch(out, o, from, n)
 			if level <= 2 {
 				d.hashUpTo(level, out, &lastHashed, o)
 				lastHashed = o + n - 1
@@ -249,7 +244,13 @@ func (d *decoder) decode(level int, out, in []byte) error {
 			if s+n > len(in) {
 				return fmt.Errorf("%w: literals past end of packet", ErrCorrupt)
 			}
-			copy(out[o:o+n], in[s:s+n])
+			if s+4 <= len(in) && o+4 <= size {
+				// Copy four bytes whatever n: the extra ones are
+				// rewritten before anything reads them.
+				binary.LittleEndian.PutUint32(out[o:], binary.LittleEndian.Uint32(in[s:]))
+			} else {
+				copy(out[o:o+n], in[s:s+n])
+			}
 			cword >>= n
 			o += n
 			s += n
@@ -274,5 +275,29 @@ func (d *decoder) decode(level int, out, in []byte) error {
 			}
 			return nil
 		}
+	}
+}
+
+// copyMatch copies the n bytes at out[from:] to out[o:], from < o, as a
+// forward byte-by-byte copy would: when the two overlap, the bytes o-from
+// back repeat. Short matches, the most common, are copied by words, which
+// may write up to 7 bytes past o+n; those lie ahead of the output and are
+// rewritten before anything reads them.
+func copyMatch(out []byte, o, from, n int) {
+	dist := o - from
+	if dist >= 8 && n <= 32 && o+n+8 <= len(out) {
+		for i := 0; i < n; i += 8 {
+			binary.LittleEndian.PutUint64(out[o+i:], binary.LittleEndian.Uint64(out[from+i:]))
+		}
+		return
+	}
+	if dist >= n {
+		copy(out[o:o+n], out[from:from+n])
+		return
+	}
+	// Overlapping: out[from:o] repeats with period dist; each copy doubles
+	// the span that is known, so it stays a multiple of dist.
+	for done := 0; done < n; {
+		done += copy(out[o+done:o+n], out[from:o+done])
 	}
 }

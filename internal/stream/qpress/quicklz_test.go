@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -118,4 +119,30 @@ func FuzzReader(f *testing.F) {
 			t.Errorf("buffers %d/%d for chunk size %d", cap(r.out), cap(r.packet), r.chunkSize)
 		}
 	})
+}
+
+// TestCopyMatch checks copyMatch against a forward byte-by-byte copy for
+// every short distance and length, overlapping or not, near the end of
+// the output too.
+func TestCopyMatch(t *testing.T) {
+	for dist := 1; dist <= 40; dist++ {
+		for n := 3; n <= 80; n++ {
+			for _, tail := range []int{0, 1, 7, 8, 40} {
+				size := 50 + n + tail
+				want := make([]byte, size)
+				for i := range 50 {
+					want[i] = byte(i*7 + 1)
+				}
+				got := slices.Clone(want)
+				o := 50
+				for i := range n {
+					want[o+i] = want[o-dist+i]
+				}
+				copyMatch(got, o, o-dist, n)
+				if !bytes.Equal(got[:o+n], want[:o+n]) {
+					t.Fatalf("dist %d n %d tail %d: got %x, want %x", dist, n, tail, got[:o+n], want[:o+n])
+				}
+			}
+		}
+	}
 }
