@@ -47,8 +47,11 @@ report() {
 			for (i = 1; i <= n; i++) s = s * 60 + t[i]
 		}
 		/Maximum resident set size/ { rss = $NF }
-		END { printf "%-22s %8.2f s %8.0f MB/s  max RSS %7.1f MiB\n", name, s, bytes / 1e6 / s, rss / 1024 }
-	' "$2"
+		END {
+			printf "%-22s %8.2f s %8.0f MB/s  max RSS %7.1f MiB\n", name, s, bytes / 1e6 / s, rss / 1024
+			printf "%s\t%s\t%s\n", name, s, rss >> results
+		}
+	' results="$tmp/results" "$2"
 }
 
 # run NAME DIR CMD...: extract the stream into DIR (made empty) with CMD.
@@ -85,3 +88,24 @@ while [ $round -lt "${ROUNDS:-2}" ]; do
 	rm -rf "$tmp/p1" "$tmp/p4" "$tmp/go"
 	round=$((round + 1))
 done
+
+# Summary: each tool's median and best time, and ours against each stock
+# run (median over median: on this kind of VM single runs vary widely).
+echo
+sort -t "$(printf '\t')" -k1,1 -k2,2n "$tmp/results" | awk -F '\t' -v bytes="$bytes" '
+	{
+		if (!($1 in n)) { order[++nk] = $1 }
+		i = ++n[$1]; t[$1, i] = $2; rss[$1, i] = $3
+	}
+	END {
+		for (j = 1; j <= nk; j++) {
+			k = order[j]; m = n[k] % 2 ? (n[k] + 1) / 2 : n[k] / 2 + 1
+			med[k] = t[k, m]; best[k] = t[k, 1]
+			printf "%-22s median %8.0f MB/s  best %8.0f MB/s  max RSS %6.1f MiB (%d runs)\n", k, bytes / 1e6 / med[k], bytes / 1e6 / best[k], rss[k, m] / 1024, n[k]
+		}
+		o = "go Extract (4 workers)"
+		for (j = 1; j <= nk; j++) {
+			k = order[j]
+			if (k != o) printf "ours vs %-16s median %.2fx, best %.2fx (target >= 1.0x)\n", k ":", med[k] / med[o], best[k] / best[o]
+		}
+	}'

@@ -161,8 +161,6 @@ sock="socat -b 131072 -u"
 tls_listen="cert=$cert,key=$key,cafile=$ca,verify=1"
 tls_connect="cert=$cert,key=$key,cafile=$ca,commonname=localhost,no-sni=1"
 
-echo "moving $bytes bytes per transfer, $rounds round(s)"
-: >"$tmp/results"
 # pair MODE: our transfer and the socat pipeline's, in an order that
 # alternates by round: on a VM a run's speed depends on what ran just
 # before it (page cache, writeback, memory handed back to the host).
