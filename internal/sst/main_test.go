@@ -2,6 +2,7 @@ package sst
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,22 @@ func fakeBackup(args []string) int {
 			_, _ = f.Write(make([]byte, 11<<20))
 			fmt.Fprintln(os.Stderr, "InnoDB: Operating system error number 5")
 			return 1
+		}
+		if os.Getenv("FAKE_FAIL") == "endless" {
+			// A backup far bigger than the test will ever read: random
+			// (incompressible) data until stdout breaks or we are
+			// killed.
+			w := mbstream.NewWriter(os.Stdout)
+			f, _ := w.Create("db/huge.ibd")
+			buf := make([]byte, 1<<20)
+			rng := rand.NewChaCha8([32]byte{})
+			for {
+				_, _ = rng.Read(buf)
+				if _, err := f.Write(buf); err != nil {
+					fmt.Fprintln(os.Stderr, "write:", err)
+					return 1
+				}
+			}
 		}
 		if os.Getenv("FAKE_FAIL") == "hang" {
 			// Send a little, then block like a backup waiting for a lock.

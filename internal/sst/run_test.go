@@ -366,6 +366,60 @@ func TestCancelledDonorKillsBackup(t *testing.T) {
 	<-jdone
 }
 
+// TestDonorJoinerDiesMidway: the joiner resets the data connection after a
+// few MiB of an endless backup. The donor must fail promptly with a
+// transfer error and stop mariadb-backup, with or without compression
+// (the in-process lz4 compressor writes blocks from its own goroutines,
+// which once hid the dead connection until the whole backup had been
+// compressed; zstd runs as a filter process).
+func TestDonorJoinerDiesMidway(t *testing.T) {
+	for _, tt := range []struct{ name, cnf string }{
+		{"plain", ""},
+		{"lz4", "compressor=lz4\n"},
+		{"zstd", "compressor=zstd -1 -q\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSSTEnv(t, tt.cnf)
+			t.Setenv("FAKE_FAIL", "endless")
+			marker := "sstmarker" + strconv.Itoa(os.Getpid()) + tt.name
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				// The gtid stage: read it all, as a joiner does.
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+				// The data stage: a few MiB, then the joiner dies.
+				c, err = l.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.CopyN(io.Discard, c, 4<<20)
+				_ = c.(*net.TCPConn).SetLinger(0)
+				c.Close()
+			}()
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			_, err = e.runDonor(t, ctx, l.Addr().String()+"/xtrabackup_sst//1", "--mysqld-args", "--"+marker)
+			if ctx.Err() != nil {
+				t.Fatal("the donor did not notice the dead joiner")
+			}
+			if got := ExitCode(err); got != ExitPipe {
+				t.Errorf("donor exit = %d (%v), want %d", got, err, ExitPipe)
+			}
+			if processRunning(marker) {
+				t.Error("mariadb-backup survived the failed donor")
+			}
+		})
+	}
+}
+
 // processRunning reports whether a process whose command line contains s
 // exists.
 func processRunning(s string) bool {

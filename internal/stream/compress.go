@@ -8,7 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/pierrec/lz4/v4"
 )
@@ -323,6 +323,10 @@ func (w *lz4Writer) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("lz4 compress: write after close")
 	}
+	if err := w.gate.failed(); err != nil {
+		w.abandon(fmt.Errorf("lz4 compress: %w", err))
+		return 0, w.err
+	}
 	n, err := w.zw.Write(p)
 	if err != nil {
 		w.fail(fmt.Errorf("lz4 compress: %w", err))
@@ -333,8 +337,10 @@ func (w *lz4Writer) Write(p []byte) (int, error) {
 
 // readFrom compresses everything r yields until EOF, reading straight into
 // the lz4 block buffers (Copy's path for this writer: it saves a copy of
-// every byte). ctx is checked before every read. An error of r is returned
-// as it is; the frame is then left without its end mark.
+// every byte). ctx is checked before every read, and the stream below
+// after every block written. A failure of r (returned as it is), of the
+// stream below, or ctx ends the copy and leaves the frame without its end
+// mark.
 func (w *lz4Writer) readFrom(ctx context.Context, r io.Reader) (int64, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -342,31 +348,28 @@ func (w *lz4Writer) readFrom(ctx context.Context, r io.Reader) (int64, error) {
 	if w.closed {
 		return 0, errors.New("lz4 compress: write after close")
 	}
-	src := &stopReader{ctx: ctx, r: r}
+	src := &stopReader{ctx: ctx, r: r, gate: w.gate}
 	n, err := w.zw.ReadFrom(src)
 	if err != nil {
 		w.fail(fmt.Errorf("lz4 compress: %w", err))
 		return n, w.err
 	}
 	if src.err != nil {
-		// pierrec/lz4 saw a clean end, so that the goroutines compressing
-		// the last blocks run to completion: shut the gate so that
-		// nothing more, end mark included, reaches the stream, and let
-		// Close wait for them.
-		w.gate.shut.Store(true)
-		_ = w.zw.Close()
-		w.err = src.err
+		// pierrec/lz4 saw a clean end, so that the goroutines
+		// compressing the last blocks run to completion.
+		w.abandon(src.err)
 		return n, w.err
 	}
 	return n, nil
 }
 
-// stopReader reads from r until ctx is done or r fails, then reports a
-// clean end and keeps the reason in err.
+// stopReader reads from r until ctx is done, r fails or the stream below
+// failed, then reports a clean end and keeps the reason in err.
 type stopReader struct {
-	ctx context.Context
-	r   io.Reader
-	err error
+	ctx  context.Context
+	r    io.Reader
+	gate *gateWriter
+	err  error
 }
 
 func (s *stopReader) Read(p []byte) (int, error) {
@@ -377,6 +380,10 @@ func (s *stopReader) Read(p []byte) (int, error) {
 		s.err = context.Cause(s.ctx)
 		return 0, io.EOF
 	}
+	if err := s.gate.failed(); err != nil {
+		s.err = fmt.Errorf("lz4 compress: %w", err)
+		return 0, io.EOF
+	}
 	n, err := s.r.Read(p)
 	if err != nil && err != io.EOF {
 		s.err = err
@@ -385,17 +392,61 @@ func (s *stopReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// gateWriter passes writes to w until shut, then refuses them.
+// errAbandoned is what the gate answers once shut.
+var errAbandoned = errors.New("lz4 compress: stream abandoned")
+
+// gateWriter passes writes to w until shut, then refuses them, and keeps
+// the first error of w. pierrec/lz4's concurrent writer writes blocks
+// from its own goroutine and reports their errors only at Close; the gate
+// lets the writer notice a dead connection at the next block instead of
+// compressing (and the donor backing up) everything first.
 type gateWriter struct {
 	w    io.Writer
-	shut atomic.Bool
+	mu   sync.Mutex
+	shut bool
+	err  error
 }
 
 func (g *gateWriter) Write(p []byte) (int, error) {
-	if g.shut.Load() {
-		return 0, errors.New("lz4 compress: stream abandoned")
+	g.mu.Lock()
+	shut := g.shut
+	g.mu.Unlock()
+	if shut {
+		return 0, errAbandoned
 	}
-	return g.w.Write(p)
+	n, err := g.w.Write(p)
+	if err != nil {
+		g.mu.Lock()
+		if g.err == nil {
+			g.err = err
+		}
+		g.mu.Unlock()
+	}
+	return n, err
+}
+
+// close shuts the gate: later writes fail with errAbandoned.
+func (g *gateWriter) close() {
+	g.mu.Lock()
+	g.shut = true
+	g.mu.Unlock()
+}
+
+// failed returns the first error of the underlying writer, if any.
+func (g *gateWriter) failed() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// abandon records err and ends the frame without its end mark: with the
+// gate shut nothing more reaches the stream, and Close waits for the
+// goroutines still compressing blocks (Reset, in fail, would race with
+// them).
+func (w *lz4Writer) abandon(err error) {
+	w.err = err
+	w.gate.close()
+	_ = w.zw.Close()
 }
 
 // fail records err and releases the lz4.Writer: after an error its Close

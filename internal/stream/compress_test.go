@@ -475,3 +475,74 @@ func TestLZ4WriterCopy(t *testing.T) {
 		}
 	})
 }
+
+// failAfterWriter accepts limit bytes, then fails every write.
+type failAfterWriter struct {
+	limit int
+	err   error
+}
+
+func (w *failAfterWriter) Write(p []byte) (int, error) {
+	if w.limit <= 0 {
+		return 0, w.err
+	}
+	n := min(len(p), w.limit)
+	w.limit -= n
+	if n < len(p) {
+		return n, w.err
+	}
+	return n, nil
+}
+
+// endlessReader yields data until it has given max bytes, then fails: a
+// source that must not be drained to the end.
+type endlessReader struct {
+	pat []byte
+	n   int64
+	max int64
+}
+
+var errReadTooFar = errors.New("read far past the failure")
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.n >= r.max {
+		return 0, errReadTooFar
+	}
+	n := copy(p, r.pat[r.n%int64(len(r.pat)):])
+	r.n += int64(n)
+	return n, nil
+}
+
+// TestLZ4WriterStopsOnDeadStream: once the stream below fails (the joiner
+// is gone), the compressor stops within a few blocks, with that error,
+// instead of compressing the whole source (the donor's entire backup)
+// first. Both Copy's path and plain Writes.
+func TestLZ4WriterStopsOnDeadStream(t *testing.T) {
+	errGone := errors.New("connection reset by peer")
+	pat := mixedData(1<<20, 3)
+	for _, viaCopy := range []bool{true, false} {
+		t.Run(fmt.Sprintf("copy=%v", viaCopy), func(t *testing.T) {
+			c := mustCodec(t, "lz4")
+			c.Concurrency = 2
+			w, err := c.NewWriter(t.Context(), &failAfterWriter{limit: 1 << 20, err: errGone})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &endlessReader{pat: pat, max: 256 << 20}
+			if viaCopy {
+				_, err = Copy(t.Context(), w, src)
+			} else {
+				_, err = copyBuffer(t.Context(), w, src, make([]byte, copyBufferSize))
+			}
+			if !errors.Is(err, errGone) {
+				t.Fatalf("Copy = %v, want the stream's error %v", err, errGone)
+			}
+			if src.n > 64<<20 {
+				t.Errorf("read %d MiB of the source after the stream failed at 1 MiB", src.n>>20)
+			}
+			if err := w.Close(); !errors.Is(err, errGone) {
+				t.Errorf("Close = %v, want %v", err, errGone)
+			}
+		})
+	}
+}
