@@ -250,6 +250,15 @@ func (r *recvStream) Close() error {
 	return first
 }
 
+// recvBufferSize is the joiner's read buffer on the connection, there for
+// the data stage's Peek and the stream's small header reads. It is smaller
+// than the extractor's payload reads (512 KiB) and lz4's 4 MB blocks so that
+// those bypass it instead of being copied through it. BenchmarkRecvBuffer
+// (256 MiB over loopback into mbstream.Extract, 2 cores): the same
+// throughput within noise as 1 MiB (the page cache writes bound it), about
+// 0.1 s less user CPU per GiB (measured with time(1), 20 runs each).
+const recvBufferSize = 64 << 10
+
 // openRecv wraps an accepted connection. peek, if set, is called on the
 // plaintext stream before decompression (the data stage waits there for
 // the donor's first bytes).
@@ -262,7 +271,7 @@ func (s *session) openRecv(ctx context.Context, t *transport, conn net.Conn, pro
 		}
 		r = tc
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, recvBufferSize)
 	if peek != nil {
 		if err := peek(br); err != nil {
 			return nil, err

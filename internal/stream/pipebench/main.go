@@ -13,7 +13,7 @@
 // recv accepts one connection and writes the (decompressed) stream to
 // stdout; send reads stdin and sends it (compressed). Both report the
 // bytes moved on stderr. The stages are stacked as internal/sst stacks them:
-// TLS on the connection, a 1 MiB buffered reader on the receiving side,
+// TLS on the connection, a 64 KiB buffered reader on the receiving side,
 // lz4 on top, stream.Copy moving the bytes, tlsx.Shutdown or a half-close
 // ending the stream. gen writes deterministic benchmark input: 1 MiB
 // pieces alternating between pseudo-random bytes and repetitive SQL-like
@@ -157,7 +157,7 @@ func recv(ctx context.Context, args []string) error {
 		r = tc
 	}
 	wire := stream.NewCountingReader(r)
-	r = bufio.NewReaderSize(wire, 1<<20)
+	r = bufio.NewReaderSize(wire, 64<<10) // as internal/sst.recvBufferSize
 	if o.lz4 {
 		codec, err := stream.ParseCodec("lz4 -d")
 		if err != nil {
