@@ -11,12 +11,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // BenchmarkRecvBuffer measures the joiner's receive path, a loopback
 // connection read through a bufio.Reader of several sizes into
-// mbstream.Extract, to choose recvBufferSize: a 256 MiB stream of 8
+// mbstream.Extract, to choose pipe.RecvBufferSize: a 256 MiB stream of 8
 // interleaved files.
 func BenchmarkRecvBuffer(b *testing.B) {
 	var stream bytes.Buffer
@@ -49,7 +50,7 @@ func BenchmarkRecvBuffer(b *testing.B) {
 	}
 	data := stream.Bytes()
 
-	for _, size := range []int{1 << 20, recvBufferSize} {
+	for _, size := range []int{1 << 20, pipe.RecvBufferSize} {
 		b.Run(fmt.Sprintf("buf=%dKiB", size>>10), func(b *testing.B) {
 			base := b.TempDir()
 			b.SetBytes(int64(len(data)))

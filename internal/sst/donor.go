@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
@@ -168,11 +169,11 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	defer stop()
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
-	ss, err := s.openSend(ctx, s.tr, conn, progress, true)
+	ss, err := pipe.OpenSend(ctx, conn, s.tr.pipeConfig("joiner", progress, true))
 	if err != nil {
-		return err
+		return pipeError(ctx, err)
 	}
-	defer ss.abort()
+	defer ss.Abort()
 
 	logFile := filepath.Join(datadir, backupLog)
 	f, err := openLog(logFile)
@@ -211,7 +212,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if waitErr != nil {
 		return errorf(ExitInvalid, "%w%s", waitErr, tailOf(logFile))
 	}
-	if err := ss.finish(ctx); err != nil {
+	if err := ss.Finish(ctx); err != nil {
 		return s.stageError(ctx, "finish the backup stream to "+addr, err)
 	}
 	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
@@ -270,11 +271,11 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	defer conn.Close()
 	stop := stream.CloseOnCancel(ctx, conn)
 	defer stop()
-	ss, err := s.openSend(ctx, s.tr, conn, nil, false)
+	ss, err := pipe.OpenSend(ctx, conn, s.tr.pipeConfig("joiner", nil, false))
 	if err != nil {
-		return err
+		return pipeError(ctx, err)
 	}
-	defer ss.abort()
+	defer ss.Abort()
 	bw := bufio.NewWriter(ss)
 	w := mbstream.NewWriter(bw)
 	for _, f := range files {
@@ -292,7 +293,7 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	if err := bw.Flush(); err != nil {
 		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
 	}
-	if err := ss.finish(ctx); err != nil {
+	if err := ss.Finish(ctx); err != nil {
 		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
 	}
 	return nil
@@ -308,22 +309,6 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
 	}
 	return conn, nil
-}
-
-// closeWrite half-closes a TCP connection so the peer sees the end of the
-// stream, then waits briefly for the peer to close its side, so that the
-// data is known to have been read before we report success.
-func closeWrite(c net.Conn) error {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	if err := tc.CloseWrite(); err != nil {
-		return err
-	}
-	_ = tc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, _ = io.Copy(io.Discard, tc)
-	return nil
 }
 
 // readStdinCredentials reads the sst_user=/sst_password= lines newer

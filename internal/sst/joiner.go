@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/stream/qpress"
@@ -190,9 +191,9 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 	defer conn.Close()
 	stop := stream.CloseOnCancel(sctx, conn)
 	defer stop()
-	rs, err := s.openRecv(sctx, s.tr, conn, nil, nil)
+	rs, err := pipe.OpenRecv(sctx, conn, s.tr.pipeConfig("donor", nil, false))
 	if err != nil {
-		return "", err
+		return "", pipeError(sctx, err)
 	}
 	err = s.extract(sctx, rs, dir, "gtid stage")
 	if cerr := rs.Close(); err == nil {
@@ -286,16 +287,18 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	defer stop()
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
-	in, err := s.openRecv(ctx, s.tr, conn, progress, func(br *bufio.Reader) error {
+	pc := s.tr.pipeConfig("donor", progress, false)
+	pc.Peek = func(br *bufio.Reader) error {
 		if _, err := br.Peek(1); err != nil {
 			// Nothing has been touched yet: a donor that failed
 			// before sending data leaves this datadir as it was.
 			return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
 		}
 		return nil
-	})
+	}
+	in, err := pipe.OpenRecv(ctx, conn, pc)
 	if err != nil {
-		return err
+		return pipeError(ctx, err)
 	}
 	defer in.Close()
 	s.log.Info("Data stream from the donor started")

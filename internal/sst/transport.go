@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
-	"time"
 
+	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/tlsx"
 )
@@ -210,181 +208,36 @@ func (s *session) childLogWriter(name string) io.Writer {
 	return pw
 }
 
-// tlsHandshakeError classifies a failed handshake: certificate and name
-// problems are configuration errors (22), anything else a transfer
-// failure (32).
-func tlsHandshakeError(ctx context.Context, who string, err error) error {
+// pipeConfig is the pipe stack of one stage towards peer ("donor" or
+// "joiner"); rate applies the donor's rlimit (the data stage only).
+func (t *transport) pipeConfig(peer string, progress *stream.Progress, rate bool) pipe.Config {
+	c := pipe.Config{TLS: t.tlsConfig, Cipher: t.cipher, Key: t.key, Codec: t.codec, Progress: progress, Peer: peer}
+	if rate {
+		c.Rate = t.rate
+	}
+	return c
+}
+
+// pipeError gives a failure to set up a stage's pipe its exit code:
+// certificate and name problems are configuration errors (22), anything
+// else a transfer failure (32).
+func pipeError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	var (
-		unknown  x509.UnknownAuthorityError
-		invalid  x509.CertificateInvalidError
-		hostname x509.HostnameError
-		name     *tlsx.NameError
-		alert    tls.AlertError
-		verify   *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
-		errors.As(err, &name) || errors.As(err, &alert) || errors.As(err, &verify) {
-		return errorf(ExitInvalid, "TLS handshake with the %s failed: %w (check the certificates, CA and ssl-mode on both nodes)", who, err)
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return err
 	}
-	return errorf(ExitPipe, "TLS handshake with the %s failed: %w", who, err)
-}
-
-// recvStream is one stage's incoming byte stream on the joiner: TLS,
-// progress counting, decompression and decryption, in the order the
-// script's pipeline has them (socat | pv | decompressor | openssl enc -d).
-type recvStream struct {
-	io.Reader
-	closers []io.Closer
-}
-
-func (r *recvStream) Close() error {
-	var first error
-	for i := len(r.closers) - 1; i >= 0; i-- {
-		if err := r.closers[i].Close(); err != nil && first == nil {
-			first = err
-		}
+	var he *pipe.HandshakeError
+	if errors.As(err, &he) && he.Certificate() {
+		return errorf(ExitInvalid, "%w (check the certificates, CA and ssl-mode on both nodes)", err)
 	}
-	return first
-}
-
-// recvBufferSize is the joiner's read buffer on the connection, there for
-// the data stage's Peek and the stream's small header reads. It is smaller
-// than the extractor's payload reads (512 KiB) and lz4's 4 MB blocks so that
-// those bypass it instead of being copied through it. BenchmarkRecvBuffer
-// (256 MiB over loopback into mbstream.Extract, 2 cores): the same
-// throughput within noise as 1 MiB (the page cache writes bound it), about
-// 0.1 s less user CPU per GiB (measured with time(1), 20 runs each).
-const recvBufferSize = 64 << 10
-
-// openRecv wraps an accepted connection. peek, if set, is called on the
-// plaintext stream before decompression (the data stage waits there for
-// the donor's first bytes).
-func (s *session) openRecv(ctx context.Context, t *transport, conn net.Conn, progress *stream.Progress, peek func(*bufio.Reader) error) (*recvStream, error) {
-	var r io.Reader = conn
-	if t.tlsConfig != nil {
-		tc := tls.Server(conn, t.tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, tlsHandshakeError(ctx, "donor", err)
-		}
-		r = tc
+	if errors.Is(err, pipe.ErrConfig) {
+		return withCode(ExitInvalid, err)
 	}
-	br := bufio.NewReaderSize(r, recvBufferSize)
-	if peek != nil {
-		if err := peek(br); err != nil {
-			return nil, err
-		}
+	if errors.Is(err, tlsx.ErrBadMagic) || errors.Is(err, tlsx.ErrBadDecrypt) {
+		return errorf(ExitPipe, "%w (encrypt=1: check encrypt-key and encrypt-algo on both nodes)", err)
 	}
-	rs := &recvStream{Reader: br}
-	if progress != nil {
-		rs.Reader = progress.Reader(rs.Reader)
-	}
-	if t.codec != nil {
-		dr, err := t.codec.NewReader(ctx, rs.Reader)
-		if err != nil {
-			return nil, errorf(ExitPipe, "start decompressor: %w", err)
-		}
-		rs.Reader = dr
-		rs.closers = append(rs.closers, dr)
-	}
-	if t.cipher != "" {
-		dr, err := tlsx.NewDecryptReader(rs.Reader, t.cipher, t.key)
-		if err != nil {
-			_ = rs.Close()
-			return nil, errorf(ExitPipe, "decrypt the stream (encrypt=1, check encrypt-key on both nodes): %w", err)
-		}
-		rs.Reader = dr
-	}
-	return rs, nil
-}
-
-// sendStream is one stage's outgoing stream on the donor, in the order of
-// the script's pipeline: openssl enc | compressor | pv (rate limit,
-// progress) | socat (TLS).
-type sendStream struct {
-	io.Writer
-	conn    net.Conn
-	tlsConn *tls.Conn
-	// closers finish the stages on top of the connection, outermost first.
-	closers []io.Closer
-	// finished is set once finish has run: abort has nothing left to do.
-	finished bool
-}
-
-func (s *session) openSend(ctx context.Context, t *transport, conn net.Conn, progress *stream.Progress, throttle bool) (*sendStream, error) {
-	ss := &sendStream{conn: conn}
-	var w io.Writer = conn
-	if t.tlsConfig != nil {
-		tc := tls.Client(conn, t.tlsConfig)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, tlsHandshakeError(ctx, "joiner", err)
-		}
-		ss.tlsConn = tc
-		w = tc
-	}
-	if throttle && t.rate > 0 {
-		w = stream.NewThrottledWriter(ctx, w, t.rate)
-	}
-	if progress != nil {
-		w = progress.Writer(w)
-	}
-	if t.codec != nil {
-		cw, err := t.codec.NewWriter(ctx, w)
-		if err != nil {
-			return nil, errorf(ExitPipe, "start compressor: %w", err)
-		}
-		w = cw
-		ss.closers = append([]io.Closer{cw}, ss.closers...)
-	}
-	if t.cipher != "" {
-		ew, err := tlsx.NewEncryptWriter(w, t.cipher, t.key)
-		if err != nil {
-			return nil, errorf(ExitInvalid, "encrypt the stream: %w", err)
-		}
-		w = ew
-		ss.closers = append([]io.Closer{ew}, ss.closers...)
-	}
-	ss.Writer = w
-	return ss, nil
-}
-
-// finish flushes every stage, then ends the connection so that the joiner
-// sees the end of the stream and has read it all (TLS close_notify, then
-// waiting for the peer to close; without it a stock socat joiner can lose
-// the tail of the stream to a reset).
-func (ss *sendStream) finish(ctx context.Context) error {
-	ss.finished = true
-	for _, c := range ss.closers {
-		if err := c.Close(); err != nil {
-			return err
-		}
-	}
-	ss.closers = nil
-	if ss.tlsConn != nil {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return tlsx.Shutdown(sctx, ss.tlsConn)
-	}
-	return closeWrite(ss.conn)
-}
-
-// abort ends a stream that failed: the connection is reset first, so the
-// joiner sees an error rather than an orderly end (closing a compressor or
-// cipher stage would otherwise write a valid trailer), then the stages are
-// released. It does nothing after finish.
-func (ss *sendStream) abort() {
-	if ss.finished {
-		return
-	}
-	ss.finished = true
-	if tc, ok := ss.conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = ss.conn.Close()
-	for _, c := range ss.closers {
-		_ = c.Close()
-	}
-	ss.closers = nil
+	return withCode(ExitPipe, err)
 }

@@ -12,10 +12,10 @@
 //
 // recv accepts one connection and writes the (decompressed) stream to
 // stdout; send reads stdin and sends it (compressed). Both report the
-// bytes moved on stderr. The stages are stacked as internal/sst stacks them:
-// TLS on the connection, a 64 KiB buffered reader on the receiving side,
-// lz4 on top, stream.Copy moving the bytes, tlsx.Shutdown or a half-close
-// ending the stream. gen writes deterministic benchmark input: 1 MiB
+// bytes moved on stderr. The stages are internal/pipe's, as the SST program
+// uses them: TLS on the connection, a 64 KiB buffered reader on the
+// receiving side, lz4 on top, stream.Copy moving the bytes, and pipe's
+// Finish (TLS close_notify or a half-close) ending the stream. gen writes deterministic benchmark input: 1 MiB
 // pieces alternating between pseudo-random bytes and repetitive SQL-like
 // text, half of each.
 package main
@@ -24,10 +24,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -37,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/tlsx"
 )
@@ -146,35 +145,28 @@ func recv(ctx context.Context, args []string) error {
 	defer conn.Close()
 	defer stream.CloseOnCancel(ctx, conn)()
 
-	var r io.Reader = conn
-	if cfg != nil {
-		tc := tls.Server(conn, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
-		}
-		st := tc.ConnectionState()
-		fmt.Fprintf(os.Stderr, "pipebench recv: %s %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
-		r = tc
-	}
-	wire := stream.NewCountingReader(r)
-	r = bufio.NewReaderSize(wire, 64<<10) // as internal/sst.recvBufferSize
+	wire := &countingConn{Conn: conn}
+	pc := pipe.Config{TLS: cfg, Peer: "sender"}
 	if o.lz4 {
 		codec, err := stream.ParseCodec("lz4 -d")
 		if err != nil {
 			return err
 		}
-		dr, err := codec.NewReader(ctx, r)
-		if err != nil {
-			return err
-		}
-		defer dr.Close()
-		r = dr
+		pc.Codec = &codec
+	}
+	r, err := pipe.OpenRecv(ctx, wire, pc)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if st, ok := r.TLS(); ok {
+		fmt.Fprintf(os.Stderr, "pipebench recv: %s %s\n", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
 	n, err := stream.Copy(ctx, os.Stdout, r)
 	if err != nil {
 		return fmt.Errorf("after %d bytes: %w", n, err)
 	}
-	fmt.Fprintf(os.Stderr, "pipebench recv: %d bytes (%d on the wire)\n", n, wire.N())
+	fmt.Fprintf(os.Stderr, "pipebench recv: %d bytes (%d on the wire)\n", n, wire.n)
 	return nil
 }
 
@@ -203,63 +195,41 @@ func send(ctx context.Context, args []string) error {
 	defer conn.Close()
 	defer stream.CloseOnCancel(ctx, conn)()
 
-	var w io.Writer = conn
-	var tc *tls.Conn
-	if cfg != nil {
-		tc = tls.Client(conn, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
-		}
-		w = tc
-	}
-	var zw io.WriteCloser
+	pc := pipe.Config{TLS: cfg, Peer: "receiver"}
 	if o.lz4 {
 		codec, err := stream.ParseCodec("lz4 -z")
 		if err != nil {
 			return err
 		}
-		if zw, err = codec.NewWriter(ctx, w); err != nil {
-			return err
-		}
-		w = zw
+		pc.Codec = &codec
 	}
+	w, err := pipe.OpenSend(ctx, conn, pc)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
 	n, err := stream.Copy(ctx, w, os.Stdin)
 	if err != nil {
 		return fmt.Errorf("after %d bytes: %w", n, err)
 	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
-	}
-	if err := finish(ctx, conn, tc); err != nil {
+	if err := w.Finish(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "pipebench send: %d bytes\n", n)
 	return nil
 }
 
-// finish ends the stream the way internal/sst does: TLS close_notify and a
-// wait for the peer, or a TCP half-close and a wait for the peer to close,
-// so that the sender exits only once everything was read.
-func finish(ctx context.Context, conn net.Conn, tc *tls.Conn) error {
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if tc != nil {
-		return tlsx.Shutdown(sctx, tc)
-	}
-	tcp, ok := conn.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	if err := tcp.CloseWrite(); err != nil {
-		return err
-	}
-	defer context.AfterFunc(sctx, func() { tcp.SetReadDeadline(time.Now()) })()
-	if _, err := io.Copy(io.Discard, tcp); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-		return err
-	}
-	return nil
+// countingConn counts the bytes read from the connection (the bytes on the
+// wire, before TLS and decompression).
+type countingConn struct {
+	net.Conn
+	n int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // gen writes -size bytes of benchmark input to stdout.
