@@ -39,6 +39,10 @@ type ListenConfig struct {
 	// SendBuffer and RecvBuffer, when positive, set SO_SNDBUF and
 	// SO_RCVBUF of every accepted connection (socat's sndbuf/rcvbuf).
 	SendBuffer, RecvBuffer int
+	// UserTimeout, when positive, sets TCP_USER_TIMEOUT on every accepted
+	// connection: data left unacknowledged that long fails the connection,
+	// so a half-open peer is noticed while we are sending.
+	UserTimeout time.Duration
 }
 
 // Listener is a TCP listener whose Accept takes a context. One Listener
@@ -145,7 +149,7 @@ func (l *Listener) Accept(ctx context.Context) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("accept on %s: %w", l.addr, netCause(err))
 	}
-	if err := setBuffers(conn, l.cfg.SendBuffer, l.cfg.RecvBuffer); err != nil {
+	if err := setSockopts(conn, l.cfg.SendBuffer, l.cfg.RecvBuffer, l.cfg.UserTimeout); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("accept on %s: %w", l.addr, err)
 	}
@@ -167,6 +171,8 @@ type DialConfig struct {
 	// SendBuffer and RecvBuffer, when positive, set SO_SNDBUF and
 	// SO_RCVBUF of the connection.
 	SendBuffer, RecvBuffer int
+	// UserTimeout, when positive, sets TCP_USER_TIMEOUT (see ListenConfig).
+	UserTimeout time.Duration
 }
 
 // Backoff between Dial attempts: doubles from minBackoff up to maxBackoff.
@@ -204,7 +210,7 @@ func Dial(ctx context.Context, cfg DialConfig) (net.Conn, error) {
 		attempts++
 		conn, err := dialOnce(budget, &d, cfg)
 		if err == nil {
-			if err := setBuffers(conn, cfg.SendBuffer, cfg.RecvBuffer); err != nil {
+			if err := setSockopts(conn, cfg.SendBuffer, cfg.RecvBuffer, cfg.UserTimeout); err != nil {
 				conn.Close()
 				return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
 			}
@@ -251,11 +257,17 @@ func network(n string) string {
 	return n
 }
 
-// setBuffers applies SO_SNDBUF and SO_RCVBUF sizes when positive.
-func setBuffers(c net.Conn, snd, rcv int) error {
+// setSockopts applies SO_SNDBUF, SO_RCVBUF and TCP_USER_TIMEOUT when
+// positive.
+func setSockopts(c net.Conn, snd, rcv int, userTimeout time.Duration) error {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
+	}
+	if userTimeout > 0 {
+		if err := setUserTimeout(tc, userTimeout); err != nil {
+			return fmt.Errorf("set TCP_USER_TIMEOUT=%v: %w", userTimeout, err)
+		}
 	}
 	if snd > 0 {
 		if err := tc.SetWriteBuffer(snd); err != nil {

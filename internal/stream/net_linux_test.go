@@ -57,3 +57,27 @@ func TestSocketOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestUserTimeout checks TCP_USER_TIMEOUT on both ends when asked for, and
+// the kernel default (0) when not.
+func TestUserTimeout(t *testing.T) {
+	const tcpUserTimeout = 18 // TCP_USER_TIMEOUT, linux/tcp.h
+	for _, d := range []time.Duration{0, 90 * time.Second} {
+		l := listenT(t, ListenConfig{Host: "127.0.0.1", UserTimeout: d})
+		client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String(), Timeout: 5 * time.Second, UserTimeout: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := l.Accept(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, c := range map[string]net.Conn{"dialed": client, "accepted": server} {
+			if got := sockopt(t, c.(syscall.Conn), syscall.IPPROTO_TCP, tcpUserTimeout); got != int(d.Milliseconds()) {
+				t.Errorf("UserTimeout %v: %s TCP_USER_TIMEOUT = %d ms, want %d", d, name, got, d.Milliseconds())
+			}
+		}
+		client.Close()
+		server.Close()
+	}
+}
