@@ -38,6 +38,9 @@ type NodeConfig struct {
 	ProviderOptions []string
 	// SST holds extra option lines for the [sst] group.
 	SST []string
+	// Env holds extra NAME=value environment entries for mariadbd and so
+	// for its SST program (test hooks such as WSREP_SST_TEST_PAUSE_AT).
+	Env []string
 }
 
 type nodePorts struct {
@@ -391,7 +394,7 @@ func (n *Node) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, n.cfg.Env...)
 }
 
 func (n *Node) installDB(ctx context.Context) error {
