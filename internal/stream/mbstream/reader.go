@@ -2,6 +2,7 @@ package mbstream
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,9 +15,10 @@ import (
 // Errors wrapped by the Reader and by Extract; test for them with errors.Is.
 // Errors about one chunk come as a *ChunkError that says where the chunk is.
 var (
-	// ErrHeader means a chunk header is malformed: bad magic, a path of
-	// MaxPathLen+1 bytes or more, an unknown chunk type without the
-	// ignorable flag, or an inconsistent sparse map.
+	// ErrHeader means a chunk header is malformed: bad magic, a path that
+	// is empty, contains a NUL byte or has MaxPathLen+1 bytes or more, an
+	// unknown chunk type without the ignorable flag, or an inconsistent
+	// sparse map.
 	ErrHeader = errors.New("mbstream: invalid chunk header")
 	// ErrChecksum means the CRC-32 of a chunk's payload differs from the
 	// one in its header.
@@ -304,6 +306,16 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 	}
 	c = &Chunk{Path: string(pb), Type: typ, Flags: flags}
 	known := typ == ChunkPayload || typ == ChunkSparse || typ == ChunkEOF
+	if known {
+		// A path no writer can produce: the stock tools pass paths as C
+		// strings, so a NUL would silently cut the name short.
+		if plen == 0 {
+			return nil, false, r.fail("", 0, fmt.Errorf("%w: empty path", ErrHeader))
+		}
+		if i := bytes.IndexByte(pb, 0); i >= 0 {
+			return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: path has a NUL byte at byte %d", ErrHeader, i))
+		}
+	}
 	if !known && flags&FlagIgnorable == 0 {
 		return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: unknown chunk type %q (flags %#02x)", ErrHeader, byte(typ), flags))
 	}
