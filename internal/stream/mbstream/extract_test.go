@@ -381,39 +381,49 @@ func TestExtractMissingDir(t *testing.T) {
 	}
 }
 
-// TestExtractFromEnv is the extractor side of scripts/bench-extract.sh: it
-// extracts the stream in $MBSTREAM_EXTRACT_STREAM into
-// $MBSTREAM_EXTRACT_DIR and reports the speed. $MBSTREAM_EXTRACT_WORKERS
-// and $MBSTREAM_EXTRACT_MEMORY, if set, override the default Workers and
-// MemoryLimit.
-func TestExtractFromEnv(t *testing.T) {
+// BenchmarkExtractFromEnv is the extractor side of
+// scripts/bench-extract.sh: it extracts the stream in
+// $MBSTREAM_EXTRACT_STREAM into $MBSTREAM_EXTRACT_DIR, emptied before each
+// iteration (run it with -benchtime 1x to leave the files there).
+// $MBSTREAM_EXTRACT_WORKERS and $MBSTREAM_EXTRACT_MEMORY, if set, override
+// the default Workers and MemoryLimit.
+func BenchmarkExtractFromEnv(b *testing.B) {
 	src, dir := os.Getenv("MBSTREAM_EXTRACT_STREAM"), os.Getenv("MBSTREAM_EXTRACT_DIR")
 	if src == "" || dir == "" {
-		t.Skip("MBSTREAM_EXTRACT_STREAM and MBSTREAM_EXTRACT_DIR not set; see scripts/bench-extract.sh")
+		b.Skip("MBSTREAM_EXTRACT_STREAM and MBSTREAM_EXTRACT_DIR not set; see scripts/bench-extract.sh")
 	}
-	f, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var opts ExtractOptions
+	var err error
 	if v := os.Getenv("MBSTREAM_EXTRACT_WORKERS"); v != "" {
 		if opts.Workers, err = strconv.Atoi(v); err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 	}
 	if v := os.Getenv("MBSTREAM_EXTRACT_MEMORY"); v != "" {
 		if opts.MemoryLimit, err = strconv.ParseInt(v, 10, 64); err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 	}
-	start := time.Now()
-	st, err := Extract(t.Context(), f, dir, opts)
-	if err != nil {
-		t.Fatal(err)
+	for b.Loop() {
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		f, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		st, err := Extract(b.Context(), f, dir, opts)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(st.Bytes)
 	}
-	d := time.Since(start)
-	fmt.Printf("go Extract: %d files, %d bytes in %v: %.0f MB/s\n", st.Files, st.Bytes, d.Round(time.Millisecond), float64(st.Bytes)/1e6/d.Seconds())
 }
 
 // BenchmarkExtract extracts a 256 MiB stream of 8 interleaved files.
