@@ -3,6 +3,7 @@ package tlsx
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -296,28 +297,52 @@ func TestPeerNameFor(t *testing.T) {
 }
 
 func TestMatchName(t *testing.T) {
-	c := newCert(t, certOpts{cn: "node1.example", dns: []string{"*.db.example", "other.example"}, ips: []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")}}, nil).cert
+	ip1, ip6 := net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")
+	sans := newCert(t, certOpts{cn: "node1.example", dns: []string{"*.db.example", "other.example"}, ips: []net.IP{ip1, ip6}}, nil).cert
+	cnOnly := newCert(t, certOpts{cn: "node2.example"}, nil).cert
+	cnWild := newCert(t, certOpts{cn: "*.db.example"}, nil).cert
+	cnIP := newCert(t, certOpts{cn: "10.0.0.9"}, nil).cert
+	ipOnly := newCert(t, certOpts{cn: "node3.example", ips: []net.IP{ip1}}, nil).cert
+	dnsOnly := newCert(t, certOpts{cn: "10.0.0.9", dns: []string{"node4.example"}}, nil).cert
+	tld := newCert(t, certOpts{cn: "x", dns: []string{"*.example", "*."}}, nil).cert
 	tests := []struct {
+		cert string
+		c    *x509.Certificate
 		name string
 		want bool
 	}{
-		{"node1.example", true}, // CN, although DNS SANs exist (socat falls back)
-		{"NODE1.example", true},
-		{"other.example", true},
-		{"a.db.example", true},
-		{"db.example", true}, // socat's wildcard matches the base domain
-		{"a.b.db.example", false},
-		{"10.0.0.1", true},
-		{"2001:db8::1", true},
-		{"[2001:db8::1]", true},
-		{"2001:DB8:0::1", true},
-		{"10.0.0.2", false},
-		{"example", false},
-		{"", false},
+		{"sans", sans, "node1.example", false}, // no CN when DNS SANs exist
+		{"sans", sans, "other.example", true},
+		{"sans", sans, "OTHER.Example", true},
+		{"sans", sans, "a.db.example", true},
+		{"sans", sans, "db.example", false}, // *.x does not match x
+		{"sans", sans, ".db.example", false},
+		{"sans", sans, "a.b.db.example", false},
+		{"sans", sans, "10.0.0.1", true},
+		{"sans", sans, "2001:db8::1", true},
+		{"sans", sans, "[2001:db8::1]", true},
+		{"sans", sans, "2001:DB8:0::1", true},
+		{"sans", sans, "10.0.0.2", false},
+		{"sans", sans, "example", false},
+		{"sans", sans, "", false},
+		{"CN only", cnOnly, "node2.example", true},
+		{"CN only", cnOnly, "NODE2.EXAMPLE", true},
+		{"CN only", cnOnly, "node3.example", false},
+		{"CN wildcard", cnWild, "a.db.example", true},
+		{"CN wildcard", cnWild, "db.example", false},
+		{"CN IP", cnIP, "10.0.0.9", true},
+		{"CN IP", cnIP, "10.0.0.1", false},
+		{"IP SAN only", ipOnly, "node3.example", true}, // no DNS SAN: CN counts for a host name
+		{"IP SAN only", ipOnly, "10.0.0.1", true},
+		{"DNS SAN only", dnsOnly, "10.0.0.9", false}, // SANs exist: no CN for an address
+		{"DNS SAN only", dnsOnly, "node4.example", true},
+		{"one label wildcard", tld, "a.example", false},
+		{"one label wildcard", tld, "example", false},
+		{"one label wildcard", tld, "a.", false},
 	}
 	for _, tt := range tests {
-		if got := MatchName(c, tt.name); got != tt.want {
-			t.Errorf("MatchName(%q) = %v; want %v", tt.name, got, tt.want)
+		if got := MatchName(tt.c, tt.name); got != tt.want {
+			t.Errorf("%s: MatchName(%q) = %v; want %v", tt.cert, tt.name, got, tt.want)
 		}
 	}
 }
@@ -461,5 +486,63 @@ func BenchmarkTLSCopy(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		loopbackCopy(b, server, client, data)
+	}
+}
+
+// TestTLS12Suites checks that on TLS 1.2 both sides accept only ECDHE
+// suites with an AEAD: a peer offering nothing but CBC (with SHA-1 or
+// SHA-256 MACs) or RSA key exchange is refused, and each allowed suite
+// (the ones socat's OpenSSL offers first) is negotiated.
+func TestTLS12Suites(t *testing.T) {
+	k := newPKI(t)
+	cbc := []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	}
+	for _, keyType := range []struct {
+		name      string
+		cert, key string
+	}{{"ECDSA", k.joinerCert, k.joinerKey}, {"RSA", k.rsaCert, k.rsaKey}} {
+		ours := Params{Encrypt: 3, Cert: keyType.cert, Key: keyType.key}
+		t.Run(keyType.name+"/server refuses CBC", func(t *testing.T) {
+			serr, cerr := handshake(t, mustServer(t, ours),
+				&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: cbc})
+			if serr == nil || cerr == nil {
+				t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
+			}
+		})
+		t.Run(keyType.name+"/client refuses CBC", func(t *testing.T) {
+			cert, err := tls.LoadX509KeyPair(keyType.cert, keyType.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			server := &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12, CipherSuites: cbc}
+			serr, cerr := handshake(t, server, mustClient(t, ours))
+			if serr == nil || cerr == nil {
+				t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
+			}
+		})
+		for _, id := range tls12Suites {
+			s := tls.CipherSuiteName(id)
+			if strings.Contains(s, "ECDSA") != (keyType.name == "ECDSA") {
+				continue
+			}
+			t.Run(keyType.name+"/"+s, func(t *testing.T) {
+				var got uint16
+				client := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{id},
+					VerifyConnection: func(cs tls.ConnectionState) error { got = cs.CipherSuite; return nil }}
+				if serr, cerr := handshake(t, mustServer(t, ours), client); serr != nil || cerr != nil {
+					t.Fatalf("server error %v, client error %v", serr, cerr)
+				}
+				if got != id {
+					t.Errorf("negotiated %s, want %s", tls.CipherSuiteName(got), s)
+				}
+			})
+		}
 	}
 }

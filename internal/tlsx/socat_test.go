@@ -98,6 +98,11 @@ func TestSocatJoiner(t *testing.T) {
 			Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca}, true},
 		{"encrypt=3 no CA", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",verify=0",
 			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true},
+		// Our TLS 1.2 suites (ECDHE with AEAD only) against OpenSSL's defaults.
+		{"encrypt=3 no CA TLS 1.2", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",verify=0,openssl-max-proto-version=TLS1.2",
+			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true},
+		{"encrypt=3 no CA TLS 1.2 RSA", "cert=" + k.rsaCert + ",key=" + k.rsaKey + ",verify=0,openssl-max-proto-version=TLS1.2",
+			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true},
 		{"encrypt=3 CA VERIFY_IDENTITY", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",cafile=" + k.ca + ",commonname=",
 			Params{Encrypt: 3, Mode: ModeVerifyIdentity, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "joiner.example"}, true},
 		{"encrypt=4 capath localhost", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",capath=" + caDir + ",commonname=",
