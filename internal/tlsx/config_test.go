@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/tlsx/tlsxtest"
 )
 
 // handshake runs a TLS handshake between our server and client configs
@@ -81,9 +83,9 @@ func mustClient(t *testing.T, p Params) *tls.Config {
 }
 
 func TestHandshake(t *testing.T) {
-	k := newPKI(t)
-	joiner3 := Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca}
-	donor3 := Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca}
+	k := tlsxtest.NewPKI(t)
+	joiner3 := Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA}
+	donor3 := Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA}
 	with := func(p Params, f func(*Params)) Params { f(&p); return p }
 
 	tests := []struct {
@@ -92,31 +94,31 @@ func TestHandshake(t *testing.T) {
 		wantOK         bool
 		wantNameErr    bool // the client rejects the name
 	}{
-		{"encrypt=2 pem+ca", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca}, true, false},
-		{"encrypt=2 capath", Params{Encrypt: 2, Cert: k.combined, CAPath: k.caDir}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.caDir + "/"}, true, false},
-		{"encrypt=2 explicit peer name", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca, PeerName: "nomatch"}, false, true},
-		{"encrypt=3 no CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
-		{"encrypt=3 no CA expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
+		{"encrypt=2 pem+ca", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CA}, true, false},
+		{"encrypt=2 capath", Params{Encrypt: 2, Cert: k.Combined, CAPath: k.CADir}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CADir + "/"}, true, false},
+		{"encrypt=2 explicit peer name", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CA, PeerName: "nomatch"}, false, true},
+		{"encrypt=3 no CA", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey}, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true, false},
+		{"encrypt=3 no CA expired peer", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true, false},
 		{"encrypt=3 CA", joiner3, donor3, true, false},
-		{"encrypt=3 CA dir", with(joiner3, func(p *Params) { p.CA = k.caDir }), with(donor3, func(p *Params) { p.CA = k.caDir }), true, false},
+		{"encrypt=3 CA dir", with(joiner3, func(p *Params) { p.CA = k.CADir }), with(donor3, func(p *Params) { p.CA = k.CADir }), true, false},
 		{"encrypt=4", with(joiner3, func(p *Params) { p.Encrypt = 4 }), with(donor3, func(p *Params) { p.Encrypt = 4 }), true, false},
-		{"RSA server", Params{Encrypt: 3, Cert: k.rsaCert, Key: k.rsaKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "rsa.example" }), true, false},
-		{"wrong CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey, CA: k.otherCA}, donor3, false, false},
-		{"expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, donor3, false, false},
-		{"not yet valid peer", Params{Encrypt: 3, Cert: k.futureCert, Key: k.futKey}, donor3, false, false},
-		{"unverified server vs verifying client", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, donor3, false, false},
-		{"intermediate bundle server", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "chained.example"; p.Mode = ModeVerifyIdentity }), true, false},
-		{"intermediate bundle client", joiner3, Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, true, false},
+		{"RSA server", Params{Encrypt: 3, Cert: k.RSACert, Key: k.RSAKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "rsa.example" }), true, false},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey, CA: k.OtherCA}, donor3, false, false},
+		{"expired peer", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, donor3, false, false},
+		{"not yet valid peer", Params{Encrypt: 3, Cert: k.FutureCert, Key: k.FutKey}, donor3, false, false},
+		{"unverified server vs verifying client", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey}, donor3, false, false},
+		{"intermediate bundle server", Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "chained.example"; p.Mode = ModeVerifyIdentity }), true, false},
+		{"intermediate bundle client", joiner3, Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, true, false},
 		{"VERIFY_IDENTITY right name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "joiner.example" }), true, false},
 		{"VERIFY_IDENTITY name case", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "JOINER.example" }), true, false},
 		{"VERIFY_IDENTITY localhost SAN", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "localhost" }), true, false},
 		{"VERIFY_IDENTITY wrong name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "evil.example" }), false, true},
 		{"VERIFY_CA ignores name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyCA; p.PeerName = "evil.example" }), true, false},
 		{"REQUIRED checks name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeRequired; p.PeerName = "evil.example" }), false, true},
-		{"CN-only cert right name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node1" }), true, false},
-		{"CN-only cert wrong name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node2" }), false, true},
-		{"IP SAN", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.1" }), true, false},
-		{"IP SAN wrong IP", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.2" }), false, true},
+		{"CN-only cert right name", Params{Encrypt: 3, Cert: k.CNOnlyCert, Key: k.CNOnlyKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "node1" }), true, false},
+		{"CN-only cert wrong name", Params{Encrypt: 3, Cert: k.CNOnlyCert, Key: k.CNOnlyKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "node2" }), false, true},
+		{"IP SAN", Params{Encrypt: 3, Cert: k.IPCert, Key: k.IPKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.1" }), true, false},
+		{"IP SAN wrong IP", Params{Encrypt: 3, Cert: k.IPCert, Key: k.IPKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.2" }), false, true},
 		{"server checks client name", with(joiner3, func(p *Params) { p.PeerName = "donor.example" }), donor3, true, false},
 		{"server rejects client name", with(joiner3, func(p *Params) { p.PeerName = "joiner.example" }), donor3, false, false},
 	}
@@ -141,23 +143,23 @@ func TestHandshake(t *testing.T) {
 }
 
 func TestServerRequiresClientCert(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
 	serr, cerr := handshake(t, server, &tls.Config{InsecureSkipVerify: true})
 	if serr == nil || cerr == nil {
 		t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
 	}
 	// Without a CA the server does not ask (socat verify=0).
-	server = mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey})
+	server = mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey})
 	if server.ClientAuth != tls.NoClientCert {
 		t.Errorf("ClientAuth = %v; want NoClientCert", server.ClientAuth)
 	}
 }
 
 func TestMinVersionAndNoSNI(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
-	client := mustClient(t, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "joiner.example"})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
+	client := mustClient(t, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "joiner.example"})
 	if server.MinVersion != tls.VersionTLS12 || client.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion server %x client %x; want TLS 1.2", server.MinVersion, client.MinVersion)
 	}
@@ -183,8 +185,8 @@ func TestMinVersionAndNoSNI(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	k := newPKI(t)
-	unreadable := filepath.Join(k.dir, "missing.pem")
+	k := tlsxtest.NewPKI(t)
+	unreadable := filepath.Join(k.Dir, "missing.pem")
 	tests := []struct {
 		name     string
 		p        Params
@@ -192,25 +194,25 @@ func TestCheck(t *testing.T) {
 		wantPath string
 		wantText string
 	}{
-		{"encrypt=2 ok", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, nil, "", ""},
-		{"encrypt=2 no CA", Params{Encrypt: 2, Cert: k.combined}, ErrMissing, "", "CRT file"},
-		{"encrypt=2 no key in pem", Params{Encrypt: 2, Cert: k.joinerCert, CA: k.ca}, ErrBadFile, k.joinerCert, "private key"},
-		{"encrypt=3 no key", Params{Encrypt: 3, Cert: k.joinerCert}, ErrMissing, "", "key file"},
-		{"encrypt=3 no CA ok", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey}, nil, "", ""},
-		{"encrypt=3 expired without CA ok", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, nil, "", ""},
-		{"encrypt=4 no CA", Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey}, ErrMissing, "", "encrypt=4"},
+		{"encrypt=2 ok", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, nil, "", ""},
+		{"encrypt=2 no CA", Params{Encrypt: 2, Cert: k.Combined}, ErrMissing, "", "CRT file"},
+		{"encrypt=2 no key in pem", Params{Encrypt: 2, Cert: k.JoinerCert, CA: k.CA}, ErrBadFile, k.JoinerCert, "private key"},
+		{"encrypt=3 no key", Params{Encrypt: 3, Cert: k.JoinerCert}, ErrMissing, "", "key file"},
+		{"encrypt=3 no CA ok", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey}, nil, "", ""},
+		{"encrypt=3 expired without CA ok", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, nil, "", ""},
+		{"encrypt=4 no CA", Params{Encrypt: 4, Cert: k.JoinerCert, Key: k.JoinerKey}, ErrMissing, "", "encrypt=4"},
 		{"encrypt=5", Params{Encrypt: 5}, ErrMode, "", ""},
-		{"unreadable cert", Params{Encrypt: 3, Cert: unreadable, Key: k.joinerKey}, os.ErrNotExist, unreadable, ""},
-		{"unreadable CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: unreadable}, os.ErrNotExist, unreadable, ""},
-		{"key mismatch", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.donorKey}, ErrKeyMismatch, k.joinerCert, "do not match"},
-		{"wrong CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.otherCA}, ErrUntrusted, k.joinerCert, k.otherCA},
-		{"expired", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey, CA: k.ca}, ErrExpired, k.expiredCert, "expired on"},
-		{"not yet valid", Params{Encrypt: 4, Cert: k.futureCert, Key: k.futKey, CA: k.ca}, ErrExpired, k.futureCert, "not valid before"},
-		{"intermediate bundle", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, nil, "", ""},
-		{"leaf without intermediate", Params{Encrypt: 3, Cert: k.leafOnly, Key: k.chainKey, CA: k.ca}, ErrUntrusted, k.leafOnly, ""},
-		{"CA is a certificate-less file", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.joinerKey}, ErrBadFile, k.joinerKey, ""},
-		{"CA dir", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.caDir}, nil, "", ""},
-		{"CA path without certificates", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CAPath: t.TempDir()}, ErrBadFile, "", "no PEM certificate"},
+		{"unreadable cert", Params{Encrypt: 3, Cert: unreadable, Key: k.JoinerKey}, os.ErrNotExist, unreadable, ""},
+		{"unreadable CA", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: unreadable}, os.ErrNotExist, unreadable, ""},
+		{"key mismatch", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.DonorKey}, ErrKeyMismatch, k.JoinerCert, "do not match"},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.OtherCA}, ErrUntrusted, k.JoinerCert, k.OtherCA},
+		{"expired", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey, CA: k.CA}, ErrExpired, k.ExpiredCert, "expired on"},
+		{"not yet valid", Params{Encrypt: 4, Cert: k.FutureCert, Key: k.FutKey, CA: k.CA}, ErrExpired, k.FutureCert, "not valid before"},
+		{"intermediate bundle", Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, nil, "", ""},
+		{"leaf without intermediate", Params{Encrypt: 3, Cert: k.LeafOnly, Key: k.ChainKey, CA: k.CA}, ErrUntrusted, k.LeafOnly, ""},
+		{"CA is a certificate-less file", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.JoinerKey}, ErrBadFile, k.JoinerKey, ""},
+		{"CA dir", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CADir}, nil, "", ""},
+		{"CA path without certificates", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CAPath: t.TempDir()}, ErrBadFile, "", "no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,13 +300,13 @@ func TestPeerNameFor(t *testing.T) {
 
 func TestMatchName(t *testing.T) {
 	ip1, ip6 := net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")
-	sans := newCert(t, certOpts{cn: "node1.example", dns: []string{"*.db.example", "other.example"}, ips: []net.IP{ip1, ip6}}, nil).cert
-	cnOnly := newCert(t, certOpts{cn: "node2.example"}, nil).cert
-	cnWild := newCert(t, certOpts{cn: "*.db.example"}, nil).cert
-	cnIP := newCert(t, certOpts{cn: "10.0.0.9"}, nil).cert
-	ipOnly := newCert(t, certOpts{cn: "node3.example", ips: []net.IP{ip1}}, nil).cert
-	dnsOnly := newCert(t, certOpts{cn: "10.0.0.9", dns: []string{"node4.example"}}, nil).cert
-	tld := newCert(t, certOpts{cn: "x", dns: []string{"*.example", "*."}}, nil).cert
+	sans := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node1.example", DNS: []string{"*.db.example", "other.example"}, IPs: []net.IP{ip1, ip6}}, nil).Cert
+	cnOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node2.example"}, nil).Cert
+	cnWild := tlsxtest.NewCert(t, tlsxtest.Options{CN: "*.db.example"}, nil).Cert
+	cnIP := tlsxtest.NewCert(t, tlsxtest.Options{CN: "10.0.0.9"}, nil).Cert
+	ipOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node3.example", IPs: []net.IP{ip1}}, nil).Cert
+	dnsOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "10.0.0.9", DNS: []string{"node4.example"}}, nil).Cert
+	tld := tlsxtest.NewCert(t, tlsxtest.Options{CN: "x", DNS: []string{"*.example", "*."}}, nil).Cert
 	tests := []struct {
 		cert string
 		c    *x509.Certificate
@@ -348,19 +350,19 @@ func TestMatchName(t *testing.T) {
 }
 
 func TestCommonName(t *testing.T) {
-	k := newPKI(t)
-	for file, want := range map[string]string{k.joinerCert: "joiner.example", k.combined: "joiner.example", k.chainCert: "chained.example"} {
+	k := tlsxtest.NewPKI(t)
+	for file, want := range map[string]string{k.JoinerCert: "joiner.example", k.Combined: "joiner.example", k.ChainCert: "chained.example"} {
 		got, err := CommonName(file)
 		if err != nil || got != want {
 			t.Errorf("CommonName(%s) = %q, %v; want %q", file, got, err, want)
 		}
 	}
-	noCN := writeFile(t, k.dir, "nocn.pem", certPEM(newCert(t, certOpts{dns: []string{"x.example"}}, nil)))
+	noCN := tlsxtest.WriteFile(t, k.Dir, "nocn.pem", tlsxtest.NewCert(t, tlsxtest.Options{DNS: []string{"x.example"}}, nil).CertPEM())
 	if got, err := CommonName(noCN); err != nil || got != "" {
 		t.Errorf("CommonName(no CN) = %q, %v; want \"\"", got, err)
 	}
 	var ce *CheckError
-	if _, err := CommonName(k.joinerKey); !errors.As(err, &ce) || ce.Path != k.joinerKey {
+	if _, err := CommonName(k.JoinerKey); !errors.As(err, &ce) || ce.Path != k.JoinerKey {
 		t.Errorf("CommonName(key file) error = %v; want *CheckError naming the file", err)
 	}
 }
@@ -422,9 +424,9 @@ func TestIsLocalAddress(t *testing.T) {
 
 // TestCopy moves data over a loopback TCP connection in both roles.
 func TestCopy(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
-	client := mustClient(t, Params{Encrypt: 4, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "localhost"})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 4, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
+	client := mustClient(t, Params{Encrypt: 4, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "localhost"})
 	data := randomBytes(t, 3<<20+7)
 	got := loopbackCopy(t, server, client, data)
 	if !bytes.Equal(got, data) {
@@ -473,12 +475,12 @@ func loopbackCopy(t testing.TB, server, client *tls.Config, data []byte) []byte 
 }
 
 func BenchmarkTLSCopy(b *testing.B) {
-	k := newPKI(b)
-	server, err := ServerConfig(Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	k := tlsxtest.NewPKI(b)
+	server, err := ServerConfig(Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := ClientConfig(Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca})
+	client, err := ClientConfig(Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -494,7 +496,7 @@ func BenchmarkTLSCopy(b *testing.B) {
 // SHA-256 MACs) or RSA key exchange is refused, and each allowed suite
 // (the ones socat's OpenSSL offers first) is negotiated.
 func TestTLS12Suites(t *testing.T) {
-	k := newPKI(t)
+	k := tlsxtest.NewPKI(t)
 	cbc := []uint16{
 		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
 		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
@@ -507,7 +509,7 @@ func TestTLS12Suites(t *testing.T) {
 	for _, keyType := range []struct {
 		name      string
 		cert, key string
-	}{{"ECDSA", k.joinerCert, k.joinerKey}, {"RSA", k.rsaCert, k.rsaKey}} {
+	}{{"ECDSA", k.JoinerCert, k.JoinerKey}, {"RSA", k.RSACert, k.RSAKey}} {
 		ours := Params{Encrypt: 3, Cert: keyType.cert, Key: keyType.key}
 		t.Run(keyType.name+"/server refuses CBC", func(t *testing.T) {
 			serr, cerr := handshake(t, mustServer(t, ours),
