@@ -1,6 +1,6 @@
 #!/bin/sh
 # Compare extraction by the stock "mbstream -x" (with -p 1 and -p 4) and by
-# our Go extractor (mbstream.Extract, run through the TestExtractFromEnv
+# our Go extractor (mbstream.Extract, run through the BenchmarkExtractFromEnv
 # helper of a compiled test binary) on the same stream; print MB/s and the
 # maximum RSS of each.
 #
@@ -71,7 +71,7 @@ tool() {
 	0) run "mbstream -x -p 1" "$tmp/p1" mbstream -x -C "$tmp/p1" ;;
 	1) run "mbstream -x -p 4" "$tmp/p4" mbstream -x -p 4 -C "$tmp/p4" ;;
 	2) MBSTREAM_EXTRACT_STREAM="$tmp/stream" MBSTREAM_EXTRACT_DIR="$tmp/go" \
-		run "go Extract (4 workers)" "$tmp/go" "$tmp/mbstream.test" -test.run '^TestExtractFromEnv$' -test.count=1 ;;
+		run "go Extract (4 workers)" "$tmp/go" "$tmp/mbstream.test" -test.run '^$' -test.bench '^BenchmarkExtractFromEnv$' -test.benchtime 1x ;;
 	esac
 }
 

@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
-// pidLock is the wsrep_sst.pid file of wait_previous_sst.
+// pidLock is the wsrep_sst.pid file of wait_previous_sst, held with an
+// exclusive flock for as long as the SST runs.
 type pidLock struct {
 	path string
 	pid  int
+	f    *os.File // open on path, flock held
 }
 
 // lockParams tune acquireLock; zero values mean the script's 30 × 1 s.
@@ -23,10 +27,21 @@ type lockParams struct {
 	Interval time.Duration
 }
 
-// acquireLock mirrors wait_previous_sst: while the pid file names a live
-// SST process, wait (up to 30 s), then give up with EALREADY (114). A pid
-// file naming a dead process, or a live process that is not an SST
-// program (pid reuse after a crash), is stale and taken over.
+// errLocked means another process holds the flock on the pid file.
+var errLocked = errors.New("pid file locked")
+
+// acquireLock mirrors wait_previous_sst: while another SST holds the pid
+// file, wait (up to 30 s), then give up with EALREADY (114).
+//
+// The script reads the file, then writes its own pid: two SSTs started at
+// once may both go ahead. Here the file is held with an exclusive flock
+// (close-on-exec, so children do not inherit it), taken before the file is
+// read, so exactly one wins; a process that dies loses its flock with it.
+// Once the flock is ours the pid in the file is checked as the script
+// does: a live SST process that holds no flock (a stock script on the same
+// datadir) is waited for; a pid naming a dead process, or a live process
+// that is not an SST program (pid reuse after a crash), is stale and taken
+// over.
 func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockParams) (*pidLock, error) {
 	if lp.Tries <= 0 {
 		lp.Tries = 30
@@ -37,15 +52,35 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 	path := datadir + "/wsrep_sst.pid"
 	self := os.Getpid()
 	for round := 0; ; round++ {
-		other, err := readPid(path)
-		if err != nil || other == self || !isSSTProcess(other) {
-			if err == nil && other != self {
-				log.Info(fmt.Sprintf("Taking over stale SST pid file %s (PID %d is not a running SST)", path, other))
+		f, err := tryLock(path)
+		var holder int
+		switch {
+		case err == nil:
+			other, rerr := readPidFile(f, path)
+			if rerr != nil || other == self || !isSSTProcess(other) {
+				if rerr == nil && other != self {
+					log.Info(fmt.Sprintf("Taking over stale SST pid file %s (PID %d is not a running SST)", path, other))
+				}
+				if err := writePid(f, self); err != nil {
+					f.Close()
+					return nil, errorf(ExitNoEnt, "write SST pid file %s: %w", path, err)
+				}
+				return &pidLock{path: path, pid: self, f: f}, nil
 			}
-			break
+			// A live SST that does not lock: wait for it, as the script.
+			f.Close()
+			holder = other
+		case errors.Is(err, errLocked):
+			holder, _ = readPid(path) // 0 if the holder has not written it yet
+		default:
+			return nil, errorf(ExitNoEnt, "lock SST pid file: %w", err)
 		}
 		if round == lp.Tries {
-			return nil, errorf(ExitAlready, "previous SST (PID %d, %s) is still running; stop it or remove the pid file if it is not an SST", other, path)
+			who := "PID " + strconv.Itoa(holder)
+			if holder == 0 {
+				who = "PID unknown"
+			}
+			return nil, errorf(ExitAlready, "previous SST (%s, %s) is still running; stop it or remove the pid file if it is not an SST", who, path)
 		}
 		log.Info("Previous SST is not completed, waiting for it to exit")
 		select {
@@ -54,20 +89,62 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 		case <-time.After(lp.Interval):
 		}
 	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(self)+"\n"), 0o644); err != nil {
-		return nil, errorf(ExitNoEnt, "write SST pid file: %w", err)
-	}
-	return &pidLock{path: path, pid: self}, nil
 }
 
-// release removes the pid file if it is still ours.
+// tryLock opens path, creating it, and takes an exclusive flock without
+// waiting; errLocked means another holds it. The file must still be the
+// one at path once locked: a holder removes it before letting go, so a
+// lock won on a removed file is worth nothing, and the open is retried.
+func tryLock(path string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, errLocked
+			}
+			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		}
+		held, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		now, err := os.Stat(path)
+		if err == nil && os.SameFile(held, now) {
+			return f, nil
+		}
+		f.Close()
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+}
+
+// writePid replaces the content of f with pid and a newline, which the
+// stock script's wait_previous_sst reads.
+func writePid(f *os.File, pid int) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0)
+	return err
+}
+
+// release removes the pid file if it still names us, then lets go of the
+// flock. The file goes first: a process that opened it meanwhile notices
+// in tryLock that its lock is on a removed file.
 func (l *pidLock) release() {
 	if l == nil {
 		return
 	}
-	if pid, err := readPid(l.path); err == nil && pid == l.pid {
+	if pid, err := readPidFile(l.f, l.path); err == nil && pid == l.pid {
 		_ = os.Remove(l.path)
 	}
+	l.f.Close()
 }
 
 func readPid(path string) (int, error) {
@@ -75,6 +152,18 @@ func readPid(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parsePid(b, path)
+}
+
+func readPidFile(f *os.File, path string) (int, error) {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 64))
+	if err != nil {
+		return 0, err
+	}
+	return parsePid(b, path)
+}
+
+func parsePid(b []byte, path string) (int, error) {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
 		return 0, errors.New("no pid in " + path)

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,54 +176,6 @@ func TestCleanBinlogs(t *testing.T) {
 			t.Errorf("%s exists = %v, want %v", f, exists, want)
 		}
 	}
-}
-
-func TestAcquireLock(t *testing.T) {
-	log := slog.New(NewLogHandler(&bytes.Buffer{}, slog.LevelInfo))
-	lp := lockParams{Tries: 2, Interval: 10 * time.Millisecond}
-	t.Run("stale dead pid is taken over", func(t *testing.T) {
-		d := t.TempDir()
-		dead := exec.Command("true")
-		dead.Run()
-		os.WriteFile(filepath.Join(d, "wsrep_sst.pid"), []byte(strconv.Itoa(dead.Process.Pid)), 0o644)
-		l, err := acquireLock(t.Context(), log, d, lp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.release()
-		if _, err := os.Stat(filepath.Join(d, "wsrep_sst.pid")); err == nil {
-			t.Error("pid file not removed by release")
-		}
-	})
-	t.Run("live foreign process is stale", func(t *testing.T) {
-		d := t.TempDir()
-		p := exec.Command("sleep", "30")
-		p.Start()
-		defer p.Process.Kill()
-		os.WriteFile(filepath.Join(d, "wsrep_sst.pid"), []byte(strconv.Itoa(p.Process.Pid)), 0o644)
-		l, err := acquireLock(t.Context(), log, d, lp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.release()
-	})
-	t.Run("running SST blocks with EALREADY", func(t *testing.T) {
-		d := t.TempDir()
-		// A process whose command line names wsrep_sst_: exec -a sets argv[0].
-		p := exec.Command("bash", "-c", "exec -a wsrep_sst_other sleep 30")
-		p.Start()
-		defer p.Process.Kill()
-		pidfile := filepath.Join(d, "wsrep_sst.pid")
-		os.WriteFile(pidfile, []byte(strconv.Itoa(p.Process.Pid)), 0o644)
-		deadline := time.Now().Add(5 * time.Second)
-		for !isSSTProcess(p.Process.Pid) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond) // wait for exec -a to happen
-		}
-		_, err := acquireLock(t.Context(), log, d, lp)
-		if got := ExitCode(err); got != ExitAlready {
-			t.Errorf("exit = %d (%v), want %d", got, err, ExitAlready)
-		}
-	})
 }
 
 func TestMysqldArgsDropAuth(t *testing.T) {

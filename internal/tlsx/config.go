@@ -85,9 +85,10 @@ type Params struct {
 	// Key is the private key file (tkey, ssl-key); ignored with Encrypt=2.
 	Key string
 	// PeerName, if not empty, is the name the peer certificate must carry
-	// (socat commonname=): a SAN DNS name, a SAN IP address or the subject
-	// CN, see MatchName. The donor sets it from PeerNameFor; the joiner
-	// normally leaves it empty, as the script passes commonname='' there.
+	// (socat commonname=): a SAN DNS name, a SAN IP address or, for a
+	// certificate without SANs, the subject CN; see MatchName. The donor
+	// sets it from PeerNameFor; the joiner normally leaves it empty, as
+	// the script passes commonname='' there.
 	// Ignored when Mode is VERIFY_CA or when the peer is not verified.
 	PeerName string
 	// Now returns the current time for certificate validity checks; nil
@@ -241,7 +242,7 @@ func verifyChain(leaf *x509.Certificate, intermediates [][]byte, roots *x509.Cer
 }
 
 // verifyPeer is the VerifyConnection callback: the chain against the CA,
-// then the name as socat's commonname check does.
+// then the name with MatchName.
 func (p Params) verifyPeer(roots *x509.CertPool) func(tls.ConnectionState) error {
 	checkName := p.checksName()
 	name := p.PeerName
@@ -281,9 +282,24 @@ func (e *NameError) Error() string {
 		e.Name, firstCN(e.Cert), e.Cert.DNSNames, ips)
 }
 
+// tls12Suites are the cipher suites offered and accepted on TLS 1.2:
+// ECDHE with an AEAD only, no CBC mode, no SHA-1 MAC, no RSA key
+// exchange. The stock script's socat (OpenSSL defaults) negotiates TLS 1.3,
+// or on TLS 1.2 prefers these same ECDHE AES-GCM and ChaCha20 suites.
+// TLS 1.3 suites are not configurable in crypto/tls and are all AEAD.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 func baseConfig(p Params, cert tls.Certificate) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
 		Certificates: []tls.Certificate{cert},
 		Time:         p.Now,
 		// One connection per transfer: nothing to resume.

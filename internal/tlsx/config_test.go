@@ -3,6 +3,7 @@ package tlsx
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/tlsx/tlsxtest"
 )
 
 // handshake runs a TLS handshake between our server and client configs
@@ -80,9 +83,9 @@ func mustClient(t *testing.T, p Params) *tls.Config {
 }
 
 func TestHandshake(t *testing.T) {
-	k := newPKI(t)
-	joiner3 := Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca}
-	donor3 := Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca}
+	k := tlsxtest.NewPKI(t)
+	joiner3 := Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA}
+	donor3 := Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA}
 	with := func(p Params, f func(*Params)) Params { f(&p); return p }
 
 	tests := []struct {
@@ -91,31 +94,31 @@ func TestHandshake(t *testing.T) {
 		wantOK         bool
 		wantNameErr    bool // the client rejects the name
 	}{
-		{"encrypt=2 pem+ca", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca}, true, false},
-		{"encrypt=2 capath", Params{Encrypt: 2, Cert: k.combined, CAPath: k.caDir}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.caDir + "/"}, true, false},
-		{"encrypt=2 explicit peer name", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca, PeerName: "nomatch"}, false, true},
-		{"encrypt=3 no CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
-		{"encrypt=3 no CA expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true, false},
+		{"encrypt=2 pem+ca", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CA}, true, false},
+		{"encrypt=2 capath", Params{Encrypt: 2, Cert: k.Combined, CAPath: k.CADir}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CADir + "/"}, true, false},
+		{"encrypt=2 explicit peer name", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CA, PeerName: "nomatch"}, false, true},
+		{"encrypt=3 no CA", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey}, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true, false},
+		{"encrypt=3 no CA expired peer", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true, false},
 		{"encrypt=3 CA", joiner3, donor3, true, false},
-		{"encrypt=3 CA dir", with(joiner3, func(p *Params) { p.CA = k.caDir }), with(donor3, func(p *Params) { p.CA = k.caDir }), true, false},
+		{"encrypt=3 CA dir", with(joiner3, func(p *Params) { p.CA = k.CADir }), with(donor3, func(p *Params) { p.CA = k.CADir }), true, false},
 		{"encrypt=4", with(joiner3, func(p *Params) { p.Encrypt = 4 }), with(donor3, func(p *Params) { p.Encrypt = 4 }), true, false},
-		{"RSA server", Params{Encrypt: 3, Cert: k.rsaCert, Key: k.rsaKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "rsa.example" }), true, false},
-		{"wrong CA", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey, CA: k.otherCA}, donor3, false, false},
-		{"expired peer", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, donor3, false, false},
-		{"not yet valid peer", Params{Encrypt: 3, Cert: k.futureCert, Key: k.futKey}, donor3, false, false},
-		{"unverified server vs verifying client", Params{Encrypt: 3, Cert: k.otherCert, Key: k.otherKey}, donor3, false, false},
-		{"intermediate bundle server", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "chained.example"; p.Mode = ModeVerifyIdentity }), true, false},
-		{"intermediate bundle client", joiner3, Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, true, false},
+		{"RSA server", Params{Encrypt: 3, Cert: k.RSACert, Key: k.RSAKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "rsa.example" }), true, false},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey, CA: k.OtherCA}, donor3, false, false},
+		{"expired peer", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, donor3, false, false},
+		{"not yet valid peer", Params{Encrypt: 3, Cert: k.FutureCert, Key: k.FutKey}, donor3, false, false},
+		{"unverified server vs verifying client", Params{Encrypt: 3, Cert: k.OtherCert, Key: k.OtherKey}, donor3, false, false},
+		{"intermediate bundle server", Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "chained.example"; p.Mode = ModeVerifyIdentity }), true, false},
+		{"intermediate bundle client", joiner3, Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, true, false},
 		{"VERIFY_IDENTITY right name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "joiner.example" }), true, false},
 		{"VERIFY_IDENTITY name case", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "JOINER.example" }), true, false},
 		{"VERIFY_IDENTITY localhost SAN", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "localhost" }), true, false},
 		{"VERIFY_IDENTITY wrong name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyIdentity; p.PeerName = "evil.example" }), false, true},
 		{"VERIFY_CA ignores name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeVerifyCA; p.PeerName = "evil.example" }), true, false},
 		{"REQUIRED checks name", joiner3, with(donor3, func(p *Params) { p.Mode = ModeRequired; p.PeerName = "evil.example" }), false, true},
-		{"CN-only cert right name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node1" }), true, false},
-		{"CN-only cert wrong name", Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "node2" }), false, true},
-		{"IP SAN", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.1" }), true, false},
-		{"IP SAN wrong IP", Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.2" }), false, true},
+		{"CN-only cert right name", Params{Encrypt: 3, Cert: k.CNOnlyCert, Key: k.CNOnlyKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "node1" }), true, false},
+		{"CN-only cert wrong name", Params{Encrypt: 3, Cert: k.CNOnlyCert, Key: k.CNOnlyKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "node2" }), false, true},
+		{"IP SAN", Params{Encrypt: 3, Cert: k.IPCert, Key: k.IPKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.1" }), true, false},
+		{"IP SAN wrong IP", Params{Encrypt: 3, Cert: k.IPCert, Key: k.IPKey, CA: k.CA}, with(donor3, func(p *Params) { p.PeerName = "127.0.0.2" }), false, true},
 		{"server checks client name", with(joiner3, func(p *Params) { p.PeerName = "donor.example" }), donor3, true, false},
 		{"server rejects client name", with(joiner3, func(p *Params) { p.PeerName = "joiner.example" }), donor3, false, false},
 	}
@@ -140,23 +143,23 @@ func TestHandshake(t *testing.T) {
 }
 
 func TestServerRequiresClientCert(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
 	serr, cerr := handshake(t, server, &tls.Config{InsecureSkipVerify: true})
 	if serr == nil || cerr == nil {
 		t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
 	}
 	// Without a CA the server does not ask (socat verify=0).
-	server = mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey})
+	server = mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey})
 	if server.ClientAuth != tls.NoClientCert {
 		t.Errorf("ClientAuth = %v; want NoClientCert", server.ClientAuth)
 	}
 }
 
 func TestMinVersionAndNoSNI(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
-	client := mustClient(t, Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "joiner.example"})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
+	client := mustClient(t, Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "joiner.example"})
 	if server.MinVersion != tls.VersionTLS12 || client.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion server %x client %x; want TLS 1.2", server.MinVersion, client.MinVersion)
 	}
@@ -182,8 +185,8 @@ func TestMinVersionAndNoSNI(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	k := newPKI(t)
-	unreadable := filepath.Join(k.dir, "missing.pem")
+	k := tlsxtest.NewPKI(t)
+	unreadable := filepath.Join(k.Dir, "missing.pem")
 	tests := []struct {
 		name     string
 		p        Params
@@ -191,25 +194,25 @@ func TestCheck(t *testing.T) {
 		wantPath string
 		wantText string
 	}{
-		{"encrypt=2 ok", Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, nil, "", ""},
-		{"encrypt=2 no CA", Params{Encrypt: 2, Cert: k.combined}, ErrMissing, "", "CRT file"},
-		{"encrypt=2 no key in pem", Params{Encrypt: 2, Cert: k.joinerCert, CA: k.ca}, ErrBadFile, k.joinerCert, "private key"},
-		{"encrypt=3 no key", Params{Encrypt: 3, Cert: k.joinerCert}, ErrMissing, "", "key file"},
-		{"encrypt=3 no CA ok", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey}, nil, "", ""},
-		{"encrypt=3 expired without CA ok", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey}, nil, "", ""},
-		{"encrypt=4 no CA", Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey}, ErrMissing, "", "encrypt=4"},
+		{"encrypt=2 ok", Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, nil, "", ""},
+		{"encrypt=2 no CA", Params{Encrypt: 2, Cert: k.Combined}, ErrMissing, "", "CRT file"},
+		{"encrypt=2 no key in pem", Params{Encrypt: 2, Cert: k.JoinerCert, CA: k.CA}, ErrBadFile, k.JoinerCert, "private key"},
+		{"encrypt=3 no key", Params{Encrypt: 3, Cert: k.JoinerCert}, ErrMissing, "", "key file"},
+		{"encrypt=3 no CA ok", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey}, nil, "", ""},
+		{"encrypt=3 expired without CA ok", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey}, nil, "", ""},
+		{"encrypt=4 no CA", Params{Encrypt: 4, Cert: k.JoinerCert, Key: k.JoinerKey}, ErrMissing, "", "encrypt=4"},
 		{"encrypt=5", Params{Encrypt: 5}, ErrMode, "", ""},
-		{"unreadable cert", Params{Encrypt: 3, Cert: unreadable, Key: k.joinerKey}, os.ErrNotExist, unreadable, ""},
-		{"unreadable CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: unreadable}, os.ErrNotExist, unreadable, ""},
-		{"key mismatch", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.donorKey}, ErrKeyMismatch, k.joinerCert, "do not match"},
-		{"wrong CA", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.otherCA}, ErrUntrusted, k.joinerCert, k.otherCA},
-		{"expired", Params{Encrypt: 3, Cert: k.expiredCert, Key: k.expKey, CA: k.ca}, ErrExpired, k.expiredCert, "expired on"},
-		{"not yet valid", Params{Encrypt: 4, Cert: k.futureCert, Key: k.futKey, CA: k.ca}, ErrExpired, k.futureCert, "not valid before"},
-		{"intermediate bundle", Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca}, nil, "", ""},
-		{"leaf without intermediate", Params{Encrypt: 3, Cert: k.leafOnly, Key: k.chainKey, CA: k.ca}, ErrUntrusted, k.leafOnly, ""},
-		{"CA is a certificate-less file", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.joinerKey}, ErrBadFile, k.joinerKey, ""},
-		{"CA dir", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.caDir}, nil, "", ""},
-		{"CA path without certificates", Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CAPath: t.TempDir()}, ErrBadFile, "", "no PEM certificate"},
+		{"unreadable cert", Params{Encrypt: 3, Cert: unreadable, Key: k.JoinerKey}, os.ErrNotExist, unreadable, ""},
+		{"unreadable CA", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: unreadable}, os.ErrNotExist, unreadable, ""},
+		{"key mismatch", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.DonorKey}, ErrKeyMismatch, k.JoinerCert, "do not match"},
+		{"wrong CA", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.OtherCA}, ErrUntrusted, k.JoinerCert, k.OtherCA},
+		{"expired", Params{Encrypt: 3, Cert: k.ExpiredCert, Key: k.ExpKey, CA: k.CA}, ErrExpired, k.ExpiredCert, "expired on"},
+		{"not yet valid", Params{Encrypt: 4, Cert: k.FutureCert, Key: k.FutKey, CA: k.CA}, ErrExpired, k.FutureCert, "not valid before"},
+		{"intermediate bundle", Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA}, nil, "", ""},
+		{"leaf without intermediate", Params{Encrypt: 3, Cert: k.LeafOnly, Key: k.ChainKey, CA: k.CA}, ErrUntrusted, k.LeafOnly, ""},
+		{"CA is a certificate-less file", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.JoinerKey}, ErrBadFile, k.JoinerKey, ""},
+		{"CA dir", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CADir}, nil, "", ""},
+		{"CA path without certificates", Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CAPath: t.TempDir()}, ErrBadFile, "", "no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,46 +299,70 @@ func TestPeerNameFor(t *testing.T) {
 }
 
 func TestMatchName(t *testing.T) {
-	c := newCert(t, certOpts{cn: "node1.example", dns: []string{"*.db.example", "other.example"}, ips: []net.IP{net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")}}, nil).cert
+	ip1, ip6 := net.ParseIP("10.0.0.1"), net.ParseIP("2001:db8::1")
+	sans := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node1.example", DNS: []string{"*.db.example", "other.example"}, IPs: []net.IP{ip1, ip6}}, nil).Cert
+	cnOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node2.example"}, nil).Cert
+	cnWild := tlsxtest.NewCert(t, tlsxtest.Options{CN: "*.db.example"}, nil).Cert
+	cnIP := tlsxtest.NewCert(t, tlsxtest.Options{CN: "10.0.0.9"}, nil).Cert
+	ipOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node3.example", IPs: []net.IP{ip1}}, nil).Cert
+	dnsOnly := tlsxtest.NewCert(t, tlsxtest.Options{CN: "10.0.0.9", DNS: []string{"node4.example"}}, nil).Cert
+	tld := tlsxtest.NewCert(t, tlsxtest.Options{CN: "x", DNS: []string{"*.example", "*."}}, nil).Cert
 	tests := []struct {
+		cert string
+		c    *x509.Certificate
 		name string
 		want bool
 	}{
-		{"node1.example", true}, // CN, although DNS SANs exist (socat falls back)
-		{"NODE1.example", true},
-		{"other.example", true},
-		{"a.db.example", true},
-		{"db.example", true}, // socat's wildcard matches the base domain
-		{"a.b.db.example", false},
-		{"10.0.0.1", true},
-		{"2001:db8::1", true},
-		{"[2001:db8::1]", true},
-		{"2001:DB8:0::1", true},
-		{"10.0.0.2", false},
-		{"example", false},
-		{"", false},
+		{"sans", sans, "node1.example", false}, // no CN when DNS SANs exist
+		{"sans", sans, "other.example", true},
+		{"sans", sans, "OTHER.Example", true},
+		{"sans", sans, "a.db.example", true},
+		{"sans", sans, "db.example", false}, // *.x does not match x
+		{"sans", sans, ".db.example", false},
+		{"sans", sans, "a.b.db.example", false},
+		{"sans", sans, "10.0.0.1", true},
+		{"sans", sans, "2001:db8::1", true},
+		{"sans", sans, "[2001:db8::1]", true},
+		{"sans", sans, "2001:DB8:0::1", true},
+		{"sans", sans, "10.0.0.2", false},
+		{"sans", sans, "example", false},
+		{"sans", sans, "", false},
+		{"CN only", cnOnly, "node2.example", true},
+		{"CN only", cnOnly, "NODE2.EXAMPLE", true},
+		{"CN only", cnOnly, "node3.example", false},
+		{"CN wildcard", cnWild, "a.db.example", true},
+		{"CN wildcard", cnWild, "db.example", false},
+		{"CN IP", cnIP, "10.0.0.9", true},
+		{"CN IP", cnIP, "10.0.0.1", false},
+		{"IP SAN only", ipOnly, "node3.example", true}, // no DNS SAN: CN counts for a host name
+		{"IP SAN only", ipOnly, "10.0.0.1", true},
+		{"DNS SAN only", dnsOnly, "10.0.0.9", false}, // SANs exist: no CN for an address
+		{"DNS SAN only", dnsOnly, "node4.example", true},
+		{"one label wildcard", tld, "a.example", false},
+		{"one label wildcard", tld, "example", false},
+		{"one label wildcard", tld, "a.", false},
 	}
 	for _, tt := range tests {
-		if got := MatchName(c, tt.name); got != tt.want {
-			t.Errorf("MatchName(%q) = %v; want %v", tt.name, got, tt.want)
+		if got := MatchName(tt.c, tt.name); got != tt.want {
+			t.Errorf("%s: MatchName(%q) = %v; want %v", tt.cert, tt.name, got, tt.want)
 		}
 	}
 }
 
 func TestCommonName(t *testing.T) {
-	k := newPKI(t)
-	for file, want := range map[string]string{k.joinerCert: "joiner.example", k.combined: "joiner.example", k.chainCert: "chained.example"} {
+	k := tlsxtest.NewPKI(t)
+	for file, want := range map[string]string{k.JoinerCert: "joiner.example", k.Combined: "joiner.example", k.ChainCert: "chained.example"} {
 		got, err := CommonName(file)
 		if err != nil || got != want {
 			t.Errorf("CommonName(%s) = %q, %v; want %q", file, got, err, want)
 		}
 	}
-	noCN := writeFile(t, k.dir, "nocn.pem", certPEM(newCert(t, certOpts{dns: []string{"x.example"}}, nil)))
+	noCN := tlsxtest.WriteFile(t, k.Dir, "nocn.pem", tlsxtest.NewCert(t, tlsxtest.Options{DNS: []string{"x.example"}}, nil).CertPEM())
 	if got, err := CommonName(noCN); err != nil || got != "" {
 		t.Errorf("CommonName(no CN) = %q, %v; want \"\"", got, err)
 	}
 	var ce *CheckError
-	if _, err := CommonName(k.joinerKey); !errors.As(err, &ce) || ce.Path != k.joinerKey {
+	if _, err := CommonName(k.JoinerKey); !errors.As(err, &ce) || ce.Path != k.JoinerKey {
 		t.Errorf("CommonName(key file) error = %v; want *CheckError naming the file", err)
 	}
 }
@@ -397,9 +424,9 @@ func TestIsLocalAddress(t *testing.T) {
 
 // TestCopy moves data over a loopback TCP connection in both roles.
 func TestCopy(t *testing.T) {
-	k := newPKI(t)
-	server := mustServer(t, Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
-	client := mustClient(t, Params{Encrypt: 4, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "localhost"})
+	k := tlsxtest.NewPKI(t)
+	server := mustServer(t, Params{Encrypt: 4, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
+	client := mustClient(t, Params{Encrypt: 4, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "localhost"})
 	data := randomBytes(t, 3<<20+7)
 	got := loopbackCopy(t, server, client, data)
 	if !bytes.Equal(got, data) {
@@ -448,12 +475,12 @@ func loopbackCopy(t testing.TB, server, client *tls.Config, data []byte) []byte 
 }
 
 func BenchmarkTLSCopy(b *testing.B) {
-	k := newPKI(b)
-	server, err := ServerConfig(Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca})
+	k := tlsxtest.NewPKI(b)
+	server, err := ServerConfig(Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA})
 	if err != nil {
 		b.Fatal(err)
 	}
-	client, err := ClientConfig(Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca})
+	client, err := ClientConfig(Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -461,5 +488,63 @@ func BenchmarkTLSCopy(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		loopbackCopy(b, server, client, data)
+	}
+}
+
+// TestTLS12Suites checks that on TLS 1.2 both sides accept only ECDHE
+// suites with an AEAD: a peer offering nothing but CBC (with SHA-1 or
+// SHA-256 MACs) or RSA key exchange is refused, and each allowed suite
+// (the ones socat's OpenSSL offers first) is negotiated.
+func TestTLS12Suites(t *testing.T) {
+	k := tlsxtest.NewPKI(t)
+	cbc := []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	}
+	for _, keyType := range []struct {
+		name      string
+		cert, key string
+	}{{"ECDSA", k.JoinerCert, k.JoinerKey}, {"RSA", k.RSACert, k.RSAKey}} {
+		ours := Params{Encrypt: 3, Cert: keyType.cert, Key: keyType.key}
+		t.Run(keyType.name+"/server refuses CBC", func(t *testing.T) {
+			serr, cerr := handshake(t, mustServer(t, ours),
+				&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: cbc})
+			if serr == nil || cerr == nil {
+				t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
+			}
+		})
+		t.Run(keyType.name+"/client refuses CBC", func(t *testing.T) {
+			cert, err := tls.LoadX509KeyPair(keyType.cert, keyType.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			server := &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12, CipherSuites: cbc}
+			serr, cerr := handshake(t, server, mustClient(t, ours))
+			if serr == nil || cerr == nil {
+				t.Fatalf("got server error %v, client error %v; want both to fail", serr, cerr)
+			}
+		})
+		for _, id := range tls12Suites {
+			s := tls.CipherSuiteName(id)
+			if strings.Contains(s, "ECDSA") != (keyType.name == "ECDSA") {
+				continue
+			}
+			t.Run(keyType.name+"/"+s, func(t *testing.T) {
+				var got uint16
+				client := &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{id},
+					VerifyConnection: func(cs tls.ConnectionState) error { got = cs.CipherSuite; return nil }}
+				if serr, cerr := handshake(t, mustServer(t, ours), client); serr != nil || cerr != nil {
+					t.Fatalf("server error %v, client error %v", serr, cerr)
+				}
+				if got != id {
+					t.Errorf("negotiated %s, want %s", tls.CipherSuiteName(got), s)
+				}
+			})
+		}
 	}
 }

@@ -7,10 +7,11 @@
 // ServerConfig (joiner, TLS server) and ClientConfig (donor, TLS client)
 // turn a Params of file paths, an encrypt value, an ssl-mode and an
 // expected peer name into a *tls.Config that interoperates with the stock
-// script's socat on the other node: TLS 1.2 or later, no SNI, no ALPN,
-// client certificates demanded when a CA is configured, and the peer name
-// checked the way socat's commonname option does (CN-only certificates
-// included). Preflight failures are *CheckError values naming the file,
+// script's socat on the other node: TLS 1.2 or later (on 1.2 only ECDHE
+// suites with AES-GCM or ChaCha20-Poly1305), no SNI, no ALPN, client
+// certificates demanded when a CA is configured, and the peer name checked
+// as OpenSSL's X509_check_host does (CN-only certificates included, see
+// MatchName). Preflight failures are *CheckError values naming the file,
 // which the caller maps to exit code 22. NewEncryptWriter and
 // NewDecryptReader are byte-compatible with `openssl enc`; the xbcrypt
 // format is not supported.

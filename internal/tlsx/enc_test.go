@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/iotest"
+
+	"wsrep_sst_mariabackup/internal/tlsx/tlsxtest"
 )
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -140,7 +142,7 @@ func TestReadKeyFileOpenSSLCompat(t *testing.T) {
 		"newlines":  []byte("\n\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := writeFile(t, dir, filepath.Base(name), content)
+			path := tlsxtest.WriteFile(t, dir, filepath.Base(name), content)
 			ct, oerr := runOpenSSL(t, bin, "aes-256-cbc", false, plain, "-kfile", path)
 			pass, err := ReadKeyFile(path)
 			if (oerr != nil) != (err != nil) {

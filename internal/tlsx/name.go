@@ -14,45 +14,66 @@ import (
 	"time"
 )
 
-// MatchName reports whether cert carries name the way socat's commonname
-// check accepts it (openssl_handle_peer_certificate, socat 1.7.4): a
-// subjectAltName DNS entry matches, or a subjectAltName IP address equals
-// name, or else the first subject CN matches, whether or not the
-// certificate has DNS SANs (unlike X509_check_host, socat always falls back
-// to the CN, which is what CN-only Galera certificates rely on). A pattern
-// "*.example.com" matches one extra leftmost label and, a socat quirk, the
-// bare "example.com". Comparison ignores ASCII case, a superset of socat's
-// case-sensitive strcmp, as DNS names are case-insensitive.
+// MatchName reports whether cert carries name, by the rules of OpenSSL's
+// X509_check_host and X509_check_ip (RFC 6125): an IP address (an IPv6
+// literal may be in brackets) matches a subjectAltName IP address; a host
+// name matches a subjectAltName DNS entry. The first subject CN is
+// consulted only when the certificate has no DNS names, and for an IP
+// address only when it has no subjectAltName at all: CN-only Galera
+// certificates keep working, but a CN cannot add a name to the SANs of a
+// certificate that lists them. A pattern "*.example.com", in a SAN or in
+// the CN, matches exactly one extra non-empty leftmost label: not
+// "example.com" and not "a.b.example.com"; a wildcard needs two labels
+// after it ("*.com" matches nothing). Comparison ignores ASCII case.
+//
+// This is stricter than the socat of the stock script, whose own check
+// falls back to the CN whatever the SANs say and lets "*.example.com"
+// match "example.com".
 func MatchName(cert *x509.Certificate, name string) bool {
 	if name == "" {
 		return false
 	}
-	if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")); ip != nil {
+	host := strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
+	if ip := net.ParseIP(host); ip != nil {
 		for _, a := range cert.IPAddresses {
 			if a.Equal(ip) {
 				return true
 			}
 		}
+		if len(cert.IPAddresses) > 0 || len(cert.DNSNames) > 0 {
+			return false
+		}
+		cn := firstCN(cert)
+		if cip := net.ParseIP(cn); cip != nil {
+			return cip.Equal(ip)
+		}
+		return cn != "" && strings.EqualFold(cn, host)
 	}
 	for _, d := range cert.DNSNames {
 		if matchPattern(d, name) {
 			return true
 		}
 	}
+	if len(cert.DNSNames) > 0 {
+		return false
+	}
 	cn := firstCN(cert)
 	return cn != "" && matchPattern(cn, name)
 }
 
-// matchPattern mirrors socat's openssl_check_name.
+// matchPattern matches a host name against a certificate name, which may
+// have a wildcard as its whole leftmost label (OpenSSL's wildcard_match
+// without partial wildcards).
 func matchPattern(pattern, name string) bool {
-	if !strings.HasPrefix(pattern, "*.") {
+	suffix, wild := strings.CutPrefix(pattern, "*.")
+	if !wild {
 		return strings.EqualFold(pattern, name)
 	}
-	if strings.EqualFold(pattern[2:], name) {
-		return true
+	if !strings.Contains(strings.Trim(suffix, "."), ".") {
+		return false // "*.com": a wildcard needs two labels after it
 	}
-	_, rest, ok := strings.Cut(name, ".")
-	return ok && strings.EqualFold(pattern[2:], rest)
+	label, rest, ok := strings.Cut(name, ".")
+	return ok && label != "" && strings.EqualFold(suffix, rest)
 }
 
 // NewSecret returns 16 random bytes as 32 lower-case hex digits, like

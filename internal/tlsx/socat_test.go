@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/tlsx/tlsxtest"
 )
 
 // Interoperability with the stock script's transport: the socat command
@@ -45,7 +47,7 @@ func hashedCADir(t *testing.T, ca string) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	writeFile(t, dir, strings.TrimSpace(string(out))+".0", pem)
+	tlsxtest.WriteFile(t, dir, strings.TrimSpace(string(out))+".0", pem)
 	return dir
 }
 
@@ -85,31 +87,36 @@ func dialRetry(t *testing.T, addr string, cfg *tls.Config) (*tls.Conn, error) {
 // donor (ClientConfig).
 func TestSocatJoiner(t *testing.T) {
 	bin := socatBin(t)
-	k := newPKI(t)
+	k := tlsxtest.NewPKI(t)
 	data := randomBytes(t, 4<<20+13)
-	caDir := hashedCADir(t, k.ca)
+	caDir := hashedCADir(t, k.CA)
 	tests := []struct {
 		name   string
 		opts   string // get_transfer's joiner options after "reuseaddr"
 		client Params
 		wantOK bool
 	}{
-		{"encrypt=2", "cert=" + k.combined + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 2, Cert: k.combinedDonor, CA: k.ca}, true},
-		{"encrypt=3 no CA", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",verify=0",
-			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey}, true},
-		{"encrypt=3 CA VERIFY_IDENTITY", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 3, Mode: ModeVerifyIdentity, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "joiner.example"}, true},
-		{"encrypt=4 capath localhost", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",capath=" + caDir + ",commonname=",
-			Params{Encrypt: 4, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "localhost"}, true},
-		{"CN-only joiner cert", "cert=" + k.cnOnlyCert + ",key=" + k.cnOnlyKey + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "node1"}, true},
-		{"intermediate bundle joiner cert", "cert=" + k.chainCert + ",key=" + k.chainKey + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 3, Cert: k.chainCert, Key: k.chainKey, CA: k.ca, PeerName: "chained.example"}, true},
-		{"wrong name", "cert=" + k.joinerCert + ",key=" + k.joinerKey + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca, PeerName: "evil.example"}, false},
-		{"joiner with another CA", "cert=" + k.otherCert + ",key=" + k.otherKey + ",cafile=" + k.otherCA + ",commonname=",
-			Params{Encrypt: 3, Cert: k.donorCert, Key: k.donorKey, CA: k.ca}, false},
+		{"encrypt=2", "cert=" + k.Combined + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 2, Cert: k.CombinedDonor, CA: k.CA}, true},
+		{"encrypt=3 no CA", "cert=" + k.JoinerCert + ",key=" + k.JoinerKey + ",verify=0",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true},
+		// Our TLS 1.2 suites (ECDHE with AEAD only) against OpenSSL's defaults.
+		{"encrypt=3 no CA TLS 1.2", "cert=" + k.JoinerCert + ",key=" + k.JoinerKey + ",verify=0,openssl-max-proto-version=TLS1.2",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true},
+		{"encrypt=3 no CA TLS 1.2 RSA", "cert=" + k.RSACert + ",key=" + k.RSAKey + ",verify=0,openssl-max-proto-version=TLS1.2",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey}, true},
+		{"encrypt=3 CA VERIFY_IDENTITY", "cert=" + k.JoinerCert + ",key=" + k.JoinerKey + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 3, Mode: ModeVerifyIdentity, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "joiner.example"}, true},
+		{"encrypt=4 capath localhost", "cert=" + k.JoinerCert + ",key=" + k.JoinerKey + ",capath=" + caDir + ",commonname=",
+			Params{Encrypt: 4, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "localhost"}, true},
+		{"CN-only joiner cert", "cert=" + k.CNOnlyCert + ",key=" + k.CNOnlyKey + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "node1"}, true},
+		{"intermediate bundle joiner cert", "cert=" + k.ChainCert + ",key=" + k.ChainKey + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 3, Cert: k.ChainCert, Key: k.ChainKey, CA: k.CA, PeerName: "chained.example"}, true},
+		{"wrong name", "cert=" + k.JoinerCert + ",key=" + k.JoinerKey + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA, PeerName: "evil.example"}, false},
+		{"joiner with another CA", "cert=" + k.OtherCert + ",key=" + k.OtherKey + ",cafile=" + k.OtherCA + ",commonname=",
+			Params{Encrypt: 3, Cert: k.DonorCert, Key: k.DonorKey, CA: k.CA}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,31 +167,31 @@ func TestSocatJoiner(t *testing.T) {
 // our joiner (ServerConfig).
 func TestSocatDonor(t *testing.T) {
 	bin := socatBin(t)
-	k := newPKI(t)
+	k := tlsxtest.NewPKI(t)
 	data := randomBytes(t, 4<<20+13)
-	caDir := hashedCADir(t, k.ca)
-	joiner3 := Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey, CA: k.ca}
+	caDir := hashedCADir(t, k.CA)
+	joiner3 := Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey, CA: k.CA}
 	tests := []struct {
 		name   string
 		opts   string // get_transfer's donor options after no-sni=1
 		server Params
 		wantOK bool
 	}{
-		{"encrypt=2", "cert=" + k.combinedDonor + ",cafile=" + k.ca + ",commonname=",
-			Params{Encrypt: 2, Cert: k.combined, CA: k.ca}, true},
-		{"encrypt=3 no CA", "cert=" + k.donorCert + ",key=" + k.donorKey + ",verify=0",
-			Params{Encrypt: 3, Cert: k.joinerCert, Key: k.joinerKey}, true},
-		{"encrypt=3 remote user CN", "cert=" + k.donorCert + ",key=" + k.donorKey + ",cafile=" + k.ca + ",commonname=joiner.example", joiner3, true},
-		{"encrypt=3 localhost", "cert=" + k.donorCert + ",key=" + k.donorKey + ",cafile=" + k.ca + ",commonname=localhost", joiner3, true},
-		{"encrypt=3 IP SAN", "cert=" + k.donorCert + ",key=" + k.donorKey + ",cafile=" + k.ca + ",commonname=127.0.0.1",
-			Params{Encrypt: 3, Cert: k.ipCert, Key: k.ipKey, CA: k.ca}, true},
-		{"encrypt=3 CN-only", "cert=" + k.donorCert + ",key=" + k.donorKey + ",cafile=" + k.ca + ",commonname=node1",
-			Params{Encrypt: 3, Cert: k.cnOnlyCert, Key: k.cnOnlyKey, CA: k.ca}, true},
-		{"encrypt=4 capath", "cert=" + k.donorCert + ",key=" + k.donorKey + ",capath=" + caDir + ",commonname=",
-			Params{Encrypt: 4, Cert: k.joinerCert, Key: k.joinerKey, CAPath: k.caDir}, true},
-		{"donor intermediate bundle", "cert=" + k.chainCert + ",key=" + k.chainKey + ",cafile=" + k.ca + ",commonname=", joiner3, true},
-		{"socat rejects name", "cert=" + k.donorCert + ",key=" + k.donorKey + ",cafile=" + k.ca + ",commonname=evil.example", joiner3, false},
-		{"we reject donor CA", "cert=" + k.otherCert + ",key=" + k.otherKey + ",cafile=" + k.ca + ",commonname=", joiner3, false},
+		{"encrypt=2", "cert=" + k.CombinedDonor + ",cafile=" + k.CA + ",commonname=",
+			Params{Encrypt: 2, Cert: k.Combined, CA: k.CA}, true},
+		{"encrypt=3 no CA", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",verify=0",
+			Params{Encrypt: 3, Cert: k.JoinerCert, Key: k.JoinerKey}, true},
+		{"encrypt=3 remote user CN", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",cafile=" + k.CA + ",commonname=joiner.example", joiner3, true},
+		{"encrypt=3 localhost", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",cafile=" + k.CA + ",commonname=localhost", joiner3, true},
+		{"encrypt=3 IP SAN", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",cafile=" + k.CA + ",commonname=127.0.0.1",
+			Params{Encrypt: 3, Cert: k.IPCert, Key: k.IPKey, CA: k.CA}, true},
+		{"encrypt=3 CN-only", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",cafile=" + k.CA + ",commonname=node1",
+			Params{Encrypt: 3, Cert: k.CNOnlyCert, Key: k.CNOnlyKey, CA: k.CA}, true},
+		{"encrypt=4 capath", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",capath=" + caDir + ",commonname=",
+			Params{Encrypt: 4, Cert: k.JoinerCert, Key: k.JoinerKey, CAPath: k.CADir}, true},
+		{"donor intermediate bundle", "cert=" + k.ChainCert + ",key=" + k.ChainKey + ",cafile=" + k.CA + ",commonname=", joiner3, true},
+		{"socat rejects name", "cert=" + k.DonorCert + ",key=" + k.DonorKey + ",cafile=" + k.CA + ",commonname=evil.example", joiner3, false},
+		{"we reject donor CA", "cert=" + k.OtherCert + ",key=" + k.OtherKey + ",cafile=" + k.CA + ",commonname=", joiner3, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

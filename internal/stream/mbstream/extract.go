@@ -23,8 +23,30 @@ type ExtractOptions struct {
 	MaxPayload int64
 	// MemoryLimit bounds the payload bytes buffered between the stream
 	// reader and the workers. A chunk larger than the limit waits until
-	// all others are written. 0 means DefaultMemoryLimit.
+	// all others are written. Sparse maps count as well as payloads.
+	// 0 means DefaultMemoryLimit.
 	MemoryLimit int64
+	// Abort, if set, is called once, from another goroutine, with the
+	// first error that ends the extraction while the reading goroutine may
+	// be blocked in a Read of r: a worker's failure to create or write a
+	// file (ENOSPC, say), or the cancellation of ctx. The caller should
+	// close the connection behind r there, so that the blocked Read and
+	// with it Extract return at once rather than when the sender gives up.
+	// Abort is not called for errors of the stream itself, and never after
+	// Extract returned.
+	Abort func(error)
+
+	// create replaces opening files under dir, for tests.
+	create func(name string) (outWriter, error)
+	// onWait is called each time the reader waits for memory, for tests.
+	onWait func()
+}
+
+// outWriter is what Extract writes a file through; *os.File in production.
+type outWriter interface {
+	io.WriterAt
+	Truncate(size int64) error
+	Close() error
 }
 
 // DefaultMemoryLimit is the payload memory Extract buffers by default:
@@ -45,7 +67,8 @@ type ExtractStats struct {
 // Extract reads an mbstream from r and writes its files under dir, which
 // must exist, as mbstream -x -C dir does. It returns when the stream ends,
 // on the first error, or when ctx is cancelled; a Read blocked in r is not
-// interrupted, so close r to stop promptly.
+// interrupted: close r to stop promptly, from opts.Abort for failures that
+// arise outside the stream.
 //
 // Unlike the stock tool (SPEC §B.4, §B.6), Extract treats the stream as
 // hostile: paths that are empty, absolute, not in clean form, or contain a
@@ -65,10 +88,12 @@ type ExtractStats struct {
 // nothing to punch).
 //
 // Files are written in parallel by opts.Workers goroutines while a single
-// goroutine reads the stream; memory stays within opts.MemoryLimit plus one
-// chunk. After an error, files already written stay in dir, some partial;
-// the caller cleans up. Errors about a chunk are *ChunkError values;
-// filesystem errors keep their *fs.PathError inside.
+// goroutine reads the stream; memory for payloads and sparse maps stays
+// within opts.MemoryLimit plus one chunk and one map (the Reader's, before
+// it is counted). After an error, files already written stay in dir, some partial;
+// the caller cleans up. Errors about a chunk are *ChunkError values naming
+// the path; filesystem errors keep their *fs.PathError inside, so that
+// errors.Is(err, syscall.ENOSPC) holds for a full disk.
 func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) (ExtractStats, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -88,8 +113,9 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 	defer cancel(nil)
 	x := &extractor{
 		root:   root,
+		create: opts.create,
 		cancel: cancel,
-		budget: newBudget(limit),
+		budget: newBudget(limit, opts.onWait),
 		// The budget lets at most this many ChunkSize buffers out at once.
 		free: make(chan []byte, max(1, limit/ChunkSize)),
 	}
@@ -101,8 +127,21 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 		queues[i] = q
 		wg.Go(func() { x.work(ctx, q) })
 	}
+	stopAbort := func() bool { return true }
+	aborted := make(chan struct{})
+	if opts.Abort != nil {
+		// ctx is cancelled by a worker's failure or by the caller's ctx;
+		// the reader's own errors come after stopAbort.
+		stopAbort = context.AfterFunc(ctx, func() {
+			defer close(aborted)
+			opts.Abort(context.Cause(ctx))
+		})
+	}
 	rd := NewReaderOptions(r, ReaderOptions{MaxPayload: opts.MaxPayload})
 	stats, err := x.read(ctx, rd, queues)
+	if !stopAbort() {
+		<-aborted // Abort runs or ran: let it finish before returning
+	}
 	x.dropSlab()
 	if err != nil {
 		cancel(err) // keeps a worker's earlier error if there is one
@@ -129,7 +168,7 @@ type writeOp struct {
 	sparse []SparseRange
 	data   []byte
 	slab   *slab // holder of data, if carved from a slab
-	cost   int64 // budget held by data, if not from a slab
+	cost   int64 // budget held by data (if not from a slab) and sparse
 }
 
 func (o *writeOp) fail(err error) error {
@@ -139,6 +178,7 @@ func (o *writeOp) fail(err error) error {
 // extractor holds what the reading goroutine and the workers share.
 type extractor struct {
 	root   *os.Root
+	create func(name string) (outWriter, error) // nil: create under root
 	cancel context.CancelCauseFunc
 	budget *budget
 	dirs   sync.Map    // parent directories already created
@@ -226,24 +266,27 @@ func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp
 const readPiece = 512 << 10
 
 // readPayload reads the current chunk's payload into a buffer counted
-// against the memory budget.
+// against the memory budget, with the chunk's sparse map if any.
 func (x *extractor) readPayload(ctx context.Context, rd *Reader, o *writeOp, n int) error {
-	if n == 0 {
-		return nil
-	}
-	if x.cur != nil && ChunkSize-x.cur.used < n {
+	switch {
+	case o.sparse != nil || n > ChunkSize:
+		// Oversized chunks (DefaultMaxPayload allows them) and sparse ones
+		// are allocated to size, the sparse map counted with the payload.
+		// The reader holds no slab while it waits, or a limit below a
+		// slab could never be met.
 		x.dropSlab()
-	}
-	if n > ChunkSize {
-		// Only oversized chunks (DefaultMaxPayload allows them) are
-		// allocated to size.
-		cost, err := x.budget.acquire(ctx, int64(n))
+		cost, err := x.budget.acquire(ctx, int64(n)+8*int64(len(o.sparse)))
 		if err != nil {
 			return err
 		}
 		o.cost = cost
 		o.data = make([]byte, n)
-	} else {
+	case n == 0:
+		return nil
+	default:
+		if x.cur != nil && ChunkSize-x.cur.used < n {
+			x.dropSlab()
+		}
 		if x.cur == nil {
 			if err := x.newSlab(ctx); err != nil {
 				return err
@@ -321,7 +364,7 @@ func (x *extractor) release(o *writeOp) {
 
 // outFile is a file a worker has open.
 type outFile struct {
-	f       *os.File
+	f       outWriter
 	written int64 // end of the last data written
 	end     int64 // logical size so far, holes included
 }
@@ -349,7 +392,7 @@ func (x *extractor) work(ctx context.Context, q <-chan *writeOp) {
 func (x *extractor) apply(files map[string]*outFile, o *writeOp) error {
 	f := files[o.path]
 	if o.create {
-		fh, err := x.create(o.path)
+		fh, err := x.open(o.path)
 		if err != nil {
 			return o.fail(err)
 		}
@@ -383,8 +426,11 @@ func (x *extractor) apply(files map[string]*outFile, o *writeOp) error {
 	return nil
 }
 
-// create makes the parent directories of name and creates the file.
-func (x *extractor) create(name string) (*os.File, error) {
+// open makes the parent directories of name and creates the file.
+func (x *extractor) open(name string) (outWriter, error) {
+	if x.create != nil {
+		return x.create(name)
+	}
 	if dir := path.Dir(name); dir != "." {
 		if _, ok := x.dirs.Load(dir); !ok {
 			if err := x.root.MkdirAll(dir, 0o777); err != nil {
@@ -452,14 +498,15 @@ func checkExtractPath(p string) error {
 // budget is a byte semaphore with a single waiter (the reader) and any
 // number of releasers (the workers).
 type budget struct {
-	mu    sync.Mutex
-	avail int64
-	total int64
-	wake  chan struct{}
+	mu     sync.Mutex
+	avail  int64
+	total  int64
+	wake   chan struct{}
+	onWait func() // called before each wait, if set (tests)
 }
 
-func newBudget(total int64) *budget {
-	return &budget{avail: total, total: total, wake: make(chan struct{}, 1)}
+func newBudget(total int64, onWait func()) *budget {
+	return &budget{avail: total, total: total, wake: make(chan struct{}, 1), onWait: onWait}
 }
 
 // acquire waits until n bytes (at most the total) are free and takes them,
@@ -474,6 +521,9 @@ func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
 			return n, nil
 		}
 		b.mu.Unlock()
+		if b.onWait != nil {
+			b.onWait()
+		}
 		select {
 		case <-b.wake:
 		case <-ctx.Done():

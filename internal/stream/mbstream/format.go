@@ -36,7 +36,8 @@
 // (xb_stream_write_data, xb_stream_flush, xb_stream_write_eof),
 // xbstream_read.cc.
 //
-// The Reader checks framing, checksums and per-file offsets but not paths;
+// The Reader checks framing, checksums and per-file offsets, and refuses
+// empty paths and paths with a NUL byte, but does not judge other paths;
 // Extract writes files under a directory through os.Root and rejects
 // unsafe paths (see Extract). The package deliberately does not compress,
 // decompress, encrypt or decrypt.

@@ -2,6 +2,7 @@ package mbstream
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,15 +15,17 @@ import (
 // Errors wrapped by the Reader and by Extract; test for them with errors.Is.
 // Errors about one chunk come as a *ChunkError that says where the chunk is.
 var (
-	// ErrHeader means a chunk header is malformed: bad magic, a path of
-	// MaxPathLen+1 bytes or more, an unknown chunk type without the
-	// ignorable flag, or an inconsistent sparse map.
+	// ErrHeader means a chunk header is malformed: bad magic, a path that
+	// is empty, contains a NUL byte or has MaxPathLen+1 bytes or more, an
+	// unknown chunk type without the ignorable flag, or an inconsistent
+	// sparse map.
 	ErrHeader = errors.New("mbstream: invalid chunk header")
 	// ErrChecksum means the CRC-32 of a chunk's payload differs from the
 	// one in its header.
 	ErrChecksum = errors.New("mbstream: checksum mismatch")
 	// ErrTooLarge means a chunk's payload or sparse map is larger than the
-	// Reader's MaxPayload; nothing is allocated for it.
+	// Reader's MaxPayload, or the map has more than MaxSparseEntries
+	// entries; nothing is allocated for it.
 	ErrTooLarge = errors.New("mbstream: chunk too large")
 	// ErrTruncated means the stream ended inside a chunk (the error also
 	// wraps io.ErrUnexpectedEOF) or, for Extract, with files whose
@@ -41,6 +44,12 @@ var (
 // mariadb-backup may write one larger chunk per large write, so the cap
 // leaves room.
 const DefaultMaxPayload = 64 << 20
+
+// MaxSparseEntries is the most entries a sparse chunk's map may have; a
+// map takes 8 bytes an entry in memory, as on the wire. Percona's writer
+// emits about one entry per page of a page-compressed tablespace, a few
+// thousand per 10 MiB chunk.
+const MaxSparseEntries = 1 << 17
 
 // ChunkError reports a failure tied to one chunk of the stream.
 type ChunkError struct {
@@ -79,7 +88,8 @@ type Chunk struct {
 	Length uint64    // payload bytes, excluding the sparse map
 	// Sparse is the map of a ChunkSparse chunk: from Offset, skip Skip
 	// bytes (a hole), then write the next Len bytes of the payload, and so
-	// on. The Len fields add up to Length.
+	// on. The Len fields add up to Length; only the last may be 0 (a
+	// trailing hole).
 	Sparse []SparseRange
 }
 
@@ -304,6 +314,16 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 	}
 	c = &Chunk{Path: string(pb), Type: typ, Flags: flags}
 	known := typ == ChunkPayload || typ == ChunkSparse || typ == ChunkEOF
+	if known {
+		// A path no writer can produce: the stock tools pass paths as C
+		// strings, so a NUL would silently cut the name short.
+		if plen == 0 {
+			return nil, false, r.fail("", 0, fmt.Errorf("%w: empty path", ErrHeader))
+		}
+		if i := bytes.IndexByte(pb, 0); i >= 0 {
+			return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: path has a NUL byte at byte %d", ErrHeader, i))
+		}
+	}
 	if !known && flags&FlagIgnorable == 0 {
 		return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: unknown chunk type %q (flags %#02x)", ErrHeader, byte(typ), flags))
 	}
@@ -358,26 +378,39 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 }
 
 // readSparse reads the sparse map of c, nmap entries, and starts the CRC
-// with its bytes.
+// with its bytes. It allocates only the decoded map, 8 bytes an entry,
+// after checking nmap against MaxSparseEntries and the payload length.
 func (r *Reader) readSparse(c *Chunk, nmap uint32) error {
-	size := uint64(nmap) * 8
-	if size > uint64(r.max) {
+	switch {
+	case nmap > MaxSparseEntries:
+		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries, limit %d", ErrTooLarge, nmap, MaxSparseEntries))
+	case uint64(nmap)*8 > uint64(r.max):
 		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries, limit %d bytes", ErrTooLarge, nmap, r.max))
+	case uint64(nmap) > c.Length+1:
+		// Every entry but the last carries at least one payload byte.
+		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries for %d payload bytes", ErrHeader, nmap, c.Length))
 	}
-	m := make([]byte, size)
-	if err := r.readFull(m); err != nil {
-		return r.fail(c.Path, c.Offset, readErr("sparse map", err))
-	}
-	r.crc = crc32.ChecksumIEEE(m)
 	c.Sparse = make([]SparseRange, nmap)
+	r.crc = 0
 	var sum uint64
-	for i := range c.Sparse {
-		s := SparseRange{
-			Skip: binary.LittleEndian.Uint32(m[8*i:]),
-			Len:  binary.LittleEndian.Uint32(m[8*i+4:]),
+	buf := r.hdr[:len(r.hdr)/8*8]
+	for i := 0; i < len(c.Sparse); {
+		m := buf[:min(len(buf), 8*(len(c.Sparse)-i))]
+		if err := r.readFull(m); err != nil {
+			return r.fail(c.Path, c.Offset, readErr("sparse map", err))
 		}
-		c.Sparse[i] = s
-		sum += uint64(s.Len)
+		r.crc = crc32.Update(r.crc, crc32.IEEETable, m)
+		for ; len(m) > 0; m, i = m[8:], i+1 {
+			s := SparseRange{
+				Skip: binary.LittleEndian.Uint32(m),
+				Len:  binary.LittleEndian.Uint32(m[4:]),
+			}
+			if s.Len == 0 && i != len(c.Sparse)-1 {
+				return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map entry %d of %d has no data", ErrHeader, i, nmap))
+			}
+			c.Sparse[i] = s
+			sum += uint64(s.Len)
+		}
 	}
 	if sum != c.Length {
 		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map covers %d bytes, payload has %d", ErrHeader, sum, c.Length))

@@ -42,7 +42,10 @@
 // qpress nor mariadb-backup uses. There is no recovery mode ("qpress -R"):
 // any corruption is an error. There is no compressor.
 //
-// Every size is checked before allocating (MaxChunkSize, MaxNameLen) and
-// every back-reference before copying, so hostile input yields an error, not
-// a panic or a large allocation.
+// Every size is checked before allocating (MaxChunkSize, MaxNameLen, and a
+// block's decompressed size against the most QuickLZ can expand the bytes
+// that arrived, 85 times) and every back-reference before copying, so
+// hostile input yields an error, not a panic or a large allocation: a
+// Reader holds at most twice the largest packet received and one output
+// buffer as large as the largest block, at most the chunk size.
 package qpress

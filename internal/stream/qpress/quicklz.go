@@ -72,9 +72,20 @@ func parseQLZHeader(b []byte) (qlzHeader, error) {
 		return h, fmt.Errorf("%w: QuickLZ packet size %d below its header size", ErrCorrupt, h.packetLen)
 	case !h.compressed && h.packetLen-h.hdrLen != h.dataLen:
 		return h, fmt.Errorf("%w: stored QuickLZ packet of %d bytes claims %d", ErrCorrupt, h.packetLen-h.hdrLen, h.dataLen)
+	case h.compressed && h.dataLen > maxExpansion*(h.packetLen-h.hdrLen):
+		return h, fmt.Errorf("%w: compressed QuickLZ packet of %d bytes claims %d, more than %d times its size",
+			ErrCorrupt, h.packetLen-h.hdrLen, h.dataLen, maxExpansion)
 	}
 	return h, nil
 }
+
+// maxExpansion bounds the decompressed size of a compressed packet by its
+// payload size. No token yields more than 85 bytes per byte it takes: the
+// longest match is 255 bytes from a 3-byte token (levels 1 and 2) or 258
+// from a 4-byte one (level 3); a literal is one byte for one, and control
+// words only add input. A header claiming more is lying, and the Reader
+// refuses it before allocating the output.
+const maxExpansion = 85
 
 // Constants of the QuickLZ 1.5.0 decoder (quicklz.c, quicklz.h).
 const (

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,10 +53,9 @@ func TestHostilePackets(t *testing.T) {
 			var d decoder
 			pk := compressedPacket(tt.level, tt.size, tt.payload)
 			h, err := parseQLZHeader(pk)
-			if err != nil {
-				t.Fatal(err)
+			if err == nil {
+				err = d.decode(h.level, make([]byte, h.dataLen), pk[h.hdrLen:])
 			}
-			err = d.decode(h.level, make([]byte, h.dataLen), pk[h.hdrLen:])
 			if !errors.Is(err, ErrCorrupt) {
 				t.Errorf("decode: err = %v, want ErrCorrupt", err)
 			}
@@ -144,5 +145,35 @@ func TestCopyMatch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestClaimedSizeNotAllocated feeds a block whose header claims the
+// largest chunk while its packet holds a few bytes, as a hostile archive
+// would to make each of DecompressDir's workers allocate MaxChunkSize. The
+// Reader must refuse it without allocating anything near that.
+func TestClaimedSizeNotAllocated(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+	}{
+		{"control word only", cword(1 << 31)},
+		{"some literals", append(cword(1<<31), make([]byte, 1000)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pk := compressedPacket(1, MaxChunkSize, tt.payload)
+			arch := buildArchive(t, "x", MaxChunkSize, [][]byte{pk})
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, _, err := decodeAll(bytes.NewReader(arch))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "more than 85 times its size") {
+				t.Errorf("err = %v, want ErrCorrupt for the claimed size", err)
+			}
+			if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(1<<20); got > limit {
+				t.Errorf("allocated %d bytes for a %d-byte archive, want at most %d", got, len(arch), limit)
+			}
+		})
 	}
 }

@@ -269,7 +269,10 @@ func (r *Reader) next() error {
 	}
 
 	if cap(r.out) < qh.dataLen {
-		r.out = make([]byte, max(qh.dataLen, min(r.chunkSize, 2*cap(r.out))))
+		// Only as large as this block needs: a block's claimed size is
+		// bounded by the packet bytes that actually arrived
+		// (parseQLZHeader), not just by the header's chunk size.
+		r.out = make([]byte, qh.dataLen)
 	}
 	out := r.out[:qh.dataLen]
 	if qh.compressed {
