@@ -53,7 +53,14 @@ func compress(t *testing.T, c Codec, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Uneven write sizes exercise the block buffering.
+	writeAll(t, w, data)
+	return out.Bytes()
+}
+
+// writeAll writes data to w in uneven pieces, which exercise the block
+// buffering of the compressors, and closes w.
+func writeAll(t *testing.T, w io.WriteCloser, data []byte) {
+	t.Helper()
 	for p := data; len(p) > 0; {
 		n := min(len(p), 100_003)
 		if _, err := w.Write(p[:n]); err != nil {
@@ -64,7 +71,22 @@ func compress(t *testing.T, c Codec, data []byte) []byte {
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	return out.Bytes()
+}
+
+// readBack reads r to the end, closes it and checks that it yielded want:
+// the second half of every round trip.
+func readBack(t *testing.T, r io.ReadCloser, want []byte) {
+	t.Helper()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes, want %d bytes (content differs)", len(got), len(want))
+	}
 }
 
 func runCmd(t *testing.T, in []byte, name string, args ...string) []byte {
@@ -95,14 +117,5 @@ func TestCodecExternal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("round trip: got %d bytes, want %d", len(got), len(data))
-	}
+	readBack(t, r, data)
 }
