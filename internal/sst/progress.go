@@ -47,18 +47,3 @@ func (s *session) startProgress(ctx context.Context, total int64) (progress *str
 		}
 	}
 }
-
-// footprint is get_footprint: the size of the data files to send, halved
-// when mariadb-backup compresses them, for "total" and progress percent.
-func (s *session) footprint(ctx context.Context, datadir string) int64 {
-	n, err := stream.Footprint(ctx, datadir)
-	if err != nil {
-		s.log.Warn(fmt.Sprintf("SST footprint estimate: %v", err))
-		return 0
-	}
-	s.log.Info(fmt.Sprintf("SST footprint estimate: %d bytes", n))
-	if s.cfg.Compress != "none" {
-		n /= 2 // QuickLZ has around 50% compression ratio
-	}
-	return n
-}

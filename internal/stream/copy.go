@@ -122,26 +122,6 @@ func (c *CountingReader) Read(p []byte) (int, error) {
 // N returns the number of bytes read so far.
 func (c *CountingReader) N() int64 { return c.n.Load() }
 
-// CountingWriter counts the bytes written through it. N is safe to call from
-// another goroutine while writes go on.
-type CountingWriter struct {
-	w io.Writer
-	n atomic.Int64
-}
-
-// NewCountingWriter returns a writer that counts what it writes to w.
-func NewCountingWriter(w io.Writer) *CountingWriter { return &CountingWriter{w: w} }
-
-// Write writes to the underlying writer and adds the bytes written to N.
-func (c *CountingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-// N returns the number of bytes written so far.
-func (c *CountingWriter) N() int64 { return c.n.Load() }
-
 // contextReaderFrom is implemented by this package's writers that read their
 // input straight into their own buffers (the lz4 compressor's blocks),
 // saving Copy's copy through its buffer. Unlike io.ReaderFrom it honours

@@ -22,12 +22,7 @@ func TestFilterRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeAll(t, w, data)
 	if err := w.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
@@ -35,16 +30,7 @@ func TestFilterRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("got %d bytes, want %d", len(got), len(data))
-	}
+	readBack(t, r, data)
 }
 
 // hideType hides the *bytes.Buffer type so that os/exec copies

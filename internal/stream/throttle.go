@@ -150,38 +150,3 @@ func (t *throttledWriter) Write(p []byte) (int, error) {
 	}
 	return written, nil
 }
-
-// throttledReader limits the rate of reads from an underlying reader.
-type throttledReader struct {
-	r io.Reader
-	l *limiter
-}
-
-// NewThrottledReader returns a reader that reads from r at no more than
-// bytesPerSec on average; reads are capped at a tenth of a second's worth.
-// Read returns context.Cause(ctx) once ctx is done. With bytesPerSec <= 0
-// it returns r itself. Not safe for concurrent use.
-func NewThrottledReader(ctx context.Context, r io.Reader, bytesPerSec int64) io.Reader {
-	if bytesPerSec <= 0 {
-		return r
-	}
-	return newThrottledReader(ctx, r, bytesPerSec, realClock{})
-}
-
-func newThrottledReader(ctx context.Context, r io.Reader, bytesPerSec int64, clk clock) *throttledReader {
-	return &throttledReader{r: r, l: newLimiter(ctx, bytesPerSec, clk)}
-}
-
-// Read reads into p and then waits until the bytes read may have passed.
-func (t *throttledReader) Read(p []byte) (int, error) {
-	if err := t.l.ctx.Err(); err != nil {
-		return 0, context.Cause(t.l.ctx)
-	}
-	n, err := t.r.Read(p[:min(len(p), t.l.chunk)])
-	if n > 0 {
-		if werr := t.l.wait(n); werr != nil {
-			return n, werr
-		}
-	}
-	return n, err
-}

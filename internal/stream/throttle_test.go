@@ -130,26 +130,13 @@ func TestThrottledWriterIdleCredit(t *testing.T) {
 	}
 }
 
-func TestThrottledReaderRate(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1000, 0)}
-	data := mixedData(1<<20, 4)
-	r := newThrottledReader(t.Context(), bytes.NewReader(data), 256<<10, clk)
-	got, err := io.ReadAll(r)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("ReadAll: %d bytes, %v", len(got), err)
-	}
-	if want := 4*time.Second - throttleBurst; (clk.slept - want).Abs() > time.Millisecond {
-		t.Errorf("slept %v, want %v", clk.slept, want)
-	}
-}
-
 func TestThrottleDisabled(t *testing.T) {
 	var buf bytes.Buffer
 	if w := NewThrottledWriter(t.Context(), &buf, 0); w != io.Writer(&buf) {
 		t.Errorf("rate 0: got %T, want the writer itself", w)
 	}
-	if r := NewThrottledReader(t.Context(), &buf, -1); r != io.Reader(&buf) {
-		t.Errorf("rate -1: got %T, want the reader itself", r)
+	if w := NewThrottledWriter(t.Context(), &buf, -1); w != io.Writer(&buf) {
+		t.Errorf("rate -1: got %T, want the writer itself", w)
 	}
 }
 
@@ -167,10 +154,6 @@ func TestThrottleCancel(t *testing.T) {
 	cancel(stop)
 	if err := <-done; !errors.Is(err, stop) {
 		t.Errorf("Write: %v, want the context cause", err)
-	}
-	r := NewThrottledReader(ctx, bytes.NewReader(make([]byte, 100)), 10)
-	if _, err := io.ReadAll(r); !errors.Is(err, stop) {
-		t.Errorf("Read: %v, want the context cause", err)
 	}
 }
 

@@ -21,7 +21,7 @@ const Ext = ".qp"
 // buffer to the output file.
 const copyBuf = 256 << 10
 
-// DecompressFile decompresses the archive at path, which must end in ".qp",
+// decompressFile decompresses the archive at path, which must end in ".qp",
 // into the same path without the suffix, like "qpress -d path dir" does for
 // the file stored in it. The stored name must equal the output's base name.
 // It refuses to replace an existing file (the error wraps fs.ErrExist),
@@ -29,12 +29,7 @@ const copyBuf = 256 << 10
 // only when the whole archive has been read and verified, and removes the
 // temporary file on any failure, including cancellation of ctx. The output
 // gets the permission bits of the archive. The archive itself is left in
-// place. Errors are *Error values naming path.
-func DecompressFile(ctx context.Context, path string) error {
-	return decompressFile(ctx, path, path)
-}
-
-// decompressFile is DecompressFile with display as the name in errors.
+// place. Errors are *Error values naming display.
 func decompressFile(ctx context.Context, path, display string) error {
 	fail := func(err error) error {
 		var qe *Error

@@ -50,7 +50,7 @@ func entries(t *testing.T, dir string) []string {
 func TestDecompressFile(t *testing.T) {
 	dir := t.TempDir()
 	p := copyFixture(t, "text.MYD", dir, "text.MYD.qp")
-	if err := DecompressFile(t.Context(), p); err != nil {
+	if err := decompressFile(t.Context(), p, p); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "text.MYD"))
@@ -69,7 +69,7 @@ func TestDecompressFile(t *testing.T) {
 	}
 
 	// A second run must not overwrite.
-	err = DecompressFile(t.Context(), p)
+	err = decompressFile(t.Context(), p, p)
 	if !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second run: err = %v, want fs.ErrExist", err)
 	}
@@ -111,7 +111,7 @@ func TestDecompressFileErrors(t *testing.T) {
 			if ctx == nil {
 				ctx = t.Context()
 			}
-			err := DecompressFile(ctx, p)
+			err := decompressFile(ctx, p, p)
 			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}

@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Errors wrapped by the Reader, DecompressFile and DecompressDir; test for
-// them with errors.Is. They arrive inside an *Error that says where.
+// Errors wrapped by the Reader and DecompressDir; test for them with
+// errors.Is. They arrive inside an *Error that says where.
 var (
 	// ErrCorrupt means the archive breaks the format: a bad magic or
 	// marker, an inconsistent QuickLZ header, a block at the wrong file

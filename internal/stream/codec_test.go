@@ -1,0 +1,121 @@
+package stream
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"testing"
+)
+
+// mixedData returns n bytes alternating random runs (incompressible, like
+// encrypted or compressed pages) and repetitive text (like InnoDB pages of
+// similar rows), deterministic for a given seed.
+func mixedData(n int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	b.Grow(n)
+	line := 0
+	for b.Len() < n {
+		run := 1 + rng.IntN(64<<10)
+		if rng.IntN(2) == 0 {
+			chunk := make([]byte, run)
+			for i := range chunk {
+				chunk[i] = byte(rng.Uint32())
+			}
+			b.Write(chunk)
+		} else {
+			for end := b.Len() + run; b.Len() < end; line++ {
+				fmt.Fprintf(&b, "INSERT INTO t%d VALUES (%d, 'row %d', %d);\n", line%7, line, line%1000, rng.IntN(100))
+			}
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+var testSizes = []int{0, 1, 1000, 64 << 10, 4<<20 + 12345, 9 << 20}
+
+func mustCodec(tb testing.TB, cmd string) Codec {
+	tb.Helper()
+	c, err := ParseCodec(cmd)
+	if err != nil {
+		tb.Fatalf("ParseCodec(%q): %v", cmd, err)
+	}
+	return c
+}
+
+// compress runs data through c.NewWriter.
+func compress(t *testing.T, c Codec, data []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := c.NewWriter(t.Context(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, w, data)
+	return out.Bytes()
+}
+
+// writeAll writes data to w in uneven pieces, which exercise the block
+// buffering of the compressors, and closes w.
+func writeAll(t *testing.T, w io.WriteCloser, data []byte) {
+	t.Helper()
+	for p := data; len(p) > 0; {
+		n := min(len(p), 100_003)
+		if _, err := w.Write(p[:n]); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		p = p[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+// readBack reads r to the end, closes it and checks that it yielded want:
+// the second half of every round trip.
+func readBack(t *testing.T, r io.ReadCloser, want []byte) {
+	t.Helper()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes, want %d bytes (content differs)", len(got), len(want))
+	}
+}
+
+func runCmd(t *testing.T, in []byte, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v: %s", name, args, err, stderr.String())
+	}
+	return out
+}
+
+// TestCodecExternal checks that a non-lz4 codec runs the command: zstd both
+// ways, and the lz4 CLI used in the "wrong" direction.
+func TestCodecExternal(t *testing.T) {
+	if _, err := exec.LookPath("zstd"); err != nil {
+		t.Skip("zstd not installed: ", err)
+	}
+	data := mixedData(3<<20, 9)
+	z := compress(t, mustCodec(t, "zstd -q -c"), data)
+	if len(z) >= len(data) || !bytes.HasPrefix(z, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Fatalf("compressed %d -> %d bytes, want zstd output", len(data), len(z))
+	}
+	r, err := mustCodec(t, "zstd -d -c").NewReader(t.Context(), bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readBack(t, r, data)
+}
