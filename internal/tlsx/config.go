@@ -278,8 +278,13 @@ func (e *NameError) Error() string {
 	for _, ip := range e.Cert.IPAddresses {
 		ips = append(ips, ip.String())
 	}
-	return fmt.Sprintf("tlsx: certificate is valid but does not match the expected name %q (CN %q, DNS names %v, IP addresses %v)",
+	msg := fmt.Sprintf("tlsx: certificate is valid but does not match the expected name %q (CN %q, DNS names %v, IP addresses %v)",
 		e.Name, firstCN(e.Cert), e.Cert.DNSNames, ips)
+	if cn := firstCN(e.Cert); cn != "" && strings.EqualFold(cn, e.Name) {
+		// The stock script's socat would have accepted the CN.
+		msg += fmt.Sprintf("; the CN does not count for a certificate with subjectAltNames (as in OpenSSL's host check): add %q to them", e.Name)
+	}
+	return msg
 }
 
 // tls12Suites are the cipher suites offered and accepted on TLS 1.2:

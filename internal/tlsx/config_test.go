@@ -548,3 +548,20 @@ func TestTLS12Suites(t *testing.T) {
 		}
 	}
 }
+
+// TestNameErrorCNHint: when the expected name is the CN of a certificate
+// that has SANs, which socat would accept, the error says why it does not
+// count and what to change.
+func TestNameErrorCNHint(t *testing.T) {
+	c := tlsxtest.NewCert(t, tlsxtest.Options{CN: "node9", DNS: []string{"node9.example"}}, nil).Cert
+	if MatchName(c, "node9") {
+		t.Fatal("MatchName accepted the CN of a certificate with DNS SANs")
+	}
+	msg := (&NameError{Name: "node9", Cert: c}).Error()
+	if want := `the CN does not count for a certificate with subjectAltNames (as in OpenSSL's host check): add "node9" to them`; !strings.Contains(msg, want) {
+		t.Errorf("got %q, want it to contain %q", msg, want)
+	}
+	if msg := (&NameError{Name: "other", Cert: c}).Error(); strings.Contains(msg, "CN does not count") {
+		t.Errorf("got %q, want no CN hint for a name that is not the CN", msg)
+	}
+}

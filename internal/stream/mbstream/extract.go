@@ -90,8 +90,8 @@ type ExtractStats struct {
 // Files are written in parallel by opts.Workers goroutines while a single
 // goroutine reads the stream; memory for payloads and sparse maps stays
 // within opts.MemoryLimit plus one chunk and one map (the Reader's, before
-// it is counted). After an error, files already written stay in dir, some partial;
-// the caller cleans up. Errors about a chunk are *ChunkError values naming
+// it is counted). After an error, files already written stay in dir, some
+// partial; the caller cleans up. Errors about a chunk are *ChunkError values naming
 // the path; filesystem errors keep their *fs.PathError inside, so that
 // errors.Is(err, syscall.ENOSPC) holds for a full disk.
 func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) (ExtractStats, error) {
