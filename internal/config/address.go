@@ -1,0 +1,69 @@
+package config
+
+import "strings"
+
+// address mirrors the --address branch: it breaks the address into
+// host, port and path parts with the script's parameter expansions. Most
+// parts are readonly, so a second --address only changes addr and addrPort.
+func (l *argLoop) address(a string) {
+	l.addr.assign(a)
+	var remain string
+	if strings.HasPrefix(a, "[") {
+		h := trimRight(beforeAny(a[1:], "]"))
+		l.hostUnescaped.readonly(h)
+		l.host.readonly("[" + h + "]")
+		l.hostIPv6.readonly("1")
+		remain = afterAny(a, "]") // ${ADDR#*\]}
+	} else {
+		h := trimRight(beforeAny(a, ":/"))
+		l.host.readonly(h)
+		l.hostUnescaped.readonly(h)
+		l.hostIPv6.readonly("0")
+		// ${ADDR#*[:/]}: without a port, "host/path" puts the first path
+		// element where the port should be; the script does the same.
+		remain = afterAny(a, ":/")
+	}
+	if remain == a {
+		remain = ""
+	}
+	remain = strings.TrimPrefix(remain, ":")
+	addrPort := beforeAny(remain, "/")
+	if addrPort != remain {
+		l.path.readonly(afterAny(remain, "/"))
+	} else {
+		l.path.readonly("")
+	}
+	l.addrPort.assign(trimRight(addrPort))
+	path := l.path.val
+	remain = afterAny(path, "/")
+	l.module.readonly(trimRight(beforeAny(path, "/")))
+	if remain != path {
+		l.lsn.readonly(trimRight(beforeAny(remain, "/")))
+		source := remain
+		remain = afterAny(remain, "/")
+		if remain != source {
+			l.sstVer.readonly(trimRight(beforeAny(remain, "/")))
+		} else {
+			l.sstVer.readonly("")
+		}
+	} else {
+		l.lsn.readonly("")
+		l.sstVer.readonly("")
+	}
+}
+
+// hostOpt mirrors the --host branch. It sets WSREP_SST_OPT_ADDR to the host
+// without brackets; the port stays whatever --address or --port gave.
+func (l *argLoop) hostOpt(a string) {
+	if strings.HasPrefix(a, "[") {
+		a = trimRight(beforeAny(a[1:], "]"))
+		l.hostUnescaped.readonly(a)
+		l.host.readonly("[" + a + "]")
+		l.hostIPv6.readonly("1")
+	} else {
+		l.host.readonly(a)
+		l.hostUnescaped.readonly(a)
+		l.hostIPv6.readonly("0")
+	}
+	l.addr.assign(a)
+}
