@@ -97,14 +97,24 @@ type Args struct {
 	LogBasename string
 	LogBinSeen  bool
 
-	// MysqldArgs is the reconstructed mysqld argument string the script
-	// passes to mariadb-backup (WSREP_SST_OPT_MYSQLD), shell-quoted
-	// exactly as the script builds it. It may contain secrets; log
-	// RedactArgs(MysqldArgs) instead.
-	MysqldArgs string
-	// InnoExtra is the script's INNOEXTRA: the innodb, aria and binlog
-	// options rebuilt from the values above, shell-quoted.
-	InnoExtra string
+	// MysqldArgs are the words of the script's WSREP_SST_OPT_MYSQLD, the
+	// mysqld options it passes on to mariadb-backup after
+	// "--mysqld-args", as sh would split the string the script builds,
+	// but built word by word so that a quote inside a value cannot break
+	// the line. Unlike the script, every --wsrep-sst-auth option is left
+	// out, with its value when that is the next word: mariadb-backup does
+	// not need it and argv is visible in ps.
+	MysqldArgs []string
+	// InnoExtra are the words of the script's INNOEXTRA: the innodb, aria
+	// and binlog options rebuilt from the values above.
+	InnoExtra []string
+
+	// mysqldLine and innoExtraLine are WSREP_SST_OPT_MYSQLD and
+	// INNOEXTRA exactly as the script builds them (shell-quoted, with
+	// the SST password when mysqld passed one), for the parity tests and
+	// explain; never run or log them unredacted.
+	mysqldLine    string
+	innoExtraLine string
 }
 
 // Limits on the command line ParseArgs accepts. mysqld builds a few dozen
@@ -139,8 +149,11 @@ type argLoop struct {
 	user, pswd, gtid, gtidDomainID             shVar
 	binlog, binlogIndex, logBasename, mysqld   shVar
 	innoExtra                                  string
-	roleSet                                    bool
-	addrRaw                                    string
+	// mysqldWords and innoExtraWords are the words of mysqld and
+	// innoExtra (see Args.MysqldArgs).
+	mysqldWords, innoExtraWords []string
+	roleSet                     bool
+	addrRaw                     string
 
 	// The MYSQLD_OPT_* variables: values found in --mysqld-args, used
 	// only when the matching explicit option was absent.
@@ -316,23 +329,32 @@ func (l *argLoop) arithVar(opt string) *shVar {
 // mysqldArgs mirrors the --mysqld-args branch: it consumes every remaining
 // argument, extracts the paths and binlog names the SST needs, drops the
 // options mariadb-backup must not see, and rebuilds the rest as
-// WSREP_SST_OPT_MYSQLD, each word in single quotes (original_cmd).
+// WSREP_SST_OPT_MYSQLD, each word in single quotes (original_cmd). The
+// words that string stands for are collected alongside, without the
+// --wsrep-sst-auth options and their values.
 func (l *argLoop) mysqldArgs(args []string) {
-	var cmd strings.Builder // original_cmd
-	quote := func(w string) { cmd.WriteString(" '" + w + "'") }
+	var c cmdLine // original_cmd
 	cmdTail := false
+	dropValue := false // the previous word was a bare --wsrep-sst-auth
 	for len(args) > 0 {
 		a := args[0]
+		mark := len(c.words)
+		// my_getopt takes the next word as the value of an option that
+		// requires one, whatever it looks like: it must not reach
+		// mariadb-backup either.
+		dropNow := dropValue
+		dropValue = false
 		lname := strings.TrimPrefix(a, "--")
 		if lname == "" {
 			// "--" ends the options. An empty word also lands here,
 			// since ${1#--} of "" is "".
 			args = args[1:]
 			if len(args) > 0 {
-				cmd.WriteString(" --")
-				for _, w := range args {
-					quote(w)
-				}
+				c.raw(" --", "--")
+				c.quoteTail(args)
+			}
+			if dropNow && len(c.words) > mark {
+				c.words = append(c.words[:mark], c.words[mark+1:]...)
 			}
 			break
 		}
@@ -342,40 +364,103 @@ func (l *argLoop) mysqldArgs(args []string) {
 			// syntax error, hence false, for the words "-!" and "-(".
 			if options != a && options != "" && options != "!" && options != "(" {
 				var slist string
-				slist, args = l.shortOptions(options, args, &cmdTail)
+				var words []string
+				slist, words, args = l.shortOptions(options, args, &cmdTail)
 				if slist != "" {
-					cmd.WriteString(" -" + slist)
+					c.raw(" -"+slist, words...)
 				}
 			} else if options == "" {
-				cmd.WriteString(" -")
+				c.raw(" -", "-")
 			} else {
 				// A positional argument or the value of a previous
 				// option: copied as is.
-				quote(a)
+				c.quote(a)
 			}
 			args = args[1:]
 			if cmdTail {
-				for _, w := range args {
-					quote(w)
-				}
+				c.quoteTail(args)
+			}
+			if dropNow {
+				// The value word, and whatever its cluster took.
+				c.words = c.words[:mark]
+			}
+			if cmdTail {
 				break
 			}
 			continue
 		}
-		if l.longOption(a) {
-			quote(a)
+		keep, auth, hasValue := l.longOption(a)
+		if keep {
+			c.quote(a)
+			if auth {
+				c.words = c.words[:mark]
+				dropValue = !hasValue
+			}
+		}
+		if dropNow {
+			c.words = c.words[:mark]
 		}
 		args = args[1:]
 	}
-	l.mysqld.assign(strings.TrimPrefix(cmd.String(), " ")) // ${original_cmd# *}
+	l.mysqld.assign(strings.TrimPrefix(c.line.String(), " ")) // ${original_cmd# *}
+	l.mysqldWords = c.words
+}
+
+// cmdLine is a command line the script builds as a string, with the words
+// sh would split it into.
+type cmdLine struct {
+	line  strings.Builder
+	words []string
+}
+
+// quote appends " 'w'", the word w.
+func (c *cmdLine) quote(w string) {
+	c.line.WriteString(" '" + w + "'")
+	c.words = append(c.words, w)
+}
+
+// quoteTail quotes the words after "--". mysqld would refuse them, but
+// should one be a --wsrep-sst-auth option it is still kept out of the
+// words, with its value word when it has no "=".
+func (c *cmdLine) quoteTail(ws []string) {
+	drop := false
+	for _, w := range ws {
+		c.line.WriteString(" '" + w + "'")
+		switch {
+		case drop:
+			drop = false
+		case isAuthOption(w):
+			drop = !strings.Contains(w, "=")
+		default:
+			c.words = append(c.words, w)
+		}
+	}
+}
+
+// isAuthOption reports whether w is a --wsrep-sst-auth option, spelt with
+// dashes or underscores, with or without --loose- and a value.
+func isAuthOption(w string) bool {
+	name, _, _ := strings.Cut(w, "=")
+	name = strings.ReplaceAll(name, "_", "-")
+	if rest, ok := strings.CutPrefix(name, "--loose-"); ok {
+		name = "--" + rest
+	}
+	return name == "--wsrep-sst-auth"
+}
+
+// raw appends text to the line and words to the words.
+func (c *cmdLine) raw(text string, words ...string) {
+	c.line.WriteString(text)
+	c.words = append(c.words, words...)
 }
 
 // shortOptions mirrors the loop over a cluster of short options such as
 // "-vh/data". args[0] is the word being parsed; the returned args start at
 // the last word consumed (the option's value, if it was a separate word).
 // -h sets the datadir, -u and -P are dropped with their values, ? a s v
-// take no value, and anything else keeps its value, re-quoted.
-func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (string, []string) {
+// take no value, and anything else keeps its value, re-quoted. It returns
+// slist (the text after " -" in original_cmd) and the words of " -slist".
+func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (string, []string, []string) {
 	slist := ""
 	for options != "" {
 		option, value := options[:1], options[1:]
@@ -404,18 +489,28 @@ func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (st
 				l.optDatadir.assign(trimDir(value))
 			}
 		} else if option != "u" && option != "P" {
+			// The script appends " --" to the option itself.
+			opt, tail := option, []string(nil)
 			if *cmdTail {
-				option += " --"
+				opt, tail = option+" --", []string{"--"}
 			}
+			var words []string
 			switch {
 			case value == "":
-				slist += option
+				words = append([]string{"-" + slist + option}, tail...)
+				slist += opt
 			case slist == "":
-				slist = option + " '" + value + "'"
+				words = append(append([]string{"-" + option}, tail...), value)
+				slist = opt + " '" + value + "'"
 			default:
-				slist += " -" + option + " '" + value + "'"
+				words = append(append([]string{"-" + slist, "-" + option}, tail...), value)
+				slist += " -" + opt + " '" + value + "'"
 			}
-			break
+			return slist, words, args
+		}
+		var words []string
+		if slist != "" {
+			words = []string{"-" + slist}
 		}
 		if *cmdTail {
 			if slist != "" {
@@ -423,15 +518,19 @@ func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (st
 			} else {
 				slist = "-"
 			}
+			words = append(words, "--")
 		}
-		break
+		return slist, words, args
 	}
-	return slist, args
+	return slist, []string{"-" + slist}, args
 }
 
 // longOption mirrors the handling of one "--name[=value]" word inside
-// --mysqld-args and reports whether the word is kept in original_cmd.
-func (l *argLoop) longOption(a string) bool {
+// --mysqld-args. keep reports whether the word is kept in original_cmd,
+// auth whether it is a --wsrep-sst-auth option (which mysqld spells with
+// dashes or underscores and an optional --loose- prefix), and hasValue
+// whether it carries its value after "=".
+func (l *argLoop) longOption(a string) (keep, auth, hasValue bool) {
 	option, value, hasValue := strings.Cut(a, "=")
 	if !hasValue {
 		value = ""
@@ -442,6 +541,12 @@ func (l *argLoop) longOption(a string) bool {
 	if rest, ok := strings.CutPrefix(option, "--loose-"); ok {
 		option = "--" + rest
 	}
+	return l.longOptionValue(option, value), option == "--wsrep-sst-auth", hasValue
+}
+
+// longOptionValue is the case statement of longOption on the normalized
+// option name.
+func (l *argLoop) longOptionValue(option, value string) bool {
 	switch option {
 	case "--defaults-file", "--defaults-extra-file", "--defaults-group-suffix",
 		"--user", "--port", "--socket":
@@ -546,6 +651,7 @@ func (l *argLoop) finish() error {
 
 	if b := l.logBasename.val; b != "" {
 		l.mysqld.assign(joinSpace("--log-basename='"+b+"'", l.mysqld.val))
+		l.mysqldWords = append([]string{"--log-basename=" + b}, l.mysqldWords...)
 	}
 	for _, e := range []struct{ name, val string }{
 		{"aria-log-dir-path", l.ariaLogDir.val},
@@ -558,10 +664,12 @@ func (l *argLoop) finish() error {
 	} {
 		if e.val != "" {
 			l.innoExtra += " --" + e.name + "='" + e.val + "'"
+			l.innoExtraWords = append(l.innoExtraWords, "--"+e.name+"="+e.val)
 		}
 	}
 	if l.binlog.val != "" && l.binlogIndex.val != "" {
 		l.mysqld.assign(joinSpace("--log-bin-index='"+l.binlogIndex.val+"'", l.mysqld.val))
+		l.mysqldWords = append([]string{"--log-bin-index=" + l.binlogIndex.val}, l.mysqldWords...)
 	}
 
 	// Port reconciliation.
@@ -633,8 +741,10 @@ func (l *argLoop) args() *Args {
 		BinlogIndex:              l.binlogIndex.val,
 		LogBasename:              l.logBasename.val,
 		LogBinSeen:               l.optLogBin.set && l.optLogBin.val == "",
-		MysqldArgs:               l.mysqld.val,
-		InnoExtra:                l.innoExtra,
+		MysqldArgs:               l.mysqldWords,
+		InnoExtra:                l.innoExtraWords,
+		mysqldLine:               l.mysqld.val,
+		innoExtraLine:            l.innoExtra,
 	}
 	// The script's "Get rid of incorrect values resulting from
 	// substitution in programs external to the script".

@@ -24,7 +24,9 @@ func FuzzParseArgs(f *testing.F) {
 			return
 		}
 		checkArgsInvariants(t, a)
-		_ = RedactArgs(a.MysqldArgs)
+		checkWordsMatchLine(t, argv, a)
+		_ = RedactArgs(a.mysqldLine)
+		_ = RedactWords(a.MysqldArgs)
 	})
 }
 

@@ -92,12 +92,14 @@ type Config struct {
 	UseExtra bool
 	// SpecialDirs is [sst] sst-special-dirs; only 1 is supported (default 1).
 	SpecialDirs int
-	// InnoBackupOpts, InnoApplyOpts and InnoMoveOpts are extra
-	// mariadb-backup options for backup, prepare and move-back
-	// (groups sst|xtrabackup|mariabackup), shell words.
-	InnoBackupOpts string
-	InnoApplyOpts  string
-	InnoMoveOpts   string
+	// InnoBackupOpts, InnoApplyOpts and InnoMoveOpts are the words of
+	// inno-backup-opts, inno-apply-opts and inno-move-opts (groups
+	// sst|xtrabackup|mariabackup, default empty): extra mariadb-backup
+	// options for backup, prepare and move-back, split as sh splits the
+	// script's eval'ed command line (an unterminated quote is an error).
+	InnoBackupOpts []string
+	InnoApplyOpts  []string
+	InnoMoveOpts   []string
 	// UseMemory is use-memory (sst|xtrabackup|mariabackup), else
 	// --innodb-buffer-pool-size, else [mysqld] innodb-buffer-pool-size.
 	UseMemory string
@@ -289,9 +291,19 @@ func (r *resolver) settings() error {
 	if c.SpecialDirs, err = r.getInt(groupsSST, "sst-special-dirs", 1); err != nil {
 		return err
 	}
-	c.InnoBackupOpts = r.get(groupsBackup, "inno-backup-opts", "")
-	c.InnoApplyOpts = r.get(groupsBackup, "inno-apply-opts", "")
-	c.InnoMoveOpts = r.get(groupsBackup, "inno-move-opts", "")
+	for _, o := range []struct {
+		dst *[]string
+		key string
+	}{
+		{&c.InnoBackupOpts, "inno-backup-opts"},
+		{&c.InnoApplyOpts, "inno-apply-opts"},
+		{&c.InnoMoveOpts, "inno-move-opts"},
+	} {
+		v := r.get(groupsBackup, o.key, "")
+		if *o.dst, err = splitWords(o.key, v); err != nil {
+			return fmt.Errorf("option %w (from %s)", err, c.Sources[o.key])
+		}
+	}
 	c.UseMemory = r.get(groupsBackup, "use-memory", "")
 	if c.UseMemory == "" {
 		// read_cnf: fall back to the buffer pool size from argv, then cnf.

@@ -13,7 +13,7 @@ import "strings"
 // included, is returned unchanged. RedactArgs(RedactArgs(s)) equals
 // RedactArgs(s).
 func RedactArgs(s string) string {
-	words := shellWords(s)
+	words, _ := shellWords(s) // hide what can be found even in a broken line
 	var b strings.Builder
 	last := 0
 	redactNext := false
@@ -91,4 +91,26 @@ func requote(raw, text string) string {
 		return "'" + text + "'"
 	}
 	return text
+}
+
+// RedactWords is RedactArgs for a command line already split into words,
+// such as Args.MysqldArgs: it returns a copy of args with the same secrets
+// replaced by "***", so that it can be logged.
+func RedactWords(args []string) []string {
+	if args == nil {
+		return nil
+	}
+	out := make([]string, len(args))
+	redactNext := false
+	for i, w := range args {
+		if redactNext {
+			redactNext = false
+			if !strings.HasPrefix(w, "-") {
+				out[i] = "***"
+				continue
+			}
+		}
+		out[i], redactNext = redactWord(w)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -223,12 +224,24 @@ type shellWord struct {
 	text       string
 }
 
-// shellWords splits s into words as sh would (blanks separate words;
-// '...' and "..." quote, a backslash escapes the next byte outside single
-// quotes). An unterminated quote runs to the end of s. It does no
-// expansions.
-func shellWords(s string) []shellWord {
+// errUnterminated reports a quote that is never closed.
+var errUnterminated = errors.New("unterminated quote")
+
+// shellWords is the one word splitter of the package: it splits s as sh
+// splits the option strings the script pastes into its eval'ed command
+// lines (inno-backup-opts and the like). Blanks (space, tab, newline)
+// separate words; '...' is literal; inside "..." a backslash escapes only
+// " \ $ ` and newline; outside quotes a backslash escapes the next byte;
+// a backslash-newline pair is removed (line continuation). Expansions
+// ($VAR, `cmd`, globs) are not performed: the words go straight to exec.
+//
+// An unterminated quote makes the last word run to the end of s, and the
+// error errUnterminated is returned with the words: sh would refuse the
+// line, so callers that run the words treat it as fatal, while RedactArgs
+// uses the words anyway to hide what it can.
+func shellWords(s string) ([]shellWord, error) {
 	var words []shellWord
+	var err error
 	i := 0
 	for i < len(s) {
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n') {
@@ -236,6 +249,10 @@ func shellWords(s string) []shellWord {
 		}
 		if i == len(s) {
 			break
+		}
+		if s[i] == '\\' && i+1 < len(s) && s[i+1] == '\n' {
+			i += 2 // a line continuation between words
+			continue
 		}
 		start := i
 		var text strings.Builder
@@ -249,6 +266,7 @@ func shellWords(s string) []shellWord {
 				if j < 0 {
 					text.WriteString(s[i+1:])
 					i = len(s)
+					err = errUnterminated
 					break word
 				}
 				text.WriteString(s[i+1 : i+1+j])
@@ -256,15 +274,26 @@ func shellWords(s string) []shellWord {
 			case '"':
 				i++
 				for i < len(s) && s[i] != '"' {
-					if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0 {
 						i++
+						if s[i] == '\n' {
+							i++
+							continue
+						}
 					}
 					text.WriteByte(s[i])
 					i++
 				}
+				if i >= len(s) {
+					err = errUnterminated
+				}
 				i++ // the closing quote, or past the end
 			case '\\':
-				if i+1 < len(s) {
+				switch {
+				case i+1 == len(s):
+					// sh keeps a trailing backslash as a literal.
+					text.WriteByte(c)
+				case s[i+1] != '\n':
 					text.WriteByte(s[i+1])
 				}
 				i += 2
@@ -277,5 +306,22 @@ func shellWords(s string) []shellWord {
 		words = append(words, shellWord{start: start, end: end, text: text.String()})
 		i = end
 	}
-	return words
+	return words, err
+}
+
+// splitWords returns the words of s (see shellWords); what names the
+// option for the error, which wraps ErrInvalid.
+func splitWords(what, s string) ([]string, error) {
+	ws, err := shellWords(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w in a shell-quoted value: %w", what, s, err, ErrInvalid)
+	}
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.text
+	}
+	return out, nil
 }

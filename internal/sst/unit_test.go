@@ -10,10 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -113,30 +111,6 @@ func TestEmacsToGo(t *testing.T) {
 	}
 }
 
-func TestSplitWords(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"  --a=1   --b ", []string{"--a=1", "--b"}},
-		{"--innodb-data-home-dir='/var/lib/my sql' --log-bin='x'", []string{"--innodb-data-home-dir=/var/lib/my sql", "--log-bin=x"}},
-		{`"--a=b \"c\" \$d" e\ f`, []string{`--a=b "c" $d`, "e f"}},
-		{`''`, []string{""}},
-	}
-	for _, tt := range tests {
-		got, err := splitWords(tt.in)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"'open", `"open`} {
-		if _, err := splitWords(bad); err == nil {
-			t.Errorf("splitWords(%q) accepted", bad)
-		}
-	}
-}
-
 func TestWipeDirsKeepsCpat(t *testing.T) {
 	d := t.TempDir()
 	for _, f := range []string{"grastate.dat", "ibdata1", "x.pem", "wsrep_sst.pid", "mysql/user.frm", ".sst/a"} {
@@ -226,18 +200,4 @@ func TestAcquireLock(t *testing.T) {
 			t.Errorf("exit = %d (%v), want %d", got, err, ExitAlready)
 		}
 	})
-}
-
-func TestMysqldArgsDropAuth(t *testing.T) {
-	s := &session{args: &config.Args{MysqldArgs: `'--wsrep_sst_auth=root:pw' '--loose-wsrep-sst-auth=x:y' '--innodb-flush-method=O_DIRECT'`}}
-	got, err := s.mysqldArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"--mysqld-args", "--innodb-flush-method=O_DIRECT"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("mysqldArgs = %q, want %q", got, want)
-	}
-	if regexp.MustCompile(`pw|x:y`).MatchString(strings.Join(got, " ")) {
-		t.Error("auth leaked")
-	}
 }
