@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // address mirrors the --address branch: it breaks the address into
 // host, port and path parts with the script's parameter expansions. Most
@@ -66,4 +70,21 @@ func (l *argLoop) hostOpt(a string) {
 		l.hostIPv6.readonly("0")
 	}
 	l.addr.assign(a)
+}
+
+// validateAddress refuses what the script would hand to socat or nc and
+// fail on only after taking the lock, or worse, accept: an empty host
+// (--address ” would listen on every interface, or dial localhost) and a
+// port that is not a number from 1 to 65535. Errors wrap ErrInvalid.
+func validateAddress(a *Args) error {
+	if a.HostUnescaped == "" {
+		return fmt.Errorf("--address '%s' names no host: pass the address the %s must use (wsrep_sst_receive_address or the node's IP) so the SST does not listen on all interfaces: %w",
+			a.AddressRaw, a.Role, ErrInvalid)
+	}
+	n, err := strconv.Atoi(a.Port)
+	if err != nil || n < 1 || n > 65535 || strings.TrimLeft(a.Port, "0123456789") != "" {
+		return fmt.Errorf("SST port '%s' (from --address '%s' or --port) is not a number from 1 to 65535: %w",
+			a.Port, a.AddressRaw, ErrInvalid)
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ type explained struct {
 	RemoteUser  string            `json:"remote_user,omitempty"`
 	RemotePass  Secret            `json:"remote_password,omitempty"`
 	OptionFiles []string          `json:"option_files"`
+	Warnings    []string          `json:"warnings,omitempty"`
 	Settings    []explainedOption `json:"settings"`
 }
 
@@ -85,6 +86,7 @@ func (c *Config) Explain() ([]byte, error) {
 		RemoteUser:  c.RemoteUser,
 		RemotePass:  c.RemotePassword,
 		OptionFiles: c.OptionFiles,
+		Warnings:    c.Warnings,
 	}
 	values := c.settingValues()
 	names := make([]string, 0, len(c.Sources))
@@ -129,6 +131,8 @@ func (c *Config) settingValues() map[string]any {
 		"inno-move-opts":      RedactWords(c.InnoMoveOpts),
 		"use-memory":          c.UseMemory,
 		"sst-initial-timeout": int(c.InitialTimeout.Seconds()),
+		"sst-idle-timeout":    int(c.IdleTimeout.Seconds()),
+		"keep-datadir":        c.KeepDatadir,
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,

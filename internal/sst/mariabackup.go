@@ -11,8 +11,8 @@ import (
 // backupTool is mariadb-backup plus what setup_commands computes once.
 type backupTool struct {
 	path string
-	// noVersionCheck is " --no-version-check" when the binary knows the
-	// option (the script's disver).
+	// noVersionCheck reports that the binary knows --version-check, so
+	// the command lines get --no-version-check (the script's disver).
 	noVersionCheck bool
 }
 
