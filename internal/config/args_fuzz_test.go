@@ -105,8 +105,8 @@ func checkArgsInvariants(t *testing.T, a *Args) {
 }
 
 // FuzzShellWords checks the one splitter: no panic, spans inside s, and
-// a round trip for NUL-separated words quoted the sh way ('...' with
-// '\” for a quote).
+// a round trip for NUL-separated words quoted the sh way: each word in
+// single quotes, a quote inside it closed, escaped and reopened.
 func FuzzShellWords(f *testing.F) {
 	f.Add("--a='b c' \"--d=\\\"e\\\"\" f\\ g", "x\x00y z\x00it's")
 	f.Add("'open", "")
