@@ -72,6 +72,36 @@ func (l *argLoop) hostOpt(a string) {
 	l.addr.assign(a)
 }
 
+// reconcilePort mirrors the script's port handling after the loop: --port
+// and the address port must agree, the port defaults to 4444, and
+// WSREP_SST_OPT_ADDR is rebuilt from host, port and path.
+func (l *argLoop) reconcilePort() error {
+	l.addrRaw = l.addr.val
+	if l.addrPort.val != "" {
+		if l.port.val != "" {
+			if l.port.val != l.addrPort.val {
+				return &argError{
+					msg: fmt.Sprintf("port in --port=%s differs from port in --address=%s", l.port.val, l.addr.val),
+					err: ErrPortConflict,
+				}
+			}
+		} else {
+			l.port.readonly(l.addrPort.val)
+		}
+	} else {
+		if l.port.val == "" {
+			l.port.readonly("4444")
+		}
+		l.addrPort.assign(l.port.val)
+	}
+	sstPath := ""
+	if l.path.val != "" {
+		sstPath = "/" + l.path.val
+	}
+	l.addr.assign(l.host.val + ":" + l.port.val + sstPath)
+	return nil
+}
+
 // validateAddress refuses what the script would hand to socat or nc and
 // fail on only after taking the lock, or worse, accept: an empty host
 // (--address ” would listen on every interface, or dial localhost) and a

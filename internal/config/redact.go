@@ -3,9 +3,9 @@ package config
 import "strings"
 
 // RedactArgs returns the command line s with passwords replaced by "***",
-// so that it can be logged. s is a string of shell words such as
-// Args.MysqldArgs or a raw command line; words may be single- or
-// double-quoted. Hidden are the values of --wsrep-sst-auth (also spelt
+// so that it can be logged. s is a string of shell words such as the
+// script's WSREP_SST_OPT_MYSQLD or a raw command line; words may be
+// single- or double-quoted, and an unterminated quote runs to the end. Hidden are the values of --wsrep-sst-auth (also spelt
 // with underscores, with a --loose- prefix, or with its value in the next
 // word, which mysqld accepts for this option), --password=, and -p<pw> or
 // -p '<pw>' (also at the end of a cluster of flags, "-vp<pw>"). A redacted
