@@ -48,14 +48,19 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	ctx, stop := sst.SignalContext(context.Background())
 	defer stop()
 
-	cfg, err := config.Load(config.LoadParams{Program: argv[0], Argv: args, Search: search})
+	p := config.LoadParams{Program: argv[0], Argv: args, Search: search, Secrets: h}
+	if cmd == "sst" {
+		// Only a real run reads the credentials mysqld may write there.
+		p.Stdin = stdin
+	}
+	cfg, err := config.Load(ctx, p)
 	if err != nil {
 		log.Error(h.Redact(err.Error()))
 		return sst.ExitCode(err)
 	}
-	h.AddSecret(cfg.Password.Reveal())
-	h.AddSecret(cfg.RemotePassword.Reveal())
-	h.AddSecret(cfg.EncryptKey.Reveal())
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if cmd == "explain" {
 		out, err := cfg.Explain()
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -117,6 +118,12 @@ func TestMalformedInput(t *testing.T) {
 	loop := filepath.Join(dir, "loop.cnf")
 	os.WriteFile(loop, []byte("[sst]\n!include "+loop+"\n"), 0o644)
 	big := strings.Repeat("x", 70<<10)
+	fifo := filepath.Join(dir, "fifo.cnf")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	idle := filepath.Join(dir, "idle.cnf")
+	os.WriteFile(idle, []byte("[sst]\nsst-idle-timeout=-5\n"), 0o644)
 	tests := []struct {
 		name string
 		argv []string
@@ -131,6 +138,10 @@ func TestMalformedInput(t *testing.T) {
 		{"no datadir", []string{"--role", "joiner", "--address", "127.0.0.1:1"}, 2, "--datadir"},
 		{"unknown subcommand", []string{"frobnicate"}, 22, "unknown subcommand"},
 		{"bad number", []string{"--role", "joiner", "--datadir", dir, "--parent", "abc"}, 22, "abc"},
+		{"empty address", []string{"--role", "joiner", "--address", "", "--datadir", dir}, 22, "names no host"},
+		{"bad port", []string{"--role", "joiner", "--address", "10.0.0.1:99999", "--datadir", dir}, 22, "'99999'"},
+		{"fifo defaults file", []string{"--role", "joiner", "--address", "10.0.0.1", "--datadir", dir, "--defaults-file", fifo}, 2, "fifo.cnf is a named pipe"},
+		{"idle timeout", []string{"--role", "joiner", "--address", "10.0.0.1", "--datadir", dir, "--defaults-file", idle}, 22, "sst-idle-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,5 +180,22 @@ func TestPasswordsNeverPrinted(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), `"user": "sstuser"`) {
 		t.Errorf("explain lacks the user split from WSREP_SST_OPT_AUTH:\n%s", stdout.String())
+	}
+}
+
+// TestOptionFileWarningsLogged: option-file warnings used to be collected
+// and dropped; they are logged as WARNING lines.
+func TestOptionFileWarningsLogged(t *testing.T) {
+	ww := filepath.Join(t.TempDir(), "my.cnf")
+	os.WriteFile(ww, []byte("[sst]\n"), 0o644)
+	os.Chmod(ww, 0o666)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"wsrep_sst_mariabackup", "explain", "--role", "joiner", "--address", "10.0.0.1", "--datadir", t.TempDir()},
+		nil, &stdout, &stderr, []string{ww})
+	if code != 0 {
+		t.Fatalf("explain exit %d: %s", code, stderr.String())
+	}
+	if want := "WSREP_SST: [WARNING] World-writable config file '" + ww + "' is ignored"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 	}
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // Args is what the argument loop of wsrep_sst_common extracts from the
@@ -97,14 +96,24 @@ type Args struct {
 	LogBasename string
 	LogBinSeen  bool
 
-	// MysqldArgs is the reconstructed mysqld argument string the script
-	// passes to mariadb-backup (WSREP_SST_OPT_MYSQLD), shell-quoted
-	// exactly as the script builds it. It may contain secrets; log
-	// RedactArgs(MysqldArgs) instead.
-	MysqldArgs string
-	// InnoExtra is the script's INNOEXTRA: the innodb, aria and binlog
-	// options rebuilt from the values above, shell-quoted.
-	InnoExtra string
+	// MysqldArgs are the words of the script's WSREP_SST_OPT_MYSQLD, the
+	// mysqld options it passes on to mariadb-backup after
+	// "--mysqld-args", as sh would split the string the script builds,
+	// but built word by word so that a quote inside a value cannot break
+	// the line. Unlike the script, every --wsrep-sst-auth option is left
+	// out, with its value when that is the next word: mariadb-backup does
+	// not need it and argv is visible in ps.
+	MysqldArgs []string
+	// InnoExtra are the words of the script's INNOEXTRA: the innodb, aria
+	// and binlog options rebuilt from the values above.
+	InnoExtra []string
+
+	// mysqldLine and innoExtraLine are WSREP_SST_OPT_MYSQLD and
+	// INNOEXTRA exactly as the script builds them (shell-quoted, with
+	// the SST password when mysqld passed one), for the parity tests and
+	// explain; never run or log them unredacted.
+	mysqldLine    string
+	innoExtraLine string
 }
 
 // Limits on the command line ParseArgs accepts. mysqld builds a few dozen
@@ -125,30 +134,6 @@ type argError struct {
 func (e *argError) Error() string { return e.msg }
 func (e *argError) Unwrap() error { return e.err }
 
-// shVar is one shell variable of the script. Bash tells unset from empty
-// (${X+x}), and a variable made readonly keeps its value: a later
-// "readonly X=..." or "X=..." only prints "X: readonly variable" and the
-// script goes on. Several options of the argument loop are readonly, so for
-// them the first occurrence wins while for the others the last one does.
-type shVar struct {
-	val     string
-	set, ro bool
-}
-
-// assign mirrors X=val.
-func (v *shVar) assign(val string) {
-	if v.ro {
-		return
-	}
-	v.val, v.set = val, true
-}
-
-// readonly mirrors "readonly X=val".
-func (v *shVar) readonly(val string) {
-	v.assign(val)
-	v.ro = true
-}
-
 // argLoop holds the script variables the argument loop of wsrep_sst_common
 // and its post-processing read and write, named after them.
 type argLoop struct {
@@ -163,8 +148,11 @@ type argLoop struct {
 	user, pswd, gtid, gtidDomainID             shVar
 	binlog, binlogIndex, logBasename, mysqld   shVar
 	innoExtra                                  string
-	roleSet                                    bool
-	addrRaw                                    string
+	// mysqldWords and innoExtraWords are the words of mysqld and
+	// innoExtra (see Args.MysqldArgs).
+	mysqldWords, innoExtraWords []string
+	roleSet                     bool
+	addrRaw                     string
 
 	// The MYSQLD_OPT_* variables: values found in --mysqld-args, used
 	// only when the matching explicit option was absent.
@@ -337,257 +325,6 @@ func (l *argLoop) arithVar(opt string) *shVar {
 	}
 }
 
-// address mirrors the --address branch: it breaks the address into
-// host, port and path parts with the script's parameter expansions. Most
-// parts are readonly, so a second --address only changes addr and addrPort.
-func (l *argLoop) address(a string) {
-	l.addr.assign(a)
-	var remain string
-	if strings.HasPrefix(a, "[") {
-		h := trimRight(beforeAny(a[1:], "]"))
-		l.hostUnescaped.readonly(h)
-		l.host.readonly("[" + h + "]")
-		l.hostIPv6.readonly("1")
-		remain = afterAny(a, "]") // ${ADDR#*\]}
-	} else {
-		h := trimRight(beforeAny(a, ":/"))
-		l.host.readonly(h)
-		l.hostUnescaped.readonly(h)
-		l.hostIPv6.readonly("0")
-		// ${ADDR#*[:/]}: without a port, "host/path" puts the first path
-		// element where the port should be; the script does the same.
-		remain = afterAny(a, ":/")
-	}
-	if remain == a {
-		remain = ""
-	}
-	remain = strings.TrimPrefix(remain, ":")
-	addrPort := beforeAny(remain, "/")
-	if addrPort != remain {
-		l.path.readonly(afterAny(remain, "/"))
-	} else {
-		l.path.readonly("")
-	}
-	l.addrPort.assign(trimRight(addrPort))
-	path := l.path.val
-	remain = afterAny(path, "/")
-	l.module.readonly(trimRight(beforeAny(path, "/")))
-	if remain != path {
-		l.lsn.readonly(trimRight(beforeAny(remain, "/")))
-		source := remain
-		remain = afterAny(remain, "/")
-		if remain != source {
-			l.sstVer.readonly(trimRight(beforeAny(remain, "/")))
-		} else {
-			l.sstVer.readonly("")
-		}
-	} else {
-		l.lsn.readonly("")
-		l.sstVer.readonly("")
-	}
-}
-
-// hostOpt mirrors the --host branch. It sets WSREP_SST_OPT_ADDR to the host
-// without brackets; the port stays whatever --address or --port gave.
-func (l *argLoop) hostOpt(a string) {
-	if strings.HasPrefix(a, "[") {
-		a = trimRight(beforeAny(a[1:], "]"))
-		l.hostUnescaped.readonly(a)
-		l.host.readonly("[" + a + "]")
-		l.hostIPv6.readonly("1")
-	} else {
-		l.host.readonly(a)
-		l.hostUnescaped.readonly(a)
-		l.hostIPv6.readonly("0")
-	}
-	l.addr.assign(a)
-}
-
-// mysqldArgs mirrors the --mysqld-args branch: it consumes every remaining
-// argument, extracts the paths and binlog names the SST needs, drops the
-// options mariadb-backup must not see, and rebuilds the rest as
-// WSREP_SST_OPT_MYSQLD, each word in single quotes (original_cmd).
-func (l *argLoop) mysqldArgs(args []string) {
-	var cmd strings.Builder // original_cmd
-	quote := func(w string) { cmd.WriteString(" '" + w + "'") }
-	cmdTail := false
-	for len(args) > 0 {
-		a := args[0]
-		lname := strings.TrimPrefix(a, "--")
-		if lname == "" {
-			// "--" ends the options. An empty word also lands here,
-			// since ${1#--} of "" is "".
-			args = args[1:]
-			if len(args) > 0 {
-				cmd.WriteString(" --")
-				for _, w := range args {
-					quote(w)
-				}
-			}
-			break
-		}
-		if lname == a {
-			options := strings.TrimPrefix(a, "-")
-			// [ "$options" != "$1" -a -n "$options" ] is a test(1)
-			// syntax error, hence false, for the words "-!" and "-(".
-			if options != a && options != "" && options != "!" && options != "(" {
-				var slist string
-				slist, args = l.shortOptions(options, args, &cmdTail)
-				if slist != "" {
-					cmd.WriteString(" -" + slist)
-				}
-			} else if options == "" {
-				cmd.WriteString(" -")
-			} else {
-				// A positional argument or the value of a previous
-				// option: copied as is.
-				quote(a)
-			}
-			args = args[1:]
-			if cmdTail {
-				for _, w := range args {
-					quote(w)
-				}
-				break
-			}
-			continue
-		}
-		if l.longOption(a) {
-			quote(a)
-		}
-		args = args[1:]
-	}
-	l.mysqld.assign(strings.TrimPrefix(cmd.String(), " ")) // ${original_cmd# *}
-}
-
-// shortOptions mirrors the loop over a cluster of short options such as
-// "-vh/data". args[0] is the word being parsed; the returned args start at
-// the last word consumed (the option's value, if it was a separate word).
-// -h sets the datadir, -u and -P are dropped with their values, ? a s v
-// take no value, and anything else keeps its value, re-quoted.
-func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (string, []string) {
-	slist := ""
-	for options != "" {
-		option, value := options[:1], options[1:]
-		// [ "$option" != '?' -a ... ] is also false for "!" and "(",
-		// which test(1) reads as operators.
-		if strings.Contains("?asv!(", option) {
-			slist += option
-			options = value
-			continue
-		}
-		if value == "" && len(args) > 1 {
-			if next := args[1]; !strings.HasPrefix(next, "-") {
-				args = args[1:]
-				value = args[0]
-			} else if next == "--" {
-				args = args[1:]
-				if len(args) > 1 {
-					*cmdTail = true
-					args = args[1:]
-					value = args[0]
-				}
-			}
-		}
-		if option == "h" {
-			if l.data.val == "" {
-				l.optDatadir.assign(trimDir(value))
-			}
-		} else if option != "u" && option != "P" {
-			if *cmdTail {
-				option += " --"
-			}
-			switch {
-			case value == "":
-				slist += option
-			case slist == "":
-				slist = option + " '" + value + "'"
-			default:
-				slist += " -" + option + " '" + value + "'"
-			}
-			break
-		}
-		if *cmdTail {
-			if slist != "" {
-				slist += " --"
-			} else {
-				slist = "-"
-			}
-		}
-		break
-	}
-	return slist, args
-}
-
-// longOption mirrors the handling of one "--name[=value]" word inside
-// --mysqld-args and reports whether the word is kept in original_cmd.
-func (l *argLoop) longOption(a string) bool {
-	option, value, hasValue := strings.Cut(a, "=")
-	if !hasValue {
-		value = ""
-	}
-	if strings.Contains(option, "_") {
-		option = echo(strings.ReplaceAll(option, "_", "-")) // to_minuses
-	}
-	if rest, ok := strings.CutPrefix(option, "--loose-"); ok {
-		option = "--" + rest
-	}
-	switch option {
-	case "--defaults-file", "--defaults-extra-file", "--defaults-group-suffix",
-		"--user", "--port", "--socket":
-		return false
-	case "--aria-log-dir-path":
-		if l.ariaLogDir.val == "" {
-			l.optAriaLogDir.assign(trimDir(value))
-		}
-	case "--innodb-data-home-dir":
-		if l.innodbDataHome.val == "" {
-			l.optInnodbDataHome.assign(trimDir(value))
-		}
-	case "--innodb-log-group-home-dir":
-		if l.innodbLogGroup.val == "" {
-			l.optInnodbLogGroup.assign(trimDir(value))
-		}
-	case "--innodb-undo-directory":
-		if l.innodbUndo.val == "" {
-			l.optInnodbUndo.assign(trimDir(value))
-		}
-	case "--innodb-buffer-pool-filename":
-		if l.bufferPool.val == "" {
-			l.optBufferPool.assign(trimString(value))
-		}
-	case "--innodb-buffer-pool-size":
-		if l.bufferPoolSize.val == "" {
-			l.optBufferPoolSize.assign(trimString(value))
-		}
-	case "--innodb-force-recovery":
-		// [ -n "$value" -a "$value" != "0" ], including its test(1)
-		// misparse of operator-like values.
-		if testNonEmpty(value) && value != "(" && value != "!" && value != "0" {
-			l.forceRecovery.assign(trimString(value))
-		}
-	case "--log-bin":
-		if l.binlog.val == "" {
-			l.optLogBin.assign(trimString(value))
-		}
-	case "--log-bin-index":
-		if l.binlogIndex.val == "" {
-			l.optLogBinIndex.assign(trimString(value))
-		}
-	case "--log-basename":
-		if l.logBasename.val == "" {
-			l.optLogBasename.assign(trimString(value))
-		}
-	case "--datadir":
-		if l.data.val == "" {
-			l.optDatadir.assign(trimDir(value))
-		}
-	default:
-		return true
-	}
-	return false
-}
-
 // finish mirrors the script from the role check after the loop down to the
 // rebuilt WSREP_SST_OPT_ADDR.
 func (l *argLoop) finish() error {
@@ -636,6 +373,7 @@ func (l *argLoop) finish() error {
 
 	if b := l.logBasename.val; b != "" {
 		l.mysqld.assign(joinSpace("--log-basename='"+b+"'", l.mysqld.val))
+		l.mysqldWords = append([]string{"--log-basename=" + b}, l.mysqldWords...)
 	}
 	for _, e := range []struct{ name, val string }{
 		{"aria-log-dir-path", l.ariaLogDir.val},
@@ -648,45 +386,15 @@ func (l *argLoop) finish() error {
 	} {
 		if e.val != "" {
 			l.innoExtra += " --" + e.name + "='" + e.val + "'"
+			l.innoExtraWords = append(l.innoExtraWords, "--"+e.name+"="+e.val)
 		}
 	}
 	if l.binlog.val != "" && l.binlogIndex.val != "" {
 		l.mysqld.assign(joinSpace("--log-bin-index='"+l.binlogIndex.val+"'", l.mysqld.val))
+		l.mysqldWords = append([]string{"--log-bin-index=" + l.binlogIndex.val}, l.mysqldWords...)
 	}
 
-	// Port reconciliation.
-	l.addrRaw = l.addr.val
-	if l.addrPort.val != "" {
-		if l.port.val != "" {
-			if l.port.val != l.addrPort.val {
-				return &argError{
-					msg: fmt.Sprintf("port in --port=%s differs from port in --address=%s", l.port.val, l.addr.val),
-					err: ErrPortConflict,
-				}
-			}
-		} else {
-			l.port.readonly(l.addrPort.val)
-		}
-	} else {
-		if l.port.val == "" {
-			l.port.readonly("4444")
-		}
-		l.addrPort.assign(l.port.val)
-	}
-	sstPath := ""
-	if l.path.val != "" {
-		sstPath = "/" + l.path.val
-	}
-	l.addr.assign(l.host.val + ":" + l.port.val + sstPath)
-	return nil
-}
-
-// joinSpace mirrors `if [ -n "$B" ]; then X="A $B"; else X="A"; fi`.
-func joinSpace(a, b string) string {
-	if b == "" {
-		return a
-	}
-	return a + " " + b
+	return l.reconcilePort()
 }
 
 // args converts the script variables into Args.
@@ -731,8 +439,10 @@ func (l *argLoop) args() *Args {
 		BinlogIndex:              l.binlogIndex.val,
 		LogBasename:              l.logBasename.val,
 		LogBinSeen:               l.optLogBin.set && l.optLogBin.val == "",
-		MysqldArgs:               l.mysqld.val,
-		InnoExtra:                l.innoExtra,
+		MysqldArgs:               l.mysqldWords,
+		InnoExtra:                l.innoExtraWords,
+		mysqldLine:               l.mysqld.val,
+		innoExtraLine:            l.innoExtra,
 	}
 	// The script's "Get rid of incorrect values resulting from
 	// substitution in programs external to the script".
@@ -743,337 +453,4 @@ func (l *argLoop) args() *Args {
 		a.Password = ""
 	}
 	return a
-}
-
-// shellArith evaluates s as bash's $(( s )) does for an integer constant:
-// surrounding blanks, an optional sign, and a decimal, octal (leading 0),
-// hexadecimal (0x) or base#digits number, wrapping around on overflow
-// like bash's 64-bit arithmetic. An empty or blank s is 0. Anything else,
-// which bash would evaluate as an expression or a variable name, wraps
-// ErrInvalid.
-func shellArith(s string) (int64, error) {
-	t := strings.Trim(s, " \t\n\v\f\r")
-	if t == "" {
-		return 0, nil
-	}
-	neg := false
-	switch t[0] {
-	case '-':
-		neg, t = true, t[1:]
-	case '+':
-		t = t[1:]
-	}
-	bad := fmt.Errorf("not an integer: %w", ErrInvalid)
-	if t == "" {
-		return 0, bad
-	}
-	base := uint64(10)
-	switch {
-	case strings.Contains(t, "#"):
-		b, digits, _ := strings.Cut(t, "#")
-		n, err := strconv.ParseUint(b, 10, 8)
-		if err != nil || n < 2 || n > 64 {
-			return 0, fmt.Errorf("invalid arithmetic base: %w", ErrInvalid)
-		}
-		base, t = n, digits
-	case len(t) > 1 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'):
-		if len(t) == 2 {
-			return 0, nil // bash takes a bare "0x" as 0
-		}
-		base, t = 16, t[2:]
-	case len(t) > 1 && t[0] == '0':
-		base, t = 8, t[1:]
-	}
-	if t == "" {
-		return 0, bad
-	}
-	var n uint64
-	for i := 0; i < len(t); i++ {
-		d, ok := digitValue(t[i], base)
-		if !ok {
-			return 0, bad
-		}
-		if d >= base {
-			return 0, fmt.Errorf("value too great for base: %w", ErrInvalid)
-		}
-		n = n*base + d
-	}
-	if neg {
-		n = -n
-	}
-	return int64(n), nil
-}
-
-// digitValue is the value of one digit in bash's base#n notation: 0-9,
-// a-z, A-Z, @ and _; letters are case-insensitive up to base 36.
-func digitValue(c byte, base uint64) (uint64, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return uint64(c - '0'), true
-	case c >= 'a' && c <= 'z':
-		return uint64(c-'a') + 10, true
-	case c >= 'A' && c <= 'Z':
-		if base <= 36 {
-			return uint64(c-'A') + 10, true
-		}
-		return uint64(c-'A') + 36, true
-	case c == '@':
-		return 62, true
-	case c == '_':
-		return 63, true
-	}
-	return 0, false
-}
-
-// isShellSpace is [[:space:]] in the C locale.
-func isShellSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r')
-}
-
-// echo mirrors $(echo "$x") in bash: a word made only of echo's options
-// (-n, -e, -E, -neE ...) prints nothing, and command substitution drops
-// trailing newlines. The trim_* helpers of the script all end this way.
-func echo(s string) string {
-	if len(s) > 1 && s[0] == '-' && strings.Trim(s[1:], "neE") == "" {
-		return ""
-	}
-	return strings.TrimRight(s, "\n")
-}
-
-// trimString mirrors trim_string: leading and trailing blanks removed.
-func trimString(s string) string {
-	first := 0
-	for first < len(s) && isShellSpace(s[first]) {
-		first++
-	}
-	if first == len(s) {
-		return ""
-	}
-	last := len(s) - 1
-	for isShellSpace(s[last]) {
-		last--
-	}
-	return echo(s[first : last+1])
-}
-
-// trimRight mirrors trim_right: trailing blanks removed.
-func trimRight(s string) string {
-	last := len(s) - 1
-	for last >= 0 && isShellSpace(s[last]) {
-		last--
-	}
-	if last < 0 {
-		return ""
-	}
-	return echo(s[:last+1])
-}
-
-// trimDir mirrors trim_dir: leading blanks and trailing blanks and slashes
-// removed. A value of slashes only is kept as is ("/" stays "/"), and so
-// are the blanks after it (" / " gives "/ "): the script's
-// ${1%[![:space:]/]*} finds no character to cut at.
-func trimDir(s string) string {
-	first := 0
-	for first < len(s) && isShellSpace(s[first]) {
-		first++
-	}
-	if first == len(s) {
-		return ""
-	}
-	last := len(s) - 1
-	for last >= first && (isShellSpace(s[last]) || s[last] == '/') {
-		last--
-	}
-	x := s[first:]
-	if last >= first {
-		x = s[first : last+1]
-	}
-	if x == "" {
-		x = "."
-	}
-	return echo(x)
-}
-
-// beforeAny mirrors ${s%%[chars]*}: s up to the first of chars.
-func beforeAny(s, chars string) string {
-	if i := strings.IndexAny(s, chars); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// afterAny mirrors ${s#*[chars]}: s after the first of chars, or s itself
-// when none occurs.
-func afterAny(s, chars string) string {
-	if i := strings.IndexAny(s, chars); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-// testNonEmpty mirrors [ -n "$v" -a ... ]: true for a non-empty v, except
-// that test(1) reads a v that is a binary operator as one, making the
-// whole test false.
-func testNonEmpty(v string) bool {
-	switch v {
-	case "", "=", "==", "!=", "<", ">", "-nt", "-ot", "-ef",
-		"-eq", "-ne", "-lt", "-le", "-gt", "-ge":
-		return false
-	}
-	return true
-}
-
-// RedactArgs returns the command line s with passwords replaced by "***",
-// so that it can be logged. s is a string of shell words such as
-// Args.MysqldArgs or a raw command line; words may be single- or
-// double-quoted. Hidden are the values of --wsrep-sst-auth (also spelt
-// with underscores, with a --loose- prefix, or with its value in the next
-// word, which mysqld accepts for this option), --password=, and -p<pw> or
-// -p '<pw>' (also at the end of a cluster of flags, "-vp<pw>"). A redacted
-// value keeps the quoting of its word, and everything else, spacing
-// included, is returned unchanged. RedactArgs(RedactArgs(s)) equals
-// RedactArgs(s).
-func RedactArgs(s string) string {
-	words := shellWords(s)
-	var b strings.Builder
-	last := 0
-	redactNext := false
-	for _, w := range words {
-		b.WriteString(s[last:w.start])
-		last = w.end
-		raw := s[w.start:w.end]
-		if redactNext {
-			redactNext = false
-			if !strings.HasPrefix(w.text, "-") {
-				b.WriteString(requote(raw, "***"))
-				continue
-			}
-		}
-		out, next := redactWord(w.text)
-		redactNext = next
-		if out == w.text {
-			b.WriteString(raw)
-		} else {
-			b.WriteString(requote(raw, out))
-		}
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// redactWord returns the unquoted word w with its secret hidden, and
-// whether the secret is the next word instead.
-func redactWord(w string) (string, bool) {
-	if strings.HasPrefix(w, "--") {
-		name, _, hasValue := strings.Cut(w, "=")
-		norm := strings.ReplaceAll(name, "_", "-")
-		norm = strings.TrimPrefix(norm, "--loose-")
-		norm = strings.TrimPrefix(norm, "--")
-		switch norm {
-		case "wsrep-sst-auth":
-			if !hasValue {
-				return w, true
-			}
-		case "password":
-			if !hasValue {
-				return w, false
-			}
-		default:
-			return w, false
-		}
-		return name + "=***", false
-	}
-	if !strings.HasPrefix(w, "-") {
-		return w, false
-	}
-	// A cluster of short options: flags without a value, then -p.
-	for i := 1; i < len(w); i++ {
-		switch c := w[i]; {
-		case c == 'p':
-			if i+1 == len(w) {
-				return w, true
-			}
-			return w[:i+1] + "***", false
-		case strings.IndexByte("?asv!(", c) < 0:
-			return w, false
-		}
-	}
-	return w, false
-}
-
-// requote returns text quoted the way the word raw was: in single or
-// double quotes if raw starts with one, in single quotes if raw has a
-// quote elsewhere, bare otherwise. text never needs escaping here.
-func requote(raw, text string) string {
-	switch {
-	case strings.HasPrefix(raw, `"`):
-		return `"` + text + `"`
-	case strings.ContainsAny(raw, `'"\`):
-		return "'" + text + "'"
-	}
-	return text
-}
-
-// shellWord is one word of a command line: its byte span and its text with
-// the quoting removed.
-type shellWord struct {
-	start, end int
-	text       string
-}
-
-// shellWords splits s into words as sh would (blanks separate words;
-// '...' and "..." quote, a backslash escapes the next byte outside single
-// quotes). An unterminated quote runs to the end of s. It does no
-// expansions.
-func shellWords(s string) []shellWord {
-	var words []shellWord
-	i := 0
-	for i < len(s) {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n') {
-			i++
-		}
-		if i == len(s) {
-			break
-		}
-		start := i
-		var text strings.Builder
-	word:
-		for i < len(s) {
-			switch c := s[i]; c {
-			case ' ', '\t', '\n':
-				break word
-			case '\'':
-				j := strings.IndexByte(s[i+1:], '\'')
-				if j < 0 {
-					text.WriteString(s[i+1:])
-					i = len(s)
-					break word
-				}
-				text.WriteString(s[i+1 : i+1+j])
-				i += j + 2
-			case '"':
-				i++
-				for i < len(s) && s[i] != '"' {
-					if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-						i++
-					}
-					text.WriteByte(s[i])
-					i++
-				}
-				i++ // the closing quote, or past the end
-			case '\\':
-				if i+1 < len(s) {
-					text.WriteByte(s[i+1])
-				}
-				i += 2
-			default:
-				text.WriteByte(c)
-				i++
-			}
-		}
-		end := min(i, len(s))
-		words = append(words, shellWord{start: start, end: end, text: text.String()})
-		i = end
-	}
-	return words
 }

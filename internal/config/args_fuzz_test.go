@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,9 @@ func FuzzParseArgs(f *testing.F) {
 			return
 		}
 		checkArgsInvariants(t, a)
-		_ = RedactArgs(a.MysqldArgs)
+		checkWordsMatchLine(t, argv, a)
+		_ = RedactArgs(a.mysqldLine)
+		_ = RedactWords(a.MysqldArgs)
 	})
 }
 
@@ -99,4 +102,29 @@ func checkArgsInvariants(t *testing.T, a *Args) {
 	if a.IPv6 && a.Host != "["+a.HostUnescaped+"]" {
 		t.Fatalf("IPv6 host %q vs %q", a.Host, a.HostUnescaped)
 	}
+}
+
+// FuzzShellWords checks the one splitter: no panic, spans inside s, and
+// a round trip for NUL-separated words quoted the sh way: each word in
+// single quotes, a quote inside it closed, escaped and reopened.
+func FuzzShellWords(f *testing.F) {
+	f.Add("--a='b c' \"--d=\\\"e\\\"\" f\\ g", "x\x00y z\x00it's")
+	f.Add("'open", "")
+	f.Fuzz(func(t *testing.T, s, list string) {
+		ws, _ := shellWords(s)
+		for _, w := range ws {
+			if w.start < 0 || w.end > len(s) || w.start >= w.end {
+				t.Fatalf("bad span %+v in %q", w, s)
+			}
+		}
+		words := strings.Split(list, "\x00")
+		var line []string
+		for _, w := range words {
+			line = append(line, "'"+strings.ReplaceAll(w, "'", `'\''`)+"'")
+		}
+		got, err := splitWords("test", strings.Join(line, " \t"))
+		if err != nil || !slices.Equal(got, words) {
+			t.Fatalf("splitWords(quoted %q) = %q, %v", words, got, err)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -225,12 +226,12 @@ func dumpArgs(a *Args) []string {
 		{"BINLOG_INDEX", a.BinlogIndex}, {"LOG_BASENAME", a.LogBasename},
 		{"DEFAULT", withName("--defaults-file", a.DefaultsFile)},
 		{"EXTRA_DEFAULT", withName("--defaults-extra-file", a.DefaultsExtraFile)},
-		{"SUFFIX_VALUE", a.DefaultsGroupSuffix}, {"MYSQLD", a.MysqldArgs},
+		{"SUFFIX_VALUE", a.DefaultsGroupSuffix}, {"MYSQLD", a.mysqldLine},
 		{"ARIA_LOG_DIR", a.AriaLogDir}, {"INNODB_DATA_HOME_DIR", a.InnodbDataHomeDir},
 		{"INNODB_LOG_GROUP_HOME", a.InnodbLogGroupHomeDir}, {"INNODB_UNDO_DIR", a.InnodbUndoDir},
 		{"INNODB_BUFFER_POOL", a.InnodbBufferPoolFilename},
 		{"INNODB_BUFFER_POOL_SIZE", a.InnodbBufferPoolSize},
-		{"INNODB_FORCE_RECOVERY", a.InnodbForceRecovery}, {"INNOEXTRA", a.InnoExtra},
+		{"INNODB_FORCE_RECOVERY", a.InnodbForceRecovery}, {"INNOEXTRA", a.innoExtraLine},
 	}
 	lines := make([]string, len(kv))
 	for i, p := range kv {
@@ -497,8 +498,93 @@ func TestRedactMysqldArgs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := RedactArgs(a.MysqldArgs); strings.Contains(r, secret) {
+		if r := RedactArgs(a.mysqldLine); strings.Contains(r, secret) {
 			t.Errorf("%q: redacted %q still has the secret", tail, r)
+		}
+		if r := strings.Join(RedactWords(a.MysqldArgs), " "); strings.Contains(r, secret) {
+			t.Errorf("%q: redacted words %q still have the secret", tail, r)
+		}
+	}
+}
+
+// checkWordsMatchLine checks that the words ParseArgs hands out are the
+// words sh splits the script's shell-quoted strings into, wherever the
+// script's own quoting holds and no SST auth option is dropped. The
+// quoting fails for a single quote anywhere and for blanks, quotes or
+// backslashes in a cluster of short options, which the script copies
+// unquoted: there sh would split or unescape what was one argument, and
+// the words deliberately keep it whole.
+func checkWordsMatchLine(t *testing.T, argv []string, a *Args) {
+	t.Helper()
+	for _, w := range argv {
+		short := strings.HasPrefix(w, "-") && !strings.HasPrefix(w, "--")
+		if strings.Contains(w, "'") || short && strings.ContainsAny(w, " \t\n\v\f\r\"\\") {
+			return
+		}
+	}
+	split := func(s string) []string {
+		ws, err := shellWords(s)
+		if err != nil {
+			t.Fatalf("shellWords(%q): %v", s, err)
+		}
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.text)
+		}
+		return out
+	}
+	if !strings.Contains(a.mysqldLine, "sst-auth") && !strings.Contains(a.mysqldLine, "sst_auth") {
+		if got, want := a.MysqldArgs, split(a.mysqldLine); !slices.Equal(got, want) {
+			t.Errorf("MysqldArgs = %q, want the words of %q: %q", got, a.mysqldLine, want)
+		}
+	}
+	if got, want := a.InnoExtra, split(a.innoExtraLine); !slices.Equal(got, want) {
+		t.Errorf("InnoExtra = %q, want the words of %q: %q", got, a.innoExtraLine, want)
+	}
+}
+
+func TestParseArgsWords(t *testing.T) {
+	for _, tc := range argvCases {
+		a, err := ParseArgs(tc.argv, mapGetenv(tc.env))
+		if err != nil {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) { checkWordsMatchLine(t, tc.argv, a) })
+	}
+	// A quote inside a value breaks the script's line; the words keep it.
+	a, err := ParseArgs([]string{"--role", "joiner", "--datadir", "/d", "--mysqld-args", "--init-file=/it's.sql", "-x", "a'b"}, mapGetenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--init-file=/it's.sql", "-x", "a'b"}; !slices.Equal(a.MysqldArgs, want) {
+		t.Errorf("MysqldArgs = %q, want %q", a.MysqldArgs, want)
+	}
+}
+
+// TestMysqldArgsDropAuth: no form of --wsrep-sst-auth reaches the words
+// handed to mariadb-backup, neither the option nor its value word, while
+// the script's own line keeps them (parity).
+func TestMysqldArgsDropAuth(t *testing.T) {
+	for _, tc := range []struct {
+		tail []string
+		want []string
+	}{
+		{[]string{"--wsrep_sst_auth=root:pw", "--loose-wsrep-sst-auth=x:y", "--innodb-flush-method=O_DIRECT"}, []string{"--innodb-flush-method=O_DIRECT"}},
+		{[]string{"--wsrep-sst-auth", "u:pw", "--innodb-flush-method=O_DIRECT"}, []string{"--innodb-flush-method=O_DIRECT"}},
+		{[]string{"--wsrep_sst_auth", "u:pw"}, nil},
+		{[]string{"--loose_wsrep_sst_auth", "-pw", "--x"}, []string{"--x"}},
+		{[]string{"--wsrep-sst-auth", "--", "--x"}, []string{"--x"}},
+		{[]string{"--wsrep-sst-auth"}, nil},
+		{[]string{"--a", "--", "--wsrep-sst-auth=u:pw", "--wsrep_sst_auth", "v:pw", "b"}, []string{"--a", "--", "b"}},
+		{[]string{"-v", "--", "--wsrep-sst-auth", "u:pw"}, []string{"-v", "--"}},
+	} {
+		argv := append([]string{"--role", "donor", "--datadir", "/d", "--mysqld-args"}, tc.tail...)
+		a, err := ParseArgs(argv, mapGetenv(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.MysqldArgs, tc.want) {
+			t.Errorf("%q: MysqldArgs = %q, want %q", tc.tail, a.MysqldArgs, tc.want)
 		}
 	}
 }

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -71,8 +74,10 @@ type Config struct {
 	EncryptThreads   string
 	EncryptChunkSize string
 
-	// Sockopt is [sst] sockopt, socat-style ",opt=val,..." options.
+	// Sockopt is [sst] sockopt, socat-style ",opt=val,..." options
+	// (default empty), as written; Sock is what they mean for the pipe.
 	Sockopt string
+	Sock    SockOpts
 	// Progress is [sst] progress: "" (off unless --progress 1), "1"
 	// (stderr), "none", or a file path.
 	Progress string
@@ -80,30 +85,52 @@ type Config struct {
 	Time bool
 	// Cpat is [sst] cpat, the regular expression (find -regex, emacs
 	// syntax) of datadir paths the joiner keeps. Default DefaultCpat.
-	Cpat string
-	// Compressor and Decompressor are [sst] compressor / decompressor,
-	// shell commands applied to both stages of the stream.
+	// CpatRegexp is Cpat converted to an anchored Go regexp, set on the
+	// joiner only.
+	Cpat       string
+	CpatRegexp *regexp.Regexp
+	// Compressor and Decompressor are [sst] compressor / decompressor
+	// (default empty), commands applied to both stages of the stream.
+	// Codec is the one this role runs: Compressor on the donor,
+	// Decompressor on the joiner, "" for none.
 	Compressor   string
 	Decompressor string
-	// Rlimit is [sst] rlimit, a pv-style rate limit such as "80M" (donor).
-	Rlimit string
+	Codec        string
+	// Rlimit is [sst] rlimit, a pv-style rate limit such as "80M" (donor,
+	// default none), as written; RateLimit is its value in bytes per
+	// second on the donor, 0 for none.
+	Rlimit    string
+	RateLimit int64
 	// UseExtra is [sst] use-extra: connect mariadb-backup through the
 	// thread-pool extra_port instead of the socket (default off).
 	UseExtra bool
 	// SpecialDirs is [sst] sst-special-dirs; only 1 is supported (default 1).
 	SpecialDirs int
-	// InnoBackupOpts, InnoApplyOpts and InnoMoveOpts are extra
-	// mariadb-backup options for backup, prepare and move-back
-	// (groups sst|xtrabackup|mariabackup), shell words.
-	InnoBackupOpts string
-	InnoApplyOpts  string
-	InnoMoveOpts   string
+	// InnoBackupOpts, InnoApplyOpts and InnoMoveOpts are the words of
+	// inno-backup-opts, inno-apply-opts and inno-move-opts (groups
+	// sst|xtrabackup|mariabackup, default empty): extra mariadb-backup
+	// options for backup, prepare and move-back, split as sh splits the
+	// script's eval'ed command line (an unterminated quote is an error).
+	InnoBackupOpts []string
+	InnoApplyOpts  []string
+	InnoMoveOpts   []string
 	// UseMemory is use-memory (sst|xtrabackup|mariabackup), else
 	// --innodb-buffer-pool-size, else [mysqld] innodb-buffer-pool-size.
 	UseMemory string
 	// InitialTimeout is [sst] sst-initial-timeout (seconds, default 300):
 	// how long the joiner waits for the donor's first stage. 0 disables.
 	InitialTimeout time.Duration
+	// IdleTimeout is [sst] sst-idle-timeout (seconds, default 300, 0
+	// disables): how long the stream between the nodes may stop moving
+	// before the SST is abandoned. 300 as for sst-initial-timeout, since
+	// BACKUP STAGE FLUSH and BLOCK_DDL on a busy donor can legitimately
+	// hold the stream for minutes (PXC's default is 120).
+	IdleTimeout time.Duration
+	// KeepDatadir is [sst] keep-datadir, normalized to "auto" (default),
+	// "1" or "0"; the script's booleans on/off, yes/no, true/false are
+	// accepted too. It says whether the joiner keeps its old datadir
+	// until the new one is complete.
+	KeepDatadir string
 	// Syslog is [sst] sst-syslog (default 0; -1 forces it off even when
 	// [mysqld_safe] syslog is set). SyslogTag is [mysqld_safe] syslog-tag.
 	Syslog    int
@@ -129,6 +156,16 @@ type Config struct {
 	ThreadHandling string
 	ExtraPort      string
 
+	// TLSSetup is the encrypt/ssl-mode resolution of read_cnf for this
+	// role (see TransportTLS).
+	TLSSetup TransportTLS
+
+	// Warnings are problems the operator should see that do not stop the
+	// SST: option files skipped (world-writable, unreadable, not a
+	// regular file inside an !includedir), unexpected keys on stdin,
+	// credentials missing when stdin timed out. The caller logs them.
+	Warnings []string
+
 	// Sources records where each setting's value came from, keyed by the
 	// option name: "default", "argv", "env NAME" or "<file>:<line> [group]".
 	Sources map[string]string
@@ -147,21 +184,38 @@ type LoadParams struct {
 	Search []string
 	// Home replaces $HOME for ~/.my.cnf when non-empty.
 	Home string
+	// Stdin is mysqld's stdin, from which a donor reads the credentials
+	// newer servers send there (see readStdinCredentials); nil, a
+	// terminal or a character device such as /dev/null is not read.
+	Stdin io.Reader
+	// StdinTimeout bounds the wait for the next stdin line; 0 means 2s.
+	StdinTimeout time.Duration
+	// Secrets, when non-nil, learns every password as soon as Load
+	// reads it, so that a logger can scrub it from any later line.
+	Secrets interface{ AddSecret(string) }
 }
 
 // Load parses argv, reads the option files it selects and resolves every
-// setting with the precedence script default < option file < argv. Errors
-// wrap ErrInvalid, ErrPortConflict or ErrFile.
-func Load(p LoadParams) (*Config, error) {
+// setting with the precedence script default < option file < argv, then
+// validates the result. Option loading stops early when ctx is done.
+// Errors wrap ErrInvalid, ErrPortConflict or ErrFile (or the context's
+// error).
+func Load(ctx context.Context, p LoadParams) (*Config, error) {
 	getenv := p.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
+	}
+	addSecret := func(s string) {
+		if p.Secrets != nil && s != "" {
+			p.Secrets.AddSecret(s)
+		}
 	}
 	args, err := ParseArgs(p.Argv, getenv)
 	if err != nil {
 		return nil, err
 	}
-	files, err := ReadOptionFiles(Files{
+	addSecret(args.Password.Reveal())
+	files, err := readOptionFilesContext(ctx, Files{
 		DefaultsFile: args.DefaultsFile,
 		ExtraFile:    args.DefaultsExtraFile,
 		GroupSuffix:  args.DefaultsGroupSuffix,
@@ -175,15 +229,33 @@ func Load(p LoadParams) (*Config, error) {
 		Method:      methodName(p.Program),
 		Args:        args,
 		OptionFiles: files.Files(),
+		Warnings:    files.Warnings(),
 		Sources:     map[string]string{},
 	}
 	r := resolver{c: c, files: files}
 	if err := r.settings(); err != nil {
 		return nil, err
 	}
+	addSecret(c.EncryptKey.Reveal())
 	r.auth(getenv)
+	if args.Role == "donor" && p.Stdin != nil {
+		if err := r.stdinCredentials(ctx, p.Stdin, p.StdinTimeout); err != nil {
+			return nil, err
+		}
+	}
+	addSecret(c.Password.Reveal())
+	addSecret(c.RemotePassword.Reveal())
 	r.dirs()
 	r.binlog()
+	if err := r.transfer(); err != nil {
+		return nil, err
+	}
+	c.TLSSetup = c.transportTLS(getenv)
+	// After the option files, whose errors (exit 2) come first as in
+	// the script, and before the caller takes the lock.
+	if err := validateAddress(args); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -222,6 +294,32 @@ func (r *resolver) getInt(groups, key string, def int) (int, error) {
 		return 0, fmt.Errorf("option %s=%q (from %s): not an integer: %w", key, s, r.c.Sources[key], ErrInvalid)
 	}
 	return n, nil
+}
+
+// getSeconds reads a whole number of seconds, 0 or more.
+func (r *resolver) getSeconds(groups, key string, def int) (time.Duration, error) {
+	s := r.get(groups, key, strconv.Itoa(def))
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("option %s=%q (from %s): want a whole number of seconds, 0 or more: %w", key, s, r.c.Sources[key], ErrInvalid)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// getAuto reads a tri-state option: "auto" (the default), or a boolean
+// spelt as the script's option parsing accepts it (1/0, on/off, yes/no,
+// true/false, any case), normalized to "auto", "1" or "0".
+func (r *resolver) getAuto(groups, key string) (string, error) {
+	s := r.get(groups, key, "auto")
+	switch strings.ToLower(s) {
+	case "auto":
+		return "auto", nil
+	case "1", "on", "yes", "true":
+		return "1", nil
+	case "0", "off", "no", "false":
+		return "0", nil
+	}
+	return "", fmt.Errorf("option %s=%q (from %s): want auto, 1 or 0 (on/off, yes/no, true/false): %w", key, s, r.c.Sources[key], ErrInvalid)
 }
 
 func (r *resolver) getBool(groups, key string, def bool) (bool, error) {
@@ -289,9 +387,19 @@ func (r *resolver) settings() error {
 	if c.SpecialDirs, err = r.getInt(groupsSST, "sst-special-dirs", 1); err != nil {
 		return err
 	}
-	c.InnoBackupOpts = r.get(groupsBackup, "inno-backup-opts", "")
-	c.InnoApplyOpts = r.get(groupsBackup, "inno-apply-opts", "")
-	c.InnoMoveOpts = r.get(groupsBackup, "inno-move-opts", "")
+	for _, o := range []struct {
+		dst *[]string
+		key string
+	}{
+		{&c.InnoBackupOpts, "inno-backup-opts"},
+		{&c.InnoApplyOpts, "inno-apply-opts"},
+		{&c.InnoMoveOpts, "inno-move-opts"},
+	} {
+		v := r.get(groupsBackup, o.key, "")
+		if *o.dst, err = splitWords(o.key, v); err != nil {
+			return fmt.Errorf("option %w (from %s)", err, c.Sources[o.key])
+		}
+	}
 	c.UseMemory = r.get(groupsBackup, "use-memory", "")
 	if c.UseMemory == "" {
 		// read_cnf: fall back to the buffer pool size from argv, then cnf.
@@ -311,6 +419,12 @@ func (r *resolver) settings() error {
 		return fmt.Errorf("option sst-initial-timeout=%d: must not be negative: %w", secs, ErrInvalid)
 	}
 	c.InitialTimeout = time.Duration(secs) * time.Second
+	if c.IdleTimeout, err = r.getSeconds(groupsSST, "sst-idle-timeout", 300); err != nil {
+		return err
+	}
+	if c.KeepDatadir, err = r.getAuto(groupsSST, "keep-datadir"); err != nil {
+		return err
+	}
 	if c.Syslog, err = r.getInt(groupsSST, "sst-syslog", 0); err != nil {
 		return err
 	}

@@ -6,7 +6,8 @@ import (
 )
 
 // explained is the JSON shape of Explain. Secrets are Secret values, which
-// marshal as "***", and the mysqld arguments go through RedactArgs.
+// marshal as "***", and the mysqld arguments go through RedactArgs
+// and RedactWords.
 type explained struct {
 	Method      string            `json:"method"`
 	Role        string            `json:"role"`
@@ -22,6 +23,7 @@ type explained struct {
 	LocalPort   string            `json:"local_port,omitempty"`
 	Socket      string            `json:"socket,omitempty"`
 	MysqldArgs  string            `json:"mysqld_args"`
+	MysqldArgv  []string          `json:"mysqld_argv"`
 	InnoExtra   string            `json:"innoextra"`
 	User        string            `json:"user"`
 	Password    Secret            `json:"password"`
@@ -29,6 +31,7 @@ type explained struct {
 	RemoteUser  string            `json:"remote_user,omitempty"`
 	RemotePass  Secret            `json:"remote_password,omitempty"`
 	OptionFiles []string          `json:"option_files"`
+	Warnings    []string          `json:"warnings,omitempty"`
 	Settings    []explainedOption `json:"settings"`
 }
 
@@ -74,14 +77,16 @@ func (c *Config) Explain() ([]byte, error) {
 		},
 		GTID: a.GTID, GTIDDomain: a.GTIDDomainID, Bypass: a.Bypass,
 		Progress: a.Progress, Parent: a.Parent, LocalPort: a.LocalPort, Socket: a.Socket,
-		MysqldArgs:  RedactArgs(a.MysqldArgs),
-		InnoExtra:   RedactArgs(a.InnoExtra),
+		MysqldArgs:  RedactArgs(a.mysqldLine),
+		MysqldArgv:  RedactWords(a.MysqldArgs),
+		InnoExtra:   RedactArgs(a.innoExtraLine),
 		User:        c.User,
 		Password:    c.Password,
 		AuthSource:  c.AuthSource,
 		RemoteUser:  c.RemoteUser,
 		RemotePass:  c.RemotePassword,
 		OptionFiles: c.OptionFiles,
+		Warnings:    c.Warnings,
 	}
 	values := c.settingValues()
 	names := make([]string, 0, len(c.Sources))
@@ -121,11 +126,13 @@ func (c *Config) settingValues() map[string]any {
 		"rlimit":              c.Rlimit,
 		"use-extra":           c.UseExtra,
 		"sst-special-dirs":    c.SpecialDirs,
-		"inno-backup-opts":    c.InnoBackupOpts,
-		"inno-apply-opts":     c.InnoApplyOpts,
-		"inno-move-opts":      c.InnoMoveOpts,
+		"inno-backup-opts":    RedactWords(c.InnoBackupOpts),
+		"inno-apply-opts":     RedactWords(c.InnoApplyOpts),
+		"inno-move-opts":      RedactWords(c.InnoMoveOpts),
 		"use-memory":          c.UseMemory,
 		"sst-initial-timeout": int(c.InitialTimeout.Seconds()),
+		"sst-idle-timeout":    int(c.IdleTimeout.Seconds()),
+		"keep-datadir":        c.KeepDatadir,
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,

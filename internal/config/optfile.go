@@ -15,6 +15,7 @@ package config
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Files selects the option files to read, as mysqld's --defaults-file,
@@ -115,17 +117,35 @@ var mysqldGroups = []string{
 // error, and so is a line longer than 4094 bytes, which my_print_defaults
 // would split into several lines.
 func ReadOptionFiles(f Files) (*OptionFiles, error) {
+	return readOptionFilesContext(context.Background(), f)
+}
+
+// readOptionFilesContext is ReadOptionFiles that stops, with ctx's
+// error, between two files once ctx is done.
+func readOptionFilesContext(ctx context.Context, f Files) (*OptionFiles, error) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("read option files: %w: %w", ErrFile, err)
 	}
-	return readOptionFiles(f, optionEnv{fsys: os.DirFS("/"), getenv: os.Getenv, cwd: cwd})
+	return readOptionFiles(f, optionEnv{ctx: ctx, fsys: os.DirFS("/"), open: openNonBlocking, getenv: os.Getenv, cwd: cwd})
+}
+
+// openNonBlocking opens an option file without blocking: O_NONBLOCK makes
+// open(2) return at once on a FIFO with no writer, where a plain open
+// waits for one for ever. It has no effect on reading a regular file,
+// and anything else is refused by the caller before it is read.
+func openNonBlocking(abs string) (fs.File, error) {
+	return os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
 
 // optionEnv is what reading option files needs from the system: the file
 // system (rooted at "/"), the environment and the working directory.
+// ctx, when non-nil, is checked before each file; open, when non-nil,
+// opens a file by its absolute path instead of fsys.
 type optionEnv struct {
+	ctx    context.Context
 	fsys   fs.FS
+	open   func(abs string) (fs.File, error)
 	getenv func(string) string
 	cwd    string
 }
@@ -161,7 +181,7 @@ func readOptionFiles(f Files, env optionEnv) (*OptionFiles, error) {
 				extraDone = true
 				continue
 			}
-			if err := r.readFile(name, 0, false); err != nil {
+			if err := r.readFile(name, 0, false, false); err != nil {
 				return nil, err
 			}
 		}
@@ -239,7 +259,7 @@ func (e *parseError) Error() string { return e.err.Error() }
 func (e *parseError) Unwrap() error { return e.err }
 
 func (r *optReader) readRequired(name string) error {
-	return r.readFile(name, 0, true)
+	return r.readFile(name, 0, true, false)
 }
 
 // openError is the error for a required file that cannot be opened, worded
@@ -285,8 +305,16 @@ func fsName(abs string) string {
 // files it includes. For required files (DefaultsFile, ExtraFile) a
 // missing or unreadable file is an error; other such files are skipped, as
 // search_default_file_with_ext's return value 1 is ignored for them.
-// Errors returned wrap ErrFile.
-func (r *optReader) readFile(name string, depth int, required bool) error {
+//
+// Unlike mysys, which would wait for ever in fopen or fgets, a file that
+// is neither a regular file nor a directory (a FIFO, a socket, a device
+// other than /dev/null) is refused with an error naming it, or skipped
+// with a warning when it is an entry of an !includedir (inDir). Errors
+// returned wrap ErrFile, or the context's error once it is done.
+func (r *optReader) readFile(name string, depth int, required, inDir bool) error {
+	if ctx := r.env.ctx; ctx != nil && ctx.Err() != nil {
+		return fmt.Errorf("read option files: %w", context.Cause(ctx))
+	}
 	abs := r.resolve(name)
 	fi, err := fs.Stat(r.env.fsys, fsName(abs))
 	if err != nil {
@@ -317,7 +345,15 @@ func (r *optReader) readFile(name string, depth int, required bool) error {
 		}
 		return nil
 	}
-	file, err := r.env.fsys.Open(fsName(abs))
+	if skip, err := r.checkRegular(abs, fi, inDir); skip {
+		return err
+	}
+	var file fs.File
+	if r.env.open != nil {
+		file, err = r.env.open(abs)
+	} else {
+		file, err = r.env.fsys.Open(fsName(abs))
+	}
 	if err != nil {
 		if required {
 			return openError(abs, err)
@@ -326,12 +362,50 @@ func (r *optReader) readFile(name string, depth int, required bool) error {
 		return nil
 	}
 	defer file.Close()
+	// The name may have been replaced since the Stat above.
+	if fi, err = file.Stat(); err != nil {
+		return fmt.Errorf("read option file %s: %w: %w", abs, ErrFile, err)
+	}
+	if skip, err := r.checkRegular(abs, fi, inDir); skip {
+		return err
+	}
 
 	r.read = append(r.read, abs)
 	r.stack = append(r.stack, abs)
 	err = r.parse(abs, file, depth, required)
 	r.stack = r.stack[:len(r.stack)-1]
 	return err
+}
+
+// devNull is the one non-regular file read as an option file: an empty
+// one, as in the common --defaults-file=/dev/null.
+const devNull = "/dev/null"
+
+// checkRegular refuses an option file that is not a regular file (see
+// readFile): skip is true for such a file, with an error, or for an
+// !includedir entry with a warning and a nil error.
+func (r *optReader) checkRegular(abs string, fi fs.FileInfo, inDir bool) (skip bool, err error) {
+	if fi.Mode().IsRegular() || abs == devNull {
+		return false, nil
+	}
+	kind := "special file"
+	switch m := fi.Mode(); {
+	case m&fs.ModeNamedPipe != 0:
+		kind = "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case m&fs.ModeDevice != 0:
+		kind = "block device"
+	case m.IsDir():
+		kind = "directory"
+	}
+	if inDir {
+		r.warnings = append(r.warnings, fmt.Sprintf("skipping option file %s in an !includedir: it is a %s, not a regular file", abs, kind))
+		return true, nil
+	}
+	return true, fmt.Errorf("option file %s is a %s, not a regular file; reading it could block for ever: replace it with a regular file: %w", abs, kind, ErrFile)
 }
 
 // parse reads the lines of one option file; name is its resolved path.
@@ -471,7 +545,7 @@ func (r *optReader) directive(name string, lineNo int, p string, depth int) erro
 	}
 	if kw == "include" {
 		// A missing or unreadable included file is silently ignored.
-		return r.readFile(arg, depth+1, false)
+		return r.readFile(arg, depth+1, false, false)
 	}
 
 	dir := r.resolve(arg)
@@ -485,7 +559,7 @@ func (r *optReader) directive(name string, lineNo int, p string, depth int) erro
 		if !strings.HasSuffix(e.Name(), ".cnf") {
 			continue
 		}
-		if err := r.readFile(path.Join(dir, e.Name()), depth+1, false); err != nil {
+		if err := r.readFile(path.Join(dir, e.Name()), depth+1, false, true); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"strings"
 )
@@ -47,4 +48,56 @@ func (c *Config) TLSFiles() TLSFiles {
 		}
 	}
 	return f
+}
+
+// TransportTLS is read_cnf's resolution of encrypt and ssl-mode for this
+// role, done once by Load.
+type TransportTLS struct {
+	// Encrypt is the encrypt option after read_cnf's upgrade: an ssl-mode
+	// other than DISABLED with encrypt=0 and a certificate and key turns
+	// into encrypt=3.
+	Encrypt int
+	// Mode is SSLMode.
+	Mode string
+	// CA, CAPath, Cert and Key are the files to use (see TLSFiles), empty
+	// when no TLS is configured; for an upgraded encrypt=3 without a
+	// VERIFY_* mode the CA is dropped, since the nodes may have
+	// different self-generated CAs.
+	CA, CAPath, Cert, Key string
+	// Notes are the lines the script logs at INFO while resolving, in
+	// order; the caller logs them before using the result.
+	Notes []string
+}
+
+// transportTLS mirrors the encrypt/ssl-mode part of read_cnf and
+// check_server_ssl_config. getenv reads the MTR test hook
+// MTR_SST_SIMULATE_NO_SSL_CERT. A mode other than DISABLED that is left
+// with Encrypt 0 (no certificate and key) is for the caller to refuse.
+func (c *Config) transportTLS(getenv func(string) string) TransportTLS {
+	t := TransportTLS{Encrypt: c.Encrypt, Mode: c.SSLMode}
+	mode := c.SSLMode
+	if t.Encrypt == 0 || t.Encrypt >= 2 {
+		if mode != "DISABLED" || t.Encrypt >= 2 {
+			f := c.TLSFiles()
+			if f.Note != "" {
+				t.Notes = append(t.Notes, f.Note)
+			}
+			t.CA, t.CAPath, t.Cert, t.Key = f.CA, f.CAPath, f.Cert, f.Key
+		}
+		// MTR test hook: simulate a missing SSL certificate and key.
+		if getenv("MTR_SST_SIMULATE_NO_SSL_CERT") != "" {
+			t.Cert, t.Key = "", ""
+		}
+		if mode != "DISABLED" && t.Encrypt == 0 && t.Cert != "" && t.Key != "" {
+			t.Encrypt = 3 // enable cert/key SSL encryption
+			// Nodes may have different self-generated CAs: verify
+			// only when ssl-mode asks for it.
+			if !strings.HasPrefix(mode, "VERIFY") {
+				t.CA, t.CAPath = "", ""
+			}
+		}
+	}
+	t.Notes = append(t.Notes, fmt.Sprintf("SSL configuration: CA='%s', CAPATH='%s', CERT='%s', KEY='%s', MODE='%s', encrypt='%d'",
+		t.CA, t.CAPath, t.Cert, t.Key, mode, t.Encrypt))
+	return t
 }

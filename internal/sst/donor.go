@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
@@ -65,7 +64,6 @@ func (s *session) donor(ctx context.Context) (err error) {
 	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
-	s.readStdinCredentials()
 	if s.tr, err = s.setupTransport(); err != nil {
 		return err
 	}
@@ -302,8 +300,8 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 // dial connects to the joiner, retrying while it is not listening yet.
 func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 	conn, err := stream.Dial(ctx, stream.DialConfig{
-		Addr: addr, Timeout: s.sock.dialBudgetFor(), ConnectTimeout: s.sock.connectTimeout,
-		Network: s.sock.network, SendBuffer: s.sock.sndbuf, RecvBuffer: s.sock.rcvbuf,
+		Addr: addr, Timeout: dialBudgetFor(s.sock), ConnectTimeout: s.sock.ConnectTimeout,
+		Network: s.sock.Network, SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer,
 	})
 	if err != nil {
 		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
@@ -311,50 +309,3 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 	return conn, nil
 }
 
-// readStdinCredentials reads the sst_user=/sst_password= lines newer
-// mysqld versions write to the donor's stdin (MDEV-31809), when stdin is
-// a pipe or a regular file; a terminal or /dev/null is left alone.
-func (s *session) readStdinCredentials() {
-	f, ok := s.Stdin.(*os.File)
-	if !ok || f == nil {
-		return
-	}
-	st, err := f.Stat()
-	if err != nil || (st.Mode()&os.ModeNamedPipe == 0 && !st.Mode().IsRegular()) {
-		return
-	}
-	lines := make(chan map[string]string, 1)
-	go func() {
-		m := map[string]string{}
-		sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
-		for sc.Scan() {
-			k, v, ok := strings.Cut(sc.Text(), "=")
-			if ok {
-				m[strings.TrimSpace(k)] = v
-			}
-		}
-		lines <- m
-	}()
-	var m map[string]string
-	select {
-	case m = <-lines:
-	case <-time.After(2 * time.Second):
-		return
-	}
-	if u, ok := m["sst_user"]; ok {
-		s.cfg.User = u
-		s.cfg.Password = ""
-		s.cfg.AuthSource = "stdin"
-	}
-	if p, ok := m["sst_password"]; ok {
-		s.Redact.AddSecret(p)
-		s.cfg.Password = config.Secret(p)
-	}
-	if u, ok := m["sst_remote_user"]; ok {
-		s.cfg.RemoteUser = u
-	}
-	if p, ok := m["sst_remote_password"]; ok {
-		s.Redact.AddSecret(p)
-		s.cfg.RemotePassword = config.Secret(p)
-	}
-}

@@ -45,10 +45,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := os.MkdirAll(datadir, 0o755); err != nil {
 		return errorf(ExitNoEnt, "create datadir: %w", err)
 	}
-	keep, err := emacsToGo(s.cfg.Cpat)
-	if err != nil {
-		return withCode(ExitInvalid, err)
-	}
+	keep := s.cfg.CpatRegexp
 	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
 	if err != nil {
 		return err
@@ -155,7 +152,7 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return nil, errorf(ExitInvalid, "invalid SST port %q", a.Port)
 	}
-	lc := stream.ListenConfig{Host: a.HostUnescaped, Port: port, Network: s.sock.network, SendBuffer: s.sock.sndbuf, RecvBuffer: s.sock.rcvbuf}
+	lc := stream.ListenConfig{Host: a.HostUnescaped, Port: port, Network: s.sock.Network, SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer}
 	ln, err := stream.Listen(ctx, lc)
 	if err != nil && errors.Is(err, syscall.EADDRNOTAVAIL) {
 		any := "0.0.0.0"

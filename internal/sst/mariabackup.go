@@ -11,8 +11,8 @@ import (
 // backupTool is mariadb-backup plus what setup_commands computes once.
 type backupTool struct {
 	path string
-	// noVersionCheck is " --no-version-check" when the binary knows the
-	// option (the script's disver).
+	// noVersionCheck reports that the binary knows --version-check, so
+	// the command lines get --no-version-check (the script's disver).
 	noVersionCheck bool
 }
 
@@ -25,17 +25,6 @@ func findBackupTool(ctx context.Context) (*backupTool, error) {
 	out, _ := exec.CommandContext(ctx, p, "--help").Output()
 	t.noVersionCheck = strings.Contains(string(out), "--version-check")
 	return t, nil
-}
-
-// words splits an option string built with shell quoting (INNOEXTRA,
-// inno-*-opts, the reconstructed --mysqld-args); name says which one for
-// the error message.
-func words(name, s string) ([]string, error) {
-	w, err := splitWords(s)
-	if err != nil {
-		return nil, errorf(ExitInvalid, "%s: %w", name, err)
-	}
-	return w, nil
 }
 
 // defaultsArgs mirrors WSREP_SST_OPT_CONF: the option-file options that
@@ -54,58 +43,30 @@ func (s *session) defaultsArgs() []string {
 	return a
 }
 
-// mysqldArgs returns " --mysqld-args <args>" as words, without any
-// wsrep_sst_auth option: mariadb-backup does not need it and it would put
-// the SST password in argv, where ps shows it (the script passes it on).
-func (s *session) mysqldArgs() ([]string, error) {
-	if s.args.MysqldArgs == "" {
-		return nil, nil
+// mysqldArgs returns " --mysqld-args <args>" as words. config leaves every
+// wsrep_sst_auth option out of Args.MysqldArgs: mariadb-backup does not
+// need it and it would put the SST password in argv, where ps shows it
+// (the script passes it on).
+func (s *session) mysqldArgs() []string {
+	if len(s.args.MysqldArgs) == 0 {
+		return nil
 	}
-	w, err := words("--mysqld-args", s.args.MysqldArgs)
-	if err != nil {
-		return nil, err
-	}
-	out := []string{"--mysqld-args"}
-	for _, a := range w {
-		if isAuthOption(a) {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func isAuthOption(a string) bool {
-	name, _, _ := strings.Cut(a, "=")
-	name = strings.ReplaceAll(strings.TrimPrefix(name, "--"), "_", "-")
-	name = strings.TrimPrefix(name, "loose-")
-	return name == "wsrep-sst-auth"
+	return append([]string{"--mysqld-args"}, s.args.MysqldArgs...)
 }
 
 // argList builds a mariadb-backup command line from plain options and
-// shell-quoted option strings, keeping the first error.
+// the option words config resolved.
 type argList struct {
-	a   []string
-	err error
+	a []string
 }
 
 func (l *argList) add(a ...string) { l.a = append(l.a, a...) }
-
-// words appends the shell words of s; name says which option for errors.
-func (l *argList) words(name, s string) {
-	if l.err != nil {
-		return
-	}
-	w, err := words(name, s)
-	l.err = err
-	l.a = append(l.a, w...)
-}
 
 // innoExtra appends the script's INNOEXTRA at setup_commands time: the
 // rebuilt innodb/aria/binlog options, extra (--user, --socket or
 // extra_port) and --use-memory.
 func (l *argList) innoExtra(s *session, extra ...string) {
-	l.words("innodb options", s.args.InnoExtra)
+	l.add(s.args.InnoExtra...)
 	l.add(extra...)
 	if s.cfg.UseMemory != "" {
 		l.add("--use-memory=" + s.cfg.UseMemory)
@@ -113,22 +74,11 @@ func (l *argList) innoExtra(s *session, extra ...string) {
 }
 
 // mysqldArgs appends " --mysqld-args ..." (see session.mysqldArgs).
-func (l *argList) mysqldArgs(s *session) {
-	if l.err != nil {
-		return
-	}
-	ma, err := s.mysqldArgs()
-	l.err = err
-	l.a = append(l.a, ma...)
-}
+func (l *argList) mysqldArgs(s *session) { l.add(s.mysqldArgs()...) }
 
-// result returns the arguments, or the first error.
-func (l *argList) result() ([]string, error) {
-	if l.err != nil {
-		return nil, l.err
-	}
-	return l.a, nil
-}
+// result returns the arguments. The error is always nil since config
+// splits the option strings; it stays for the callers' shape.
+func (l *argList) result() ([]string, error) { return l.a, nil }
 
 // common starts a command line: option files first (WSREP_SST_OPT_CONF,
 // except for prepare), the mode, then --no-version-check (disver).
@@ -150,7 +100,7 @@ func (s *session) prepareArgs(t *backupTool, dir string) ([]string, error) {
 	if s.args.InnodbForceRecovery != "" {
 		l.add("--innodb-force-recovery=" + s.args.InnodbForceRecovery)
 	}
-	l.words("inno-apply-opts", s.cfg.InnoApplyOpts)
+	l.add(s.cfg.InnoApplyOpts...)
 	l.innoExtra(s)
 	l.add("--target-dir="+dir, "--datadir="+dir)
 	l.mysqldArgs(s)
@@ -164,7 +114,7 @@ func (s *session) moveArgs(t *backupTool, dir, datadir string) ([]string, error)
 	if s.cfg.BackupThreads != "" {
 		l.add("--parallel=" + s.cfg.BackupThreads)
 	}
-	l.words("inno-move-opts", s.cfg.InnoMoveOpts)
+	l.add(s.cfg.InnoMoveOpts...)
 	l.innoExtra(s)
 	l.add("--galera-info", "--force-non-empty-directories", "--target-dir="+dir, "--datadir="+datadir)
 	return l.result()
@@ -190,7 +140,7 @@ func (s *session) backupArgs(t *backupTool, tmpdir, targetdir string, connExtra 
 		l.add("--compress=" + s.cfg.Compress)
 	}
 	l.add("--databases-exclude=lost+found")
-	l.words("inno-backup-opts", s.cfg.InnoBackupOpts)
+	l.add(s.cfg.InnoBackupOpts...)
 	l.add("--tmpdir=" + tmpdir)
 	l.innoExtra(s, connExtra...)
 	l.add("--galera-info", "--stream=mbstream", "--target-dir="+targetdir, "--datadir="+s.args.Datadir)

@@ -2,6 +2,7 @@ package sst
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/config"
@@ -10,22 +11,26 @@ import (
 // TestBackupCommandLines checks the three mariadb-backup command lines
 // against what setup_commands builds, option by option and in order.
 func TestBackupCommandLines(t *testing.T) {
+	// The argv mysqld builds, with the SST password as two words inside
+	// --mysqld-args: it must not reach mariadb-backup.
+	args, err := config.ParseArgs([]string{
+		"--role", "joiner", "--datadir", "/var/lib/mysql/", "--defaults-file", "/etc/my.cnf",
+		"--defaults-group-suffix", ".g", "--innodb-data-home-dir", "/ib data",
+		"--binlog", "mysql-bin", "--mysqld-args", "--wsrep_sst_auth", "u:pw",
+		"--innodb-flush-method=O_DIRECT", "--innodb-force-recovery=1",
+	}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &session{
-		args: &config.Args{
-			DefaultsFile:        "/etc/my.cnf",
-			DefaultsGroupSuffix: ".g",
-			Datadir:             "/var/lib/mysql",
-			InnoExtra:           " --innodb-data-home-dir='/ib data' --log-bin='mysql-bin'",
-			InnodbForceRecovery: "1",
-			MysqldArgs:          "'--wsrep_sst_auth=u:pw' '--innodb-flush-method=O_DIRECT'",
-		},
+		args: args,
 		cfg: &config.Config{
 			BackupThreads:   "4",
 			Compress:        "quicklz",
 			CompressThreads: "2",
-			InnoBackupOpts:  "--ftwrl-wait-timeout=5 '--rsync=no'",
-			InnoApplyOpts:   "--apply-x",
-			InnoMoveOpts:    "--move-x",
+			InnoBackupOpts:  []string{"--ftwrl-wait-timeout=5", "--rsync=no"},
+			InnoApplyOpts:   []string{"--apply-x"},
+			InnoMoveOpts:    []string{"--move-x"},
 			UseMemory:       "256M",
 		},
 	}
@@ -62,8 +67,12 @@ func TestBackupCommandLines(t *testing.T) {
 			t.Errorf("%s args:\n got %q (%v)\nwant %q", tt.name, got, err, tt.want)
 		}
 	}
-	s.cfg.InnoMoveOpts = "'unterminated"
-	if _, err := s.moveArgs(tool, "/d/.sst", "/d"); ExitCode(err) != ExitInvalid {
-		t.Errorf("bad inno-move-opts: err %v, want exit %d", err, ExitInvalid)
+	for _, tt := range tests {
+		got, _ := tt.got()
+		for _, w := range got {
+			if strings.Contains(w, "pw") {
+				t.Errorf("%s args carry the SST password: %q", tt.name, got)
+			}
+		}
 	}
 }

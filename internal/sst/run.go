@@ -89,7 +89,7 @@ type session struct {
 	// tr is the transport, set up once the configuration is checked.
 	tr *transport
 	// sock holds the [sst] sockopt options that apply to the pipe.
-	sock sockOpts
+	sock config.SockOpts
 	// total is the donor's size estimate (the "total" of the gtid stage).
 	total int64
 }

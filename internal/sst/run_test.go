@@ -82,7 +82,7 @@ func newSSTEnv(t *testing.T, cnfExtra string) *sstEnv {
 
 func (e *sstEnv) load(t *testing.T, env map[string]string, argv ...string) *config.Config {
 	t.Helper()
-	cfg, err := config.Load(config.LoadParams{
+	cfg, err := config.Load(t.Context(), config.LoadParams{
 		Program: "/usr/bin/wsrep_sst_gotest",
 		Argv:    argv,
 		Getenv:  func(k string) string { return env[k] },

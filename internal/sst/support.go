@@ -24,16 +24,9 @@ func (s *session) checkSupported() error {
 	if c.Syslog == 1 {
 		s.log.Warn("sst-syslog / [mysqld_safe] syslog: logging to syslog is not implemented; SST messages go to stderr (the error log) and mariadb-backup output to mariabackup.*.log in the datadir")
 	}
-	so, err := parseSockopt(c.Sockopt)
-	if err != nil {
-		return errorf(ExitInvalid, "[sst] %w", err)
+	if len(c.Sock.Ignored) > 0 {
+		s.log.Warn(fmt.Sprintf("sockopt: %s not applicable to the built-in pipe, ignored", strings.Join(c.Sock.Ignored, ",")))
 	}
-	if len(so.ignored) > 0 {
-		s.log.Warn(fmt.Sprintf("sockopt: %s not applicable to the built-in pipe, ignored", strings.Join(so.ignored, ",")))
-	}
-	if s.args.IPv6 && so.network == "" {
-		so.network = "tcp6" // get_transfer adds pf=ip6 for an IPv6 address
-	}
-	s.sock = so
+	s.sock = c.Sock
 	return nil
 }

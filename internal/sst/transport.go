@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/pipe"
@@ -42,32 +41,12 @@ type transport struct {
 // (22), or ExitKeyConfig (3) where get_keys exits 3.
 func (s *session) setupTransport() (*transport, error) {
 	c := s.cfg
-	t := &transport{encrypt: c.Encrypt}
-	mode := c.SSLMode
-	var files struct{ ca, capath, cert, key string }
-	if t.encrypt == 0 || t.encrypt >= 2 {
-		if mode != "DISABLED" || t.encrypt >= 2 {
-			f := c.TLSFiles()
-			if f.Note != "" {
-				s.log.Info(f.Note)
-			}
-			files.ca, files.capath, files.cert, files.key = f.CA, f.CAPath, f.Cert, f.Key
-		}
-		// MTR test hook: simulate a missing SSL certificate and key.
-		if os.Getenv("MTR_SST_SIMULATE_NO_SSL_CERT") != "" {
-			files.cert, files.key = "", ""
-		}
-		if mode != "DISABLED" && t.encrypt == 0 && files.cert != "" && files.key != "" {
-			t.encrypt = 3 // enable cert/key SSL encryption
-			// Nodes may have different self-generated CAs: verify
-			// only when ssl-mode asks for it.
-			if !strings.HasPrefix(mode, "VERIFY") {
-				files.ca, files.capath = "", ""
-			}
-		}
+	ts := c.TLSSetup // read_cnf's resolution, done by config
+	t := &transport{encrypt: ts.Encrypt}
+	mode := ts.Mode
+	for _, n := range ts.Notes {
+		s.log.Info(n)
 	}
-	s.log.Info(fmt.Sprintf("SSL configuration: CA='%s', CAPATH='%s', CERT='%s', KEY='%s', MODE='%s', encrypt='%d'",
-		files.ca, files.capath, files.cert, files.key, mode, t.encrypt))
 	if mode != "DISABLED" && t.encrypt == 0 {
 		// Never a silent plaintext fallback.
 		return nil, errorf(ExitInvalid, "ssl-mode is set to '%s', but no usable SSL certificate and key were found. Cannot perform an encrypted transfer. Please configure ssl-cert and ssl-key, or set ssl-mode to DISABLED.", mode)
@@ -78,15 +57,11 @@ func (s *session) setupTransport() (*transport, error) {
 			return nil, err
 		}
 	case t.encrypt >= 2:
-		if err := s.setupTLS(t, mode, files.ca, files.capath, files.cert, files.key); err != nil {
+		if err := s.setupTLS(t, mode, ts.CA, ts.CAPath, ts.Cert, ts.Key); err != nil {
 			return nil, err
 		}
 	}
-	if c.Compressor != "" && s.args.Role == "donor" || c.Decompressor != "" && s.args.Role == "joiner" {
-		cmd := c.Compressor
-		if s.args.Role == "joiner" {
-			cmd = c.Decompressor
-		}
+	if cmd := c.Codec; cmd != "" {
 		codec, err := stream.ParseCodec(cmd)
 		if err != nil {
 			return nil, errorf(ExitInvalid, "compressor/decompressor %q: %w", cmd, err)
@@ -96,12 +71,8 @@ func (s *session) setupTransport() (*transport, error) {
 		t.codec = &codec
 		s.log.Info(fmt.Sprintf("Stream compression: %s", codec.String()))
 	}
-	if c.Rlimit != "" && s.args.Role == "donor" {
-		r, err := stream.ParseRate(c.Rlimit)
-		if err != nil {
-			return nil, errorf(ExitInvalid, "rlimit=%q: %w", c.Rlimit, err)
-		}
-		t.rate = r
+	if c.RateLimit > 0 {
+		t.rate = c.RateLimit
 		s.log.Info("Rate-limiting SST to " + c.Rlimit)
 	}
 	return t, nil

@@ -9,9 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -65,76 +63,6 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-func TestDefaultCpat(t *testing.T) {
-	re, err := emacsToGo(config.DefaultCpat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keep := []string{"/d/server-key.pem", "/d/galera.cache", "/d/sst_in_progress", "/d/.sst",
-		"/d/gvwstate.dat", "/d/grastate.dat", "/d/host.err", "/d/mariabackup.prepare.log", "/d/RPM_UPGRADE_MARKER"}
-	drop := []string{"/d/ibdata1", "/d/ib_logfile0", "/d/mysql", "/d/test", "/d/mysql-bin.000001", "/d/aria_log.00000001", "/d/grastate.dat.bak", "/d/wsrep_sst.pid"}
-	for _, p := range keep {
-		if !re.MatchString(p) {
-			t.Errorf("default cpat drops %s, want kept", p)
-		}
-	}
-	for _, p := range drop {
-		if re.MatchString(p) {
-			t.Errorf("default cpat keeps %s, want removed", p)
-		}
-	}
-}
-
-func TestEmacsToGo(t *testing.T) {
-	tests := []struct {
-		pat, path string
-		want      bool
-	}{
-		{`.*\.pem$`, "/a/b.pem", true},
-		{`.*a|b`, "/x/a|b", true}, // bare | is a literal in emacs syntax
-		{`.*a|b`, "/x/a", false},
-		{`.*\(foo\|bar\)$`, "/x/bar", true},
-		{`.*[0-9]+$`, "/x/log.12", true},
-		{`.*(x)$`, "/x/(x)", true},
-	}
-	for _, tt := range tests {
-		re, err := emacsToGo(tt.pat)
-		if err != nil {
-			t.Fatalf("emacsToGo(%q): %v", tt.pat, err)
-		}
-		if got := re.MatchString(tt.path); got != tt.want {
-			t.Errorf("%q matches %q = %v, want %v (go: %s)", tt.pat, tt.path, got, tt.want, re)
-		}
-	}
-	if _, err := emacsToGo(`.*[abc`); err == nil {
-		t.Error("unterminated bracket accepted")
-	}
-}
-
-func TestSplitWords(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{"  --a=1   --b ", []string{"--a=1", "--b"}},
-		{"--innodb-data-home-dir='/var/lib/my sql' --log-bin='x'", []string{"--innodb-data-home-dir=/var/lib/my sql", "--log-bin=x"}},
-		{`"--a=b \"c\" \$d" e\ f`, []string{`--a=b "c" $d`, "e f"}},
-		{`''`, []string{""}},
-	}
-	for _, tt := range tests {
-		got, err := splitWords(tt.in)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-	for _, bad := range []string{"'open", `"open`} {
-		if _, err := splitWords(bad); err == nil {
-			t.Errorf("splitWords(%q) accepted", bad)
-		}
-	}
-}
-
 func TestWipeDirsKeepsCpat(t *testing.T) {
 	d := t.TempDir()
 	for _, f := range []string{"grastate.dat", "ibdata1", "x.pem", "wsrep_sst.pid", "mysql/user.frm", ".sst/a"} {
@@ -144,7 +72,15 @@ func TestWipeDirsKeepsCpat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	re, _ := emacsToGo(config.DefaultCpat)
+	cfg, err := config.Load(t.Context(), config.LoadParams{
+		Argv:   []string{"--role", "joiner", "--address", "127.0.0.1:4444", "--datadir", d},
+		Getenv: func(string) string { return "" },
+		Search: []string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := cfg.CpatRegexp // the default cpat
 	if err := wipeDirs([]string{"", d}, re, map[string]bool{d + "/wsrep_sst.pid": true}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,19 +111,5 @@ func TestCleanBinlogs(t *testing.T) {
 		if exists, want := err == nil, i == 4; exists != want {
 			t.Errorf("%s exists = %v, want %v", f, exists, want)
 		}
-	}
-}
-
-func TestMysqldArgsDropAuth(t *testing.T) {
-	s := &session{args: &config.Args{MysqldArgs: `'--wsrep_sst_auth=root:pw' '--loose-wsrep-sst-auth=x:y' '--innodb-flush-method=O_DIRECT'`}}
-	got, err := s.mysqldArgs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"--mysqld-args", "--innodb-flush-method=O_DIRECT"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("mysqldArgs = %q, want %q", got, want)
-	}
-	if regexp.MustCompile(`pw|x:y`).MatchString(strings.Join(got, " ")) {
-		t.Error("auth leaked")
 	}
 }
