@@ -10,16 +10,19 @@
 //	if err := moveBack(); err != nil {
 //		return errors.Join(err, sw.Rollback()) // old datadir back, staging kept
 //	}
-//	err = sw.Commit(ctx) // fsync new entries, delete old ones
+//	err = sw.Commit(ctx) // sync the new entries, delete the old ones
 //
 // Begin moves every top-level entry of each directory that the stock wipe
 // would remove (path not matched by Plan.Keep, not in Plan.Skip) plus the
 // Plan.Extra paths into <its directory>/.sst-old, so every rename stays on
 // one filesystem; a rename that fails anyway (EXDEV for a mount point,
 // EACCES) makes Begin put everything back and return the error, and the
-// caller falls back to the stock order. Rollback removes the new entries
-// and renames the old ones back; Commit fsyncs the new entries, then
-// deletes the old ones.
+// caller can fall back to the stock order (unless the error wraps
+// ErrIncomplete: then the journal is kept and the next Recover must run
+// first). Rollback removes the new entries and renames the old ones back;
+// Commit syncs the new entries (syncfs per filesystem), then deletes the
+// old ones. The journal may live in one of the directories: it is never
+// moved.
 //
 // The journal (format in journal.go) is written as temp file, fsync,
 // rename, fsync of its directory before anything moves and at each change

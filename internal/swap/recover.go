@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
 // Outcome says what Recover did.
@@ -49,9 +48,9 @@ func Recover(ctx context.Context, path string, logf func(string)) (Outcome, erro
 	if logf == nil {
 		logf = func(string) {}
 	}
-	path, err := filepath.Abs(path)
+	path, err := resolveParent(path)
 	if err != nil {
-		return Nothing, fmt.Errorf("swap: journal path: %w", err)
+		return Nothing, err
 	}
 	// A crash while a journal version was being written leaves its temp
 	// file; the journal itself, if any, is the previous complete version.

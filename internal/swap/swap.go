@@ -32,7 +32,10 @@ const (
 	StepRestored  = "restored"  // Rollback: old entries back, journal still there: undo
 )
 
-// Plan describes one swap. Paths are made absolute and cleaned.
+// Plan describes one swap. Paths are made absolute, and the symbolic
+// links in Dirs and in the directories of the other paths are resolved,
+// so Keep sees "<real dir>/<name>" where the stock wipe sees the path as
+// given; the script's cpat only looks at the end of the path.
 type Plan struct {
 	// Dirs are the directories whose top-level entries are swapped: the
 	// datadir and any separate InnoDB data, undo and log or Aria log
@@ -63,6 +66,10 @@ type Plan struct {
 	rename func(oldpath, newpath string) error
 }
 
+// ErrIncomplete means Begin failed and could not put everything back: the
+// journal is kept, and the next Recover finishes the undo.
+var ErrIncomplete = errors.New("swap: undo incomplete")
+
 // Swap is a swap in progress: old entries are aside, the caller moves the
 // new ones in, then calls Commit or Rollback. It is not safe for
 // concurrent use.
@@ -81,7 +88,8 @@ type Swap struct {
 // records state "ready". If a rename fails (EXDEV for a mount point,
 // EACCES...) or ctx is cancelled, Begin puts back what it moved, removes
 // the journal and returns the error; if even that fails the journal stays
-// for Recover and both errors are returned.
+// for Recover and the error also wraps ErrIncomplete: the caller must then
+// stop rather than fall back to wiping the directories.
 func Begin(ctx context.Context, p Plan) (*Swap, error) {
 	j, err := newJournal(p)
 	if err != nil {
@@ -111,6 +119,12 @@ func Begin(ctx context.Context, p Plan) (*Swap, error) {
 		removeAsides(j.Asides)
 		return nil, err
 	}
+	for _, m := range j.Moves {
+		if strings.HasPrefix(j.path, m.Src+"/") {
+			removeAsides(j.Asides)
+			return nil, fmt.Errorf("swap: the journal %s is inside %s, which would be moved aside", j.path, m.Src)
+		}
+	}
 	if err := j.write(); err != nil {
 		// A failed write removes its temp file and leaves no journal.
 		removeAsides(j.Asides)
@@ -123,7 +137,7 @@ func Begin(ctx context.Context, p Plan) (*Swap, error) {
 	s.step(StepJournal)
 	if err := s.moveAside(ctx); err != nil {
 		if uerr := s.undo(false); uerr != nil {
-			return nil, errors.Join(err, fmt.Errorf("undo: %w (the journal %s is kept for Recover)", uerr, j.path))
+			return nil, errors.Join(err, fmt.Errorf("%w: %w (the journal %s is kept for Recover)", ErrIncomplete, uerr, j.path))
 		}
 		return nil, err
 	}
@@ -162,11 +176,11 @@ func (s *Swap) Asides() []string { return append([]string(nil), s.j.Asides...) }
 // Commit makes the swap final: it makes the new entries durable (one
 // syncfs(2) per filesystem of the directories; where that is unsupported,
 // an fsync of every new file and directory), records state "committed",
-// deletes the aside directories and removes the journal. A cancelled ctx or a sync error stops it before
-// the journal says committed; the caller may then Rollback. Once the state
-// is committed an error means the deletion is unfinished: the journal
-// stays and Recover finishes it. Calling Commit again repeats what is
-// left.
+// deletes the aside directories and removes the journal. A cancelled ctx
+// or a sync error stops it before the journal says committed; the caller
+// may then Rollback. Once the state is committed an error means the
+// deletion is unfinished: the journal stays and Recover (or Commit again)
+// finishes it.
 func (s *Swap) Commit(ctx context.Context) error {
 	if s.done {
 		return errors.New("swap: already rolled back or committed")
@@ -350,9 +364,9 @@ func newJournal(p Plan) (*journal, error) {
 	if p.Journal == "" {
 		return nil, errors.New("swap: no journal path")
 	}
-	jp, err := filepath.Abs(p.Journal)
+	jp, err := resolveParent(p.Journal)
 	if err != nil {
-		return nil, fmt.Errorf("swap: journal path: %w", err)
+		return nil, err
 	}
 	j := &journal{Format: journalFormat, Version: journalVersion, State: stateAside, path: jp, keep: p.Keep}
 	if p.Keep != nil {
@@ -367,17 +381,22 @@ func newJournal(p Plan) (*journal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("swap: %w", err)
 		}
-		if seen[a] {
-			continue
-		}
 		if st, err := os.Stat(a); err != nil || !st.IsDir() {
 			continue // the stock wipe skips missing directories too
+		}
+		// Work on the real path: an aside directory reached through a
+		// symbolic link that is itself moved aside would be lost.
+		if a, err = filepath.EvalSymlinks(a); err != nil {
+			return nil, fmt.Errorf("swap: %w", err)
+		}
+		if seen[a] {
+			continue
 		}
 		seen[a] = true
 		j.Dirs = append(j.Dirs, a)
 	}
 	for _, sk := range p.Skip {
-		a, err := filepath.Abs(sk)
+		a, err := resolveParent(sk)
 		if err != nil {
 			return nil, fmt.Errorf("swap: %w", err)
 		}
@@ -396,7 +415,7 @@ func newJournal(p Plan) (*journal, error) {
 	}
 	j.initSkip()
 	for _, e := range p.Extra {
-		a, err := filepath.Abs(e)
+		a, err := resolveParent(e)
 		if err != nil {
 			return nil, fmt.Errorf("swap: %w", err)
 		}
@@ -412,6 +431,20 @@ func newJournal(p Plan) (*journal, error) {
 	}
 	j.initSkip()
 	return j, nil
+}
+
+// resolveParent makes p absolute with its directory's symbolic links
+// resolved (p itself may be a link; it is moved, not followed). A missing
+// directory is left as it is.
+func resolveParent(p string) (string, error) {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("swap: %w", err)
+	}
+	if d, err := filepath.EvalSymlinks(filepath.Dir(a)); err == nil {
+		a = filepath.Join(d, filepath.Base(a))
+	}
+	return a, nil
 }
 
 // listMoves returns the moves for the top-level entries of the journal's

@@ -226,7 +226,7 @@ func TestBeginUndoFailureKeepsJournal(t *testing.T) {
 	p := e.plan()
 	p.rename = failingRename(4, 0, syscall.EXDEV) // the undo's renames fail too
 	_, err := Begin(t.Context(), p)
-	if !errors.Is(err, syscall.EXDEV) || !strings.Contains(err.Error(), "kept for Recover") {
+	if !errors.Is(err, syscall.EXDEV) || !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("Begin = %v, want EXDEV and the undo failure", err)
 	}
 	if !exists(e.journal) {
@@ -304,6 +304,18 @@ func TestBeginRefuses(t *testing.T) {
 		}
 		if d := diff(snapshot(t, e), want); d != "" {
 			t.Errorf("tree after Rollback:\n%s", d)
+		}
+	})
+	t.Run("journal inside a moved directory", func(t *testing.T) {
+		e := setup(t, t.TempDir())
+		want := snapshot(t, e)
+		p := e.plan()
+		p.Journal = filepath.Join(e.data, "mysql", "journal")
+		if _, err := Begin(t.Context(), p); err == nil || !strings.Contains(err.Error(), "moved aside") {
+			t.Fatalf("Begin = %v, want a journal-inside error", err)
+		}
+		if d := diff(snapshot(t, e), want); d != "" {
+			t.Errorf("tree changed:\n%s", d)
 		}
 	})
 	t.Run("no journal path", func(t *testing.T) {
@@ -553,5 +565,36 @@ func TestKeepIsAnchoredOnFullPath(t *testing.T) {
 	}
 	if exists(filepath.Join(e.data, "grastate.dat")) {
 		t.Errorf("grastate.dat kept although Keep does not match it")
+	}
+}
+
+func TestDirThroughSymlink(t *testing.T) {
+	// innodb_log_group_home_dir=loglink, a link to ../iblogs that is
+	// itself a datadir entry the wipe removes: the old redo log must not
+	// stay behind in the link target's aside directory.
+	for _, flow := range []string{"commit", "rollback"} {
+		t.Run(flow, func(t *testing.T) {
+			e := setup(t, t.TempDir())
+			old := snapshot(t, e)
+			p := e.plan()
+			p.Dirs = []string{e.undo, filepath.Join(e.data, "loglink"), e.data}
+			sw, err := Begin(t.Context(), p)
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			e.moveIn(t, -1)
+			want := old
+			if flow == "commit" {
+				err, want = sw.Commit(t.Context()), wantNew(t)
+			} else {
+				err = sw.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diff(snapshot(t, e), want); d != "" {
+				t.Errorf("tree after %s:\n%s", flow, d)
+			}
+		})
 	}
 }
