@@ -61,46 +61,84 @@ func wipeDirs(dirs []string, keep *regexp.Regexp, skip map[string]bool) error {
 	return nil
 }
 
-// cleanBinlogs mirrors the joiner's "Cleaning the old binary logs": the
-// binlog state file, every file listed in the index, the index, and
-// <base>.[0-9]* in the binlog directory. Paths are relative to datadir.
+// cleanBinlogs mirrors the joiner's "Cleaning the old binary logs": it
+// removes the files binlogFiles lists.
 func cleanBinlogs(log *slog.Logger, datadir, binlog, index string) error {
-	rel := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(datadir, p)
-	}
-	base := filepath.Base(binlog)
-	dir := filepath.Dir(binlog)
 	log.Info("Cleaning the old binary logs")
-	_ = os.Remove(rel(base + ".state"))
-	if f, err := os.Open(rel(index)); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if name := strings.TrimSpace(sc.Text()); name != "" {
-				_ = os.Remove(rel(name))
-			}
-		}
-		f.Close()
-		if err := os.Remove(rel(index)); err != nil {
+	if dir := filepath.Dir(binlog); dir != "." && dir != "" && filepath.Clean(binlogDir(datadir, binlog)) != filepath.Clean(datadir) {
+		log.Info(fmt.Sprintf("Cleaning the binlog directory '%s' as well", dir))
+	}
+	idx := ""
+	if index != "" {
+		idx = filepath.Clean(inDatadir(datadir, index))
+	}
+	for _, p := range binlogFiles(datadir, binlog, index) {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) && p == idx {
 			return fmt.Errorf("remove binlog index: %w", err)
 		}
 	}
-	where := datadir
-	if dir != "." && dir != "" {
-		if st, err := os.Stat(rel(dir)); err == nil && st.IsDir() {
-			where = rel(dir)
-			if filepath.Clean(where) != filepath.Clean(datadir) {
-				log.Info(fmt.Sprintf("Cleaning the binlog directory '%s' as well", dir))
-			}
+	return nil
+}
+
+// inDatadir makes a path relative to the datadir absolute.
+func inDatadir(datadir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(datadir, p)
+}
+
+// binlogFiles lists what the joiner's binlog cleanup removes: the binlog
+// state file, every file listed in the index, the index, and
+// <base>.[0-9]* in the binlog directory. Relative paths are relative to
+// datadir; only existing files are listed.
+func binlogFiles(datadir, binlog, index string) []string {
+	rel := func(p string) string { return inDatadir(datadir, p) }
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		p = filepath.Clean(p)
+		if seen[p] {
+			return
+		}
+		if _, err := os.Lstat(p); err == nil {
+			seen[p] = true
+			out = append(out, p)
 		}
 	}
-	matches, _ := filepath.Glob(filepath.Join(where, base) + ".[0-9]*")
-	for _, m := range matches {
-		_ = os.Remove(m)
+	base := filepath.Base(binlog)
+	add(rel(base + ".state"))
+	if index != "" {
+		if f, err := os.Open(rel(index)); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				if name := strings.TrimSpace(sc.Text()); name != "" {
+					add(rel(name))
+				}
+			}
+			f.Close()
+			add(rel(index))
+		}
 	}
-	return nil
+	matches, _ := filepath.Glob(filepath.Join(binlogDir(datadir, binlog), base) + ".[0-9]*")
+	for _, m := range matches {
+		add(m)
+	}
+	return out
+}
+
+// binlogDir is the directory of the binary logs: the --binlog path's
+// directory when it exists, else the datadir.
+func binlogDir(datadir, binlog string) string {
+	dir := filepath.Dir(binlog)
+	if dir == "." || dir == "" {
+		return datadir
+	}
+	dir = inDatadir(datadir, dir)
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return dir
+	}
+	return datadir
 }
 
 // archiveLogs mirrors the sst-log-archive step: existing mariabackup.*.log

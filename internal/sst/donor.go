@@ -43,8 +43,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 	}
 	s.log.Info(fmt.Sprintf("%s %s started on donor", s.cfg.Method, kind))
 	if !a.Bypass && a.SSTVer == "" {
-		s.log.Error("Upgrade joiner to 5.6.21 or higher for backup locks support")
-		return errorf(ExitTooOld, "the joiner is not supported for this version of donor (no sst_ver in its address '%s')", a.AddressRaw)
+		return errorf(ExitTooOld, "the joiner is not supported for this version of donor (no sst_ver in its address '%s'): Upgrade joiner to 5.6.21 or higher for backup locks support", a.AddressRaw)
 	}
 	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
 	if err != nil {
@@ -120,7 +119,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 		if strings.ContainsAny(s.cfg.User, " '`$") {
 			// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
 			// kept for compatibility).
-			return errorf(21, "invalid value for the SST user: %q", s.cfg.User)
+			return errorf(ExitUnsafeUser, "invalid value for the SST user: %q", s.cfg.User)
 		}
 		connExtra = append(connExtra, "--user="+s.cfg.User)
 	}
@@ -135,13 +134,13 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	}
 	connExtra = append(connExtra, extra...)
 
-	if (s.cfg.Progress != "" && s.cfg.Progress != "none") || s.args.Progress == 1 {
-		s.log.Info("Estimating total transfer size")
-		s.total = s.footprint(ctx, datadir)
-		if s.args.Progress == 1 {
-			if err := s.proto.line("total %d", s.total); err != nil {
-				return err
-			}
+	// Always estimated: the joiner uses the total to decide whether its
+	// previous data and the new data both fit (keep-datadir).
+	s.log.Info("Estimating total transfer size")
+	s.total = s.footprint(ctx, datadir)
+	if s.args.Progress == 1 {
+		if err := s.proto.line("total %d", s.total); err != nil {
+			return err
 		}
 	}
 
@@ -246,8 +245,10 @@ func (s *session) writeMagic(magic, donorMagic string) error {
 		// Let the joiner know that we know its secret.
 		content += "secret " + pw + "\n"
 	}
-	if !s.args.Bypass && s.args.Progress == 1 {
-		// Tell the joiner what to expect.
+	if !s.args.Bypass && s.total > 0 {
+		// Tell the joiner what to expect (its progress and its
+		// keep-datadir space check; a stock joiner ignores the line
+		// unless it reports progress).
 		content += fmt.Sprintf("total %d\n", s.total)
 	}
 	if err := os.WriteFile(magic, []byte(content), 0o600); err != nil {

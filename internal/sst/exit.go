@@ -20,9 +20,12 @@ const (
 	ExitNoEnt       = 2   // ENOENT: missing program, file or datadir; --port/--address conflict
 	ExitInterrupted = 3   // SIGINT/SIGQUIT/SIGTERM (trap 'exit 3')
 	ExitKeyConfig   = 3   // encrypt=1 without algorithm or key (get_keys exits 3 too)
+	ExitUnsafeUser  = 21  // EISDIR in errno terms: safe() in wsrep_sst_common exits 21 for an unsafe SST user
 	ExitInvalid     = 22  // EINVAL: invalid argument or option, mariadb-backup failure
-	ExitPipe        = 32  // EPIPE: transfer failed or timed out, peer or parent gone, SIGHUP/SIGPIPE
+	ExitNoSpace     = 28  // ENOSPC: a filesystem the joiner writes to is (or would be) full
+	ExitPipe        = 32  // EPIPE: transfer failed, peer or parent gone, SIGHUP/SIGPIPE
 	ExitTooOld      = 93  // EPROTONOSUPPORT-ish: the joiner sent no sst_ver (script: "Upgrade joiner")
+	ExitTimedOut    = 110 // ETIMEDOUT: no byte moved for sst-idle-timeout seconds
 	ExitAlready     = 114 // EALREADY: a previous SST is still running on this datadir
 )
 

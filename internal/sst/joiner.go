@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,10 +24,10 @@ import (
 )
 
 // joiner receives the state as the joiner branch of wsrep_sst_mariabackup
-// does, with two differences on purpose: the datadir is cleaned only once
-// the donor's data stream has delivered its first bytes, and one listener
-// serves both donor sessions (so "ready" is printed exactly once, as soon
-// as the port is bound).
+// does, with two differences on purpose: the previous data is replaced only
+// once the new data is prepared (keep-datadir; see receiveSST), and one
+// listener serves both donor sessions (so "ready" is printed exactly once,
+// as soon as the port is bound).
 func (s *session) joiner(ctx context.Context) (err error) {
 	a := s.args
 	if a.Datadir == "" {
@@ -52,6 +53,11 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	}
 	defer lock.release()
 	s.log.Info(fmt.Sprintf("%s SST started on joiner", s.cfg.Method))
+	// A swap a crash interrupted is finished or undone before anything
+	// else looks at the datadir.
+	if err := s.recoverSwap(ctx, datadir); err != nil {
+		return err
+	}
 	for _, f := range []string{infoFile, donorInfoFile, istFile} {
 		_ = os.Remove(filepath.Join(datadir, f))
 	}
@@ -255,7 +261,13 @@ func findInfoFile(dir string) (string, error) {
 // program): paths are confined to dir, chunks are checksummed, files of
 // the stream are written in parallel.
 func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) error {
-	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers})
+	return s.extractAbort(ctx, r, dir, what, nil)
+}
+
+// extractAbort is extract with a function called on the first local
+// failure (to close the connection the stream comes from).
+func (s *session) extractAbort(ctx context.Context, r io.Reader, dir, what string, abort func(error)) error {
+	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers, Abort: abort})
 	if err != nil {
 		return fmt.Errorf("extract the %s stream into %s: %w", what, dir, err)
 	}
@@ -266,18 +278,36 @@ func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) er
 // extractWorkers bounds the files written in parallel on the joiner.
 const extractWorkers = 4
 
-// receiveSST is the data stage: wait for the donor's backup stream, clean
-// the datadir, extract into <datadir>/.sst, prepare, and move back.
+// receiveSST is the data stage: wait for the donor's backup stream,
+// extract it into <datadir>/.sst, prepare it, and only then replace the
+// previous data (keep-datadir): a failure before the swap leaves the
+// datadir as it was. When old and new do not both fit (keep-datadir=auto)
+// the datadir is cleaned when the stream starts, as the script does.
 func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir string, dirs []string, keep *regexp.Regexp) error {
 	a := s.args
 	tool, err := findBackupTool(ctx)
 	if err != nil {
 		return err
 	}
-	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
-	conn, err := ln.Accept(ctx)
+	t := s.targetsFor(datadir, dirs, keep)
+	staging := filepath.Join(datadir, stagingDir)
+	if _, err := os.Stat(staging); err == nil {
+		s.log.Info(fmt.Sprintf("WARNING: Stale temporary SST directory: '%s' from previous state transfer, removing...", staging))
+		if err := os.RemoveAll(staging); err != nil {
+			return errorf(ExitNoEnt, "remove stale %s: %w", staging, err)
+		}
+	}
+	decision, err := s.decideKeep(t, s.total)
 	if err != nil {
-		return s.stageError(ctx, "accept the donor's data stream", err)
+		return err
+	}
+
+	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
+	ctx, stall, release := s.stallContext(ctx, "donor")
+	defer release()
+	conn, err := s.acceptStage(ctx, ln, "data")
+	if err != nil {
+		return err
 	}
 	defer conn.Close()
 	stop := stream.CloseOnCancel(ctx, conn)
@@ -285,6 +315,7 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
 	pc := s.tr.pipeConfig("donor", progress, false)
+	pc.Watchdog = stall
 	pc.Peek = func(br *bufio.Reader) error {
 		if _, err := br.Peek(1); err != nil {
 			// Nothing has been touched yet: a donor that failed
@@ -300,34 +331,23 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	defer in.Close()
 	s.log.Info("Data stream from the donor started")
 
-	staging := filepath.Join(datadir, stagingDir)
-	if _, err := os.Stat(staging); err == nil {
-		s.log.Info(fmt.Sprintf("WARNING: Stale temporary SST directory: '%s' from previous state transfer, removing...", staging))
-		if err := os.RemoveAll(staging); err != nil {
-			return errorf(ExitNoEnt, "remove stale %s: %w", staging, err)
-		}
-	}
 	if err := os.Mkdir(staging, 0o755); err != nil {
-		return errorf(ExitNoEnt, "create %s: %w", staging, err)
+		return s.localError(ctx, t, "create "+staging, err)
 	}
 	start := time.Now()
 	extracted := make(chan error, 1)
 	counted := stream.NewCountingReader(in)
-	go func() { extracted <- s.extract(ctx, counted, staging, "SST") }()
+	go func() {
+		// A local failure (a full disk) closes the connection at once
+		// instead of leaving the reader blocked until the donor ends.
+		extracted <- s.extractAbort(ctx, counted, staging, "SST", func(error) { conn.Close() })
+	}()
 
-	if a.Binlog != "" {
-		if err := cleanBinlogs(s.log, datadir, a.Binlog, a.BinlogIndex); err != nil {
-			return errorf(ExitNoEnt, "%w", err)
+	if decision == stockOrder {
+		if err := s.cleanDatadir(t); err != nil {
+			<-extracted
+			return err
 		}
-	}
-	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
-	skip := map[string]bool{staging: true, filepath.Join(datadir, "wsrep_sst.pid"): true}
-	if err := wipeDirs(append(dirs, datadir), keep, skip); err != nil {
-		return errorf(ExitNoEnt, "%w", err)
-	}
-	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",
-		"xtrabackup_slave_info", binlogInfo, "xtrabackup_binlog_pos_innodb"} {
-		_ = os.Remove(filepath.Join(datadir, f))
 	}
 
 	s.log.Info("Waiting for SST streaming to complete!")
@@ -337,8 +357,9 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	}
 	// Closing tells the donor that everything has been read.
 	conn.Close()
+	stall.Stop()
 	if err != nil {
-		return s.stageError(ctx, "receive the SST data stream", err)
+		return s.failStaging(ctx, t, s.stageError(ctx, "receive the SST data stream", err), err)
 	}
 	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs", counted.N(), time.Since(start).Seconds()))
 	if err := ctx.Err(); err != nil {
@@ -349,7 +370,7 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		return err
 	}
 	if err := s.decompressQpress(ctx, staging); err != nil {
-		return err
+		return s.failStaging(ctx, t, err, err)
 	}
 
 	s.log.Info("Preparing the backup at " + staging)
@@ -358,19 +379,31 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		return err
 	}
 	if err := s.runBackupTool(ctx, tool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
-		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+		err = errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+		return s.failStaging(ctx, t, err, err)
 	}
 	if a.Binlog != "" {
 		s.removeReceivedBinlogs(staging, filepath.Base(a.Binlog))
 	}
-	s.log.Info("Moving the backup to " + datadir)
-	args, err = s.moveArgs(tool, staging, datadir)
-	if err != nil {
-		return err
+	moveBack := func() error {
+		s.log.Info("Moving the backup to " + datadir)
+		args, err := s.moveArgs(tool, staging, datadir)
+		if err != nil {
+			return err
+		}
+		if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
+			return errorf(ExitInvalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
+		}
+		return nil
 	}
-	if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
-		s.log.Error(fmt.Sprintf("Move failed, keeping '%s' for further diagnosis", staging))
-		return errorf(ExitInvalid, "%w", err)
+	if decision == keepOld {
+		swapStart := time.Now()
+		if err := s.swapIn(ctx, t, moveBack); err != nil {
+			return err
+		}
+		s.log.Info(fmt.Sprintf("Replaced the previous data in %.3fs", time.Since(swapStart).Seconds()))
+	} else if err := moveBack(); err != nil {
+		return err
 	}
 	s.log.Info("Move successful, removing " + staging)
 	if err := os.RemoveAll(staging); err != nil {
@@ -380,6 +413,96 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		recreateBinlogDirs(s.log, datadir, a.Binlog, a.BinlogIndex)
 	}
 	return nil
+}
+
+// cleanDatadir is the stock order's cleanup when the data stream starts:
+// old binary logs, every entry cpat does not keep, old info files.
+func (s *session) cleanDatadir(t targets) error {
+	a := s.args
+	if a.Binlog != "" {
+		if err := cleanBinlogs(s.log, t.datadir, a.Binlog, a.BinlogIndex); err != nil {
+			return errorf(ExitNoEnt, "%w", err)
+		}
+	}
+	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
+	skip := map[string]bool{}
+	for _, p := range t.skip {
+		skip[p] = true
+	}
+	if err := wipeDirs(t.dirs, t.keep, skip); err != nil {
+		return errorf(ExitNoEnt, "%w", err)
+	}
+	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",
+		"xtrabackup_slave_info", binlogInfo, "xtrabackup_binlog_pos_innodb"} {
+		_ = os.Remove(filepath.Join(t.datadir, f))
+	}
+	return nil
+}
+
+// failStaging handles a failure after the staging directory was created:
+// a full disk removes it (and reports exit 28); anything else keeps it for
+// diagnosis (the next SST removes it first).
+func (s *session) failStaging(ctx context.Context, t targets, err, cause error) error {
+	staging := filepath.Join(t.datadir, stagingDir)
+	if ctx.Err() == nil && (errors.Is(cause, syscall.ENOSPC) || noSpaceInLog(t.datadir)) {
+		nerr := s.noSpace(t, "receive the SST", cause)
+		if rerr := os.RemoveAll(staging); rerr != nil {
+			s.log.Warn(fmt.Sprintf("remove %s: %v", staging, rerr))
+		}
+		return nerr
+	}
+	s.log.Info(fmt.Sprintf("Keeping '%s' of the failed SST for diagnosis (the next SST removes it)", staging))
+	return err
+}
+
+// noSpaceInLog reports whether mariadb-backup's prepare log says the disk
+// was full.
+func noSpaceInLog(datadir string) bool {
+	b, err := os.ReadFile(filepath.Join(datadir, prepareLog))
+	if err != nil {
+		return false
+	}
+	if len(b) > 64<<10 {
+		b = b[len(b)-64<<10:]
+	}
+	return strings.Contains(string(b), "No space left on device") || strings.Contains(string(b), "errno: 28")
+}
+
+// acceptStage waits for the donor's connection of a stage, within
+// sst-idle-timeout (the donor connects at once when it starts a stage).
+func (s *session) acceptStage(ctx context.Context, ln *stream.Listener, stage string) (net.Conn, error) {
+	actx := ctx
+	if t := s.cfg.IdleTimeout; t > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(ctx, t, errorf(ExitTimedOut,
+			"the donor did not open the %s stage within sst-idle-timeout=%ds: check the donor's error log and mariabackup.backup.log (raise [sst] sst-idle-timeout, or 0 to wait for ever)", stage, int(t.Seconds())))
+		defer cancel()
+	}
+	conn, err := ln.Accept(actx)
+	if err != nil {
+		return nil, s.stageError(actx, "accept the donor's "+stage+" stage", err)
+	}
+	return conn, nil
+}
+
+// stallContext returns ctx cancelled by a stall watchdog of
+// sst-idle-timeout (nil watchdog when it is 0): the cause names the option
+// and what stalled. Call release when done with ctx; Stop the watchdog
+// once the transfer is over.
+func (s *session) stallContext(ctx context.Context, peer string) (_ context.Context, _ *pipe.Watchdog, release func()) {
+	t := s.cfg.IdleTimeout
+	if t <= 0 {
+		return ctx, nil, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := pipe.StartWatchdog(ctx, t, func(e *pipe.StallError) {
+		hint := "check the " + peer + "'s error log"
+		if peer == "donor" {
+			hint += " and mariabackup.backup.log there; the previous datadir was kept unless a warning said otherwise"
+		}
+		cancel(errorf(ExitTimedOut, "stalled: %v (sst-idle-timeout=%ds): %s; raise [sst] sst-idle-timeout for slower links, 0 turns it off", e, int(t.Seconds()), hint))
+	})
+	return ctx, w, func() { w.Stop(); cancel(nil) }
 }
 
 // checkCheckpoints requires a non-empty checkpoints file and rejects

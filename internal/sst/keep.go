@@ -1,0 +1,296 @@
+package sst
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"wsrep_sst_mariabackup/internal/swap"
+)
+
+// swapJournal is the keep-the-datadir journal, in the datadir: a crash
+// during the swap leaves it, and the next run finishes or undoes the swap
+// before anything else.
+const swapJournal = "sst_swap.journal"
+
+// pauseEnv is a test-only hook: when set to a swap step name (see
+// internal/swap Step*), the joiner logs that it reached the step and waits
+// there until killed, so that tests can crash it at every step.
+const pauseEnv = "WSREP_SST_TEST_PAUSE_AT"
+
+// spaceMargin is the slack added to the space an SST is expected to need:
+// 5% and 64 MiB, for the estimate's error (the donor's total is the
+// footprint of its datadir, not of the backup) and the logs written beside.
+func spaceMargin(n int64) int64 { return n/20 + 64<<20 }
+
+// recoverSwap finishes or undoes a swap that a crash interrupted. It runs
+// right after the lock is taken, before anything else touches the
+// datadir.
+func (s *session) recoverSwap(ctx context.Context, datadir string) error {
+	journal := filepath.Join(datadir, swapJournal)
+	out, err := swap.Recover(ctx, journal, func(line string) { s.log.Info(line) })
+	if err != nil {
+		return errorf(ExitNoEnt, "an interrupted datadir swap could not be recovered (journal %s): %w; fix the cause and run again, or restore the entries from the .sst-old directories by hand", journal, err)
+	}
+	switch out {
+	case swap.Undone:
+		s.log.Warn("An interrupted SST swap was undone: the previous datadir is back in place")
+	case swap.Finished:
+		s.log.Warn("An interrupted SST swap was finished: the datadir holds the data of that SST")
+	}
+	return nil
+}
+
+// targets are the directories an SST writes into: the datadir first, then
+// separate InnoDB data, undo and log and Aria log directories.
+type targets struct {
+	datadir string
+	dirs    []string // all of them, datadir included, "" entries dropped
+	keep    *regexp.Regexp
+	skip    []string
+	extra   []string // binlog files outside dirs
+}
+
+func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
+	t := targets{datadir: datadir, keep: keep,
+		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
+	t.dirs = append(t.dirs, datadir)
+	for _, d := range dirs {
+		if d != "" {
+			t.dirs = append(t.dirs, d)
+		}
+	}
+	if a := s.args; a.Binlog != "" {
+		for _, p := range binlogFiles(datadir, a.Binlog, a.BinlogIndex) {
+			if !t.inDirs(p) {
+				t.extra = append(t.extra, p)
+			}
+		}
+	}
+	return t
+}
+
+// inDirs reports whether p is a top-level entry of one of the dirs (the
+// swap moves those anyway).
+func (t targets) inDirs(p string) bool {
+	dir := filepath.Dir(p)
+	for _, d := range t.dirs {
+		if filepath.Clean(d) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func (t targets) plan(hook func(string)) swap.Plan {
+	return swap.Plan{Dirs: t.dirs, Keep: t.keep, Skip: t.skip, Extra: t.extra,
+		Journal: filepath.Join(t.datadir, swapJournal), Hook: hook}
+}
+
+// nested reports whether d lies inside another of the dirs.
+func (t targets) nested(d string) bool {
+	for _, o := range t.dirs {
+		if o != d && strings.HasPrefix(d, filepath.Clean(o)+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// fsSpace is one filesystem the SST writes to.
+type fsSpace struct {
+	path string // the first target directory on it
+	free int64
+	old  int64 // bytes of old entries on it (what the stock wipe frees)
+}
+
+// space measures the filesystems of the target directories.
+func (t targets) space() ([]*fsSpace, error) {
+	byDev := map[uint64]*fsSpace{}
+	var order []*fsSpace
+	for _, d := range t.dirs {
+		dev, err := swap.Device(d)
+		if err != nil {
+			return nil, err
+		}
+		f := byDev[dev]
+		if f == nil {
+			free, err := swap.Free(d)
+			if err != nil {
+				return nil, err
+			}
+			f = &fsSpace{path: d, free: int64(min(free, 1<<62))}
+			byDev[dev] = f
+			order = append(order, f)
+		}
+		if t.nested(d) {
+			continue // counted with the directory it is in
+		}
+		n, err := swap.Size(swap.Plan{Dirs: []string{d}, Keep: t.keep, Skip: t.skip, Journal: filepath.Join(t.datadir, swapJournal)})
+		if err != nil {
+			return nil, err
+		}
+		f.old += n
+	}
+	return order, nil
+}
+
+// keepDecision says how the joiner replaces its data.
+type keepDecision int
+
+const (
+	stockOrder keepDecision = iota // wipe when the data starts, as the script
+	keepOld                        // keep the old data until the new one is prepared
+)
+
+// decideKeep applies [sst] keep-datadir before the data stage: keep the
+// old data when old and new both fit, else fall back to the stock order
+// (auto) or refuse (1). need is the expected size of the new data; 0 means
+// unknown, estimated by the size of the old data.
+func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
+	mode := s.cfg.KeepDatadir
+	if mode == "0" {
+		s.log.Info("keep-datadir=0: the datadir is cleaned when the data stream starts, as the stock script does")
+		return stockOrder, nil
+	}
+	fss, err := t.space()
+	if err != nil {
+		s.log.Warn(fmt.Sprintf("cannot measure free space (%v); keeping the previous datadir until the new one is prepared", err))
+		return keepOld, nil
+	}
+	var old int64
+	for _, f := range fss {
+		old += f.old
+	}
+	if old == 0 {
+		return keepOld, nil // nothing to keep: no extra space needed
+	}
+	estimated := ""
+	if need <= 0 {
+		need = old
+		estimated = " (estimated from the previous data: the donor announced no total)"
+	}
+	// The stream lands in <datadir>/.sst; other filesystems receive their
+	// share at the move-back, estimated by what they hold now.
+	var short []string
+	stockFits := true
+	for i, f := range fss {
+		want := f.old
+		if i == 0 {
+			want = need
+		}
+		want += spaceMargin(want)
+		if f.free < want {
+			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.path, bytesIEC(want), bytesIEC(f.free)))
+		}
+		if f.free+f.old < want {
+			stockFits = false
+		}
+	}
+	if len(short) == 0 {
+		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", bytesIEC(old), bytesIEC(need), estimated))
+		return keepOld, nil
+	}
+	why := strings.Join(short, "; ")
+	if !stockFits {
+		return stockOrder, errorf(ExitNoSpace, "not enough disk space for the SST even after removing the previous data (%s%s): free space on that filesystem, or move the datadir to a bigger one; nothing was changed", why, estimated)
+	}
+	if mode == "1" {
+		return stockOrder, errorf(ExitNoSpace, "keep-datadir=1: the previous and the new data do not both fit (%s%s); free space, or set [sst] keep-datadir=auto to allow cleaning the datadir first; nothing was changed", why, estimated)
+	}
+	s.log.Warn(fmt.Sprintf("The previous and the new data do not both fit (%s%s): cleaning the datadir when the data stream starts, as the stock script does (keep-datadir=auto). A failed SST will lose the previous data.", why, estimated))
+	return stockOrder, nil
+}
+
+// swapIn replaces the old data by the prepared staging directory: old
+// entries aside, mariadb-backup --move-back, then the old ones deleted; a
+// failed move-back puts the old ones back and keeps the staging directory.
+func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) error {
+	if err := swap.FsyncTree(ctx, filepath.Join(t.datadir, stagingDir)); err != nil {
+		return s.localError(ctx, t, "sync the prepared data", err)
+	}
+	sw, err := swap.Begin(ctx, t.plan(s.pauseHook()))
+	if err != nil {
+		return s.localError(ctx, t, "move the previous data aside", err)
+	}
+	s.log.Info(fmt.Sprintf("Moved %d previous entries aside (%s)", sw.Moved(), strings.Join(sw.Asides(), ", ")))
+	if err := moveBack(); err != nil {
+		if rerr := sw.Rollback(); rerr != nil {
+			return errors.Join(err, errorf(ExitNoEnt, "put the previous data back: %w (the journal %s lets the next run retry)", rerr, filepath.Join(t.datadir, swapJournal)))
+		}
+		s.log.Info("The previous datadir was put back in place")
+		return err
+	}
+	if err := sw.Commit(ctx); err != nil {
+		return s.localError(ctx, t, "delete the previous data", err)
+	}
+	return nil
+}
+
+// pauseHook is the WSREP_SST_TEST_PAUSE_AT test hook, nil when unset.
+func (s *session) pauseHook() func(string) {
+	at := os.Getenv(pauseEnv)
+	if at == "" {
+		return nil
+	}
+	return func(step string) {
+		if step != at {
+			return
+		}
+		s.log.Info(fmt.Sprintf("%s: paused at swap step %q until killed", pauseEnv, step))
+		select {}
+	}
+}
+
+// localError is a local failure of the joiner: ENOSPC becomes exit 28
+// naming the filesystem and its free space; anything else ENOENT-ish.
+func (s *session) localError(ctx context.Context, t targets, what string, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return err
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return s.noSpace(t, what, err)
+	}
+	return errorf(ExitNoEnt, "%s: %w", what, err)
+}
+
+// noSpace is the exit-28 error for a full filesystem.
+func (s *session) noSpace(t targets, what string, err error) error {
+	where := t.datadir
+	var pe *os.PathError
+	if errors.As(err, &pe) && filepath.IsAbs(pe.Path) {
+		where = filepath.Dir(pe.Path)
+	}
+	free := "unknown"
+	if n, ferr := swap.Free(where); ferr == nil {
+		free = bytesIEC(int64(min(n, 1<<62)))
+	}
+	need := ""
+	if s.total > 0 {
+		need = fmt.Sprintf(", about %s needed for the new data", bytesIEC(s.total+spaceMargin(s.total)))
+	}
+	return errorf(ExitNoSpace, "%s: no space left on the filesystem of %s (%s free%s): %w; free space there and retry (the previous datadir was left as it was unless a warning above says it was cleaned)", what, where, free, need, err)
+}
+
+// bytesIEC formats n bytes for an operator.
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
