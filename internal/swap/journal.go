@@ -68,11 +68,10 @@ type journal struct {
 
 // write stores j at its path durably (temp file, fsync, rename, fsync dir).
 func (j *journal) write() error {
-	b, err := json.MarshalIndent(j, "", "  ")
+	b, err := j.encode()
 	if err != nil {
-		return fmt.Errorf("encode journal: %w", err)
+		return err
 	}
-	b = append(b, '\n')
 	tmp := j.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -96,6 +95,14 @@ func (j *journal) write() error {
 		return fmt.Errorf("write journal %s: %w", j.path, err)
 	}
 	return nil
+}
+
+func (j *journal) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode journal: %w", err)
+	}
+	return append(b, '\n'), nil
 }
 
 // setState rewrites the journal with a new state.
@@ -130,6 +137,11 @@ func readJournal(path string) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
+	return parseJournal(b, path)
+}
+
+// parseJournal decodes and checks the journal b read from path.
+func parseJournal(b []byte, path string) (*journal, error) {
 	j := &journal{}
 	if err := json.Unmarshal(b, j); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrJournal, path, err)
