@@ -131,6 +131,11 @@ type Config struct {
 	// accepted too. It says whether the joiner keeps its old datadir
 	// until the new one is complete.
 	KeepDatadir string
+	// PrepareTool is [sst] prepare-tool: the mariadb-backup program the
+	// joiner runs --prepare with (default: mariadb-backup from PATH, as
+	// for every other step). A major-version SST across an InnoDB redo
+	// format change needs the donor's (older) mariadb-backup here.
+	PrepareTool string
 	// Syslog is [sst] sst-syslog (default 0; -1 forces it off even when
 	// [mysqld_safe] syslog is set). SyslogTag is [mysqld_safe] syslog-tag.
 	Syslog    int
@@ -425,6 +430,7 @@ func (r *resolver) settings() error {
 	if c.KeepDatadir, err = r.getAuto(groupsSST, "keep-datadir"); err != nil {
 		return err
 	}
+	c.PrepareTool = r.get(groupsSST, "prepare-tool", "")
 	if c.Syslog, err = r.getInt(groupsSST, "sst-syslog", 0); err != nil {
 		return err
 	}

@@ -133,6 +133,7 @@ func (c *Config) settingValues() map[string]any {
 		"sst-initial-timeout": int(c.InitialTimeout.Seconds()),
 		"sst-idle-timeout":    int(c.IdleTimeout.Seconds()),
 		"keep-datadir":        c.KeepDatadir,
+		"prepare-tool":        c.PrepareTool,
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,

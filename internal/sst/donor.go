@@ -309,4 +309,3 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	return conn, nil
 }
-

@@ -58,9 +58,9 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := s.recoverSwap(ctx, datadir); err != nil {
 		return err
 	}
-	for _, f := range []string{infoFile, donorInfoFile, istFile} {
-		_ = os.Remove(filepath.Join(datadir, f))
-	}
+	// Unlike the script, the previous SST's info files stay: they belong
+	// to the previous data, which is replaced only once the new data is
+	// prepared (the wipe or the swap removes them then).
 	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
@@ -80,11 +80,6 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	defer func() {
 		s.log.Info("Removing the sst_in_progress file")
 		_ = os.Remove(marker)
-		if err != nil {
-			for _, f := range []string{infoFile, infoFile11, donorInfoFile, istFile} {
-				_ = os.Remove(filepath.Join(datadir, f))
-			}
-		}
 	}()
 
 	ln, err := s.listen(ctx)
@@ -373,12 +368,16 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		return s.failStaging(ctx, t, err, err)
 	}
 
-	s.log.Info("Preparing the backup at " + staging)
-	args, err := s.prepareArgs(tool, staging)
+	ptool, err := s.prepareTool(ctx, tool)
 	if err != nil {
 		return err
 	}
-	if err := s.runBackupTool(ctx, tool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
+	s.log.Info(fmt.Sprintf("Preparing the backup at %s with %s", staging, ptool.path))
+	args, err := s.prepareArgs(ptool, staging)
+	if err != nil {
+		return err
+	}
+	if err := s.runBackupTool(ctx, ptool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
 		err = errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
 		return s.failStaging(ctx, t, err, err)
 	}
@@ -413,6 +412,21 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		recreateBinlogDirs(s.log, datadir, a.Binlog, a.BinlogIndex)
 	}
 	return nil
+}
+
+// prepareTool is [sst] prepare-tool, the mariadb-backup that runs
+// --prepare (for an SST across an InnoDB redo-format change, the donor's
+// version), else tool.
+func (s *session) prepareTool(ctx context.Context, tool *backupTool) (*backupTool, error) {
+	p := s.cfg.PrepareTool
+	if p == "" {
+		return tool, nil
+	}
+	t, err := backupToolAt(ctx, p)
+	if err != nil {
+		return nil, errorf(ExitNoEnt, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
+	}
+	return t, nil
 }
 
 // cleanDatadir is the stock order's cleanup when the data stream starts:

@@ -202,15 +202,21 @@ func TestE2EKeepDatadir(t *testing.T) {
 		before := dataSums(t, n2)
 		real, err := exec.LookPath("mariadb-backup")
 		must(t, err)
-		fake := filepath.Join(n2.BinDir(), "mariadb-backup")
+		// mariadb-backup that fails --prepare, as prepare-tool (mysqld
+		// puts /usr/bin first on the SST program's PATH).
+		fake := filepath.Join(n2.Dir(), "fake-mariadb-backup")
 		must(t, os.WriteFile(fake, []byte(fmt.Sprintf("#!/bin/sh\nfor a; do [ \"$a\" = --prepare ] && { echo 'fake prepare failure' >&2; exit 1; }; done\nexec %s \"$@\"\n", real)), 0o755))
+		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = []string{"prepare-tool=" + fake} }))
 		must(t, n2.Start(ctx, false))
 		log := failedJoin(ctx, t, n2, 2*time.Minute)
 		if !strings.Contains(log, "apply finished with errors") {
 			t.Errorf("no prepare error in the joiner's log:\n%s", grep(log, "WSREP_SST"))
 		}
+		if !strings.Contains(log, "fake prepare failure") {
+			t.Errorf("prepare-tool was not used:\n%s", grep(log, "WSREP_SST"))
+		}
 		assertIntact(t, n2, before)
-		must(t, os.Remove(fake))
+		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = nil }))
 		rejoin(t)
 	})
 
@@ -247,14 +253,11 @@ func TestE2EKeepDatadir(t *testing.T) {
 		dir := n2.Datadir()
 		used, err := allocatedBytes(dir)
 		must(t, err)
-		moved, err := swap.Size(swap.Plan{Dirs: []string{dir}, Keep: mustCpat(t), Journal: filepath.Join(dir, swapJournal)})
-		must(t, err)
-		// Room for the previous data plus 60% of it: not for old and new
-		// side by side, but for the new data once the old is cleaned.
-		size := used + moved*6/10 + 64<<20
+		// 32 MiB free: too little to keep the previous data beside the
+		// new (the margin alone is 64 MiB), enough once it is cleaned.
 		copyDir := t.TempDir()
 		run(t, "cp", "-a", dir+"/.", copyDir)
-		run(t, "mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir)
+		run(t, "mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", used+32<<20), "tmpfs", dir)
 		t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 		run(t, "cp", "-a", copyDir+"/.", dir)
 		log := rejoin(t)
@@ -262,18 +265,38 @@ func TestE2EKeepDatadir(t *testing.T) {
 			t.Errorf("no fallback warning on a small filesystem:\n%s", grep(log, "WSREP_SST"))
 		}
 
-		// Too small even for the new data alone: refused, nothing touched.
+		// keep-datadir=1 refuses instead: exit 28, nothing touched.
 		forceSST(ctx, t, n2)
-		before := dataSums(t, n2)
-		free, err := swap.Free(dir)
-		must(t, err)
-		if free > 16<<20 {
-			run(t, "fallocate", "-l", fmt.Sprint(free-16<<20), filepath.Join(dir, "ballast.log"))
+		fill := func(leave int64) {
+			free, err := swap.Free(dir)
+			must(t, err)
+			_ = os.Remove(filepath.Join(dir, "ballast.log"))
+			if int64(free) > leave {
+				run(t, "fallocate", "-l", fmt.Sprint(int64(free)-leave), filepath.Join(dir, "ballast.log"))
+			}
 		}
+		fill(32 << 20)
+		before := dataSums(t, n2)
+		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = []string{"keep-datadir=1"} }))
+		must(t, n2.Start(ctx, false))
+		log = failedJoin(ctx, t, n2, 2*time.Minute)
+		if !strings.Contains(log, "keep-datadir=1") || !strings.Contains(log, "nothing was changed") {
+			t.Errorf("no keep-datadir=1 refusal:\n%s", grep(log, "WSREP_SST"))
+		}
+		assertIntact(t, n2, before)
+
+		// Too small even for the new data alone (the donor grew by
+		// about 120 MB): refused at once, nothing touched.
+		must(t, galeratest.LoadData(ctx, n1, "big", 120000))
+		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = nil }))
+		fill(16 << 20)
 		must(t, n2.Start(ctx, false))
 		log = failedJoin(ctx, t, n2, 2*time.Minute)
 		if !strings.Contains(log, "not enough disk space") {
 			t.Errorf("no disk-space error:\n%s", grep(log, "WSREP_SST"))
+		}
+		if _, err := os.Stat(filepath.Join(dir, stagingDir)); err == nil {
+			t.Errorf("a staging directory was left on the full filesystem")
 		}
 		assertIntact(t, n2, before)
 	})

@@ -21,6 +21,14 @@ func findBackupTool(ctx context.Context) (*backupTool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return backupToolAt(ctx, p)
+}
+
+// backupToolAt probes the mariadb-backup program at path p.
+func backupToolAt(ctx context.Context, p string) (*backupTool, error) {
+	if _, err := exec.LookPath(p); err != nil {
+		return nil, err
+	}
 	t := &backupTool{path: p}
 	out, _ := exec.CommandContext(ctx, p, "--help").Output()
 	t.noVersionCheck = strings.Contains(string(out), "--version-check")
