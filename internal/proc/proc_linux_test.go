@@ -87,4 +87,3 @@ func TestPdeathsigNotFiredByCallerThread(t *testing.T) {
 		t.Errorf("child died of %v, want our SIGTERM (SIGKILL means Pdeathsig fired)", ee.Signal)
 	}
 }
-
