@@ -61,14 +61,23 @@ func TestPdeathsigNotFiredByCallerThread(t *testing.T) {
 		err error
 	}
 	ch := make(chan started, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with us
-		p, err := Start(t.Context(), Cmd{Path: "sleep", Args: []string{"1000"}})
-		ch <- started{p, syscall.Gettid(), err}
-	}()
-	s := <-ch
-	if s.err != nil {
-		t.Fatal(s.err)
+	var s started
+	for s.p == nil {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread exits with us
+			if syscall.Gettid() == os.Getpid() {
+				// The main thread never exits (the runtime parks
+				// it instead): try again on another.
+				runtime.UnlockOSThread()
+				ch <- started{}
+				return
+			}
+			p, err := Start(t.Context(), Cmd{Path: "sleep", Args: []string{"1000"}})
+			ch <- started{p, syscall.Gettid(), err}
+		}()
+		if s = <-ch; s.err != nil {
+			t.Fatal(s.err)
+		}
 	}
 	// Once the thread is gone, any parent-death signal has been sent.
 	task := fmt.Sprintf("/proc/self/task/%d", s.tid)
