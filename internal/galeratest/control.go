@@ -29,11 +29,11 @@ func (n *Node) Reconfigure(change func(*NodeConfig)) error {
 // WaitExit waits until the node's mariadbd exits by itself (a joiner whose
 // SST failed aborts), or ctx ends.
 func (n *Node) WaitExit(ctx context.Context) error {
-	if n.cmd == nil {
+	if n.p == nil {
 		return nil
 	}
 	select {
-	case <-n.done:
+	case <-n.p.Done():
 		n.reap()
 		return nil
 	case <-ctx.Done():
@@ -45,10 +45,10 @@ func (n *Node) WaitExit(ctx context.Context) error {
 // ("donor" or "joiner"): processes of the node's process group whose
 // argv[0] is wsrep_sst_<method> and whose argv says --role role.
 func (n *Node) SSTProcesses(role string) ([]int, error) {
-	if n.cmd == nil {
+	if n.p == nil {
 		return nil, nil
 	}
-	return groupProcesses(n.cmd.Process.Pid, func(argv []string) bool {
+	return groupProcesses(n.p.Pid(), func(argv []string) bool {
 		if len(argv) == 0 || filepath.Base(argv[0]) != "wsrep_sst_"+n.c.method {
 			return false
 		}
@@ -64,10 +64,10 @@ func (n *Node) SSTProcesses(role string) ([]int, error) {
 // GroupProcesses returns the pids of every process left in the node's
 // process group other than mariadbd itself (SST programs, mariadb-backup).
 func (n *Node) GroupProcesses() ([]int, error) {
-	if n.cmd == nil {
+	if n.p == nil {
 		return nil, nil
 	}
-	self := n.cmd.Process.Pid
+	self := n.p.Pid()
 	pids, err := groupProcesses(self, func([]string) bool { return true })
 	var out []int
 	for _, p := range pids {

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 // stopBound is how long Stop and Close wait for a clean shutdown before
@@ -62,10 +62,8 @@ type Node struct {
 	errlog  string
 
 	// Set by Start, cleared when the process has been waited for.
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when cmd.Wait returned
-	waitErr  error         // valid after done is closed
-	logStart int64         // error log size when Start was called
+	p        *proc.Process
+	logStart int64 // error log size when Start was called
 }
 
 // AddNode allocates ports and directories for a new node, installs its SST
@@ -282,11 +280,11 @@ func (n *Node) writeConfig() error {
 // Running reports whether the node's mariadbd process has been started and
 // has not exited.
 func (n *Node) Running() bool {
-	if n.cmd == nil {
+	if n.p == nil {
 		return false
 	}
 	select {
-	case <-n.done:
+	case <-n.p.Done():
 		return false
 	default:
 		return true
@@ -307,7 +305,7 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 	if n.Running() {
 		return fmt.Errorf("galeratest: start %s: already running", n.name)
 	}
-	if n.cmd != nil {
+	if n.p != nil {
 		// The previous run ended by itself; kill any helper it left.
 		n.reap()
 	}
@@ -338,40 +336,22 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("galeratest: start %s: %w", n.name, err)
 	}
-	cmd := exec.Command(n.c.mariadbd, args...)
-	cmd.Dir = n.dir
-	cmd.Env = n.env()
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-
-	done := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the OS thread that forked the child exits,
-		// not the process (golang/go#27505). Keep this goroutine on its
-		// thread until Wait returns and never unlock it, so the thread
-		// ends only after the child has.
-		runtime.LockOSThread()
-		defer out.Close()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		n.waitErr = cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
+	// proc starts mariadbd in its own process group, with Pdeathsig from
+	// a thread that lives until mariadbd has exited (golang/go#27505).
+	p, err := proc.Start(context.WithoutCancel(ctx), proc.Cmd{
+		Name: "mariadbd", Path: n.c.mariadbd, Args: args, Dir: n.dir, Env: n.env(),
+		Stdout: out, Stderr: out, WaitDelay: stopBound,
+	})
+	_ = out.Close() // mariadbd has its own copy
+	if err != nil {
 		return fmt.Errorf("galeratest: start %s: %w", n.name, err)
 	}
-	n.cmd = cmd
-	n.done = done
+	n.p = p
 	mode := "joiner"
 	if bootstrap {
 		mode = "bootstrap"
 	}
-	n.c.log("%s: started mariadbd pid %d (%s)", n.name, cmd.Process.Pid, mode)
+	n.c.log("%s: started mariadbd pid %d (%s)", n.name, p.Pid(), mode)
 	return nil
 }
 
@@ -399,20 +379,17 @@ func (n *Node) env() []string {
 
 func (n *Node) installDB(ctx context.Context) error {
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, "mariadb-install-db",
+	var out bytes.Buffer
+	err := proc.Run(ctx, proc.Cmd{Path: "mariadb-install-db", Args: []string{
 		"--no-defaults",
-		"--datadir="+n.datadir,
+		"--datadir=" + n.datadir,
 		"--user=root",
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
 		"--skip-name-resolve",
-	)
-	cmd.Env = n.env()
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("mariadb-install-db: %w\n%s", err, tail(out.String(), 20))
+	}, Env: n.env(), Stdout: &out, Stderr: &out})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, tail(out.String(), 20))
 	}
 	n.c.log("%s: initialised datadir in %v", n.name, time.Since(t0).Round(time.Millisecond))
 	return nil
@@ -422,7 +399,7 @@ func (n *Node) installDB(ctx context.Context) error {
 // early, with the tail of the error log, if mariadbd exits, and with the
 // last state seen if ctx ends first.
 func (n *Node) WaitSynced(ctx context.Context) error {
-	if n.cmd == nil {
+	if n.p == nil {
 		return fmt.Errorf("galeratest: wait %s: not started", n.name)
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -443,8 +420,8 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 			}
 		}
 		select {
-		case <-n.done:
-			return fmt.Errorf("galeratest: wait %s: mariadbd exited (%v); error log ends:\n%s%s", n.name, n.waitErr, n.logTail(40), n.outTail())
+		case <-n.p.Done():
+			return fmt.Errorf("galeratest: wait %s: mariadbd exited (%v); error log ends:\n%s%s", n.name, n.p.Wait(), n.logTail(40), n.outTail())
 		case <-ctx.Done():
 			return fmt.Errorf("galeratest: wait %s: last state %q: %w; error log ends:\n%s", n.name, last, ctx.Err(), n.logTail(40))
 		case <-tick.C:
@@ -457,13 +434,12 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 // returns its standard output without the final newline. The error carries
 // the client's stderr.
 func (n *Node) Exec(ctx context.Context, sql string) (string, error) {
-	cmd := exec.CommandContext(ctx, "mariadb", "--no-defaults", "-S", n.sock, "-uroot",
-		"--connect-timeout=5", "-N", "-B", "-e", sql)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("galeratest: %s: mariadb: %w: %s", n.name, err, strings.TrimSpace(stderr.String()))
+	var stdout bytes.Buffer
+	err := proc.Run(ctx, proc.Cmd{Path: "mariadb", Args: []string{"--no-defaults", "-S", n.sock, "-uroot",
+		"--connect-timeout=5", "-N", "-B", "-e", sql}, Env: os.Environ(), Stdout: &stdout})
+	if err != nil {
+		// The *proc.ExitError quotes the client's stderr.
+		return "", fmt.Errorf("galeratest: %s: %w", n.name, err)
 	}
 	return strings.TrimSuffix(stdout.String(), "\n"), nil
 }
@@ -481,24 +457,25 @@ func (n *Node) Stop(ctx context.Context) error {
 }
 
 func (n *Node) stop(ctx context.Context) error {
-	if n.cmd == nil {
+	if n.p == nil {
 		return nil
 	}
 	defer n.reap()
 	select {
-	case <-n.done:
+	case <-n.p.Done():
 		return nil
 	default:
 	}
 	t0 := time.Now()
-	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	// mariadbd alone, not its group: it stops its SST program itself.
+	if err := n.p.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("send SIGTERM: %w", err)
 	}
 	timer := time.NewTimer(stopBound)
 	defer timer.Stop()
 	var err error
 	select {
-	case <-n.done:
+	case <-n.p.Done():
 		n.c.log("%s: stopped in %v", n.name, time.Since(t0).Round(time.Millisecond))
 		return nil
 	case <-ctx.Done():
@@ -506,35 +483,30 @@ func (n *Node) stop(ctx context.Context) error {
 	case <-timer.C:
 		err = fmt.Errorf("not stopped within %v; killed", stopBound)
 	}
-	n.killGroup()
-	<-n.done
+	n.p.Kill()
+	<-n.p.Done()
 	return err
 }
 
-// reap kills what is left of the node's process group after mariadbd has
-// exited (an SST helper that outlived it) and forgets the process.
+// reap forgets the process once mariadbd has exited; proc has already
+// killed what was left of its process group (an SST helper that outlived
+// it).
 func (n *Node) reap() {
 	select {
-	case <-n.done:
-		n.killGroup()
-		n.cmd = nil
+	case <-n.p.Done():
+		n.p = nil
 	default:
 	}
-}
-
-func (n *Node) killGroup() {
-	// The group id is mariadbd's pid (Setpgid). ESRCH means nothing left.
-	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // Kill SIGKILLs the node's whole process group (mariadbd and any SST
 // program) and waits for mariadbd to exit: a crash, for tests of recovery.
 func (n *Node) Kill() error {
-	if n.cmd == nil {
+	if n.p == nil {
 		return nil
 	}
-	n.killGroup()
-	<-n.done
+	n.p.Kill()
+	<-n.p.Done()
 	n.reap()
 	n.c.log("%s: killed", n.name)
 	return nil

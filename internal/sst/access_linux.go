@@ -1,3 +1,5 @@
+//go:build linux
+
 package sst
 
 import "golang.org/x/sys/unix"

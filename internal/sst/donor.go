@@ -3,16 +3,16 @@ package sst
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
@@ -96,7 +96,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 
 // donateSST runs the gtid stage and then streams mariadb-backup's output.
 func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagic string) error {
-	tool, err := findBackupTool(ctx)
+	tool, err := findBackupTool(ctx, childEnv(s.Env))
 	if err != nil {
 		return err
 	}
@@ -179,24 +179,24 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	}
 	defer f.Close()
 	s.logCommand("mariadb-backup backup", tool.path, args)
-	cmd := newCmd(ctx, cmdSpec{Path: tool.path, Args: args, Env: childEnv(s.Env, env...), Stderr: f})
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return errorf(ExitInvalid, "mariadb-backup: %w", err)
-	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return errorf(ExitInvalid, "start mariadb-backup: %w", err)
+	out, err := proc.StartReader(ctx, proc.Cmd{
+		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.Env, env...),
+		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+	})
+	if err != nil {
+		return errorf(ExitInvalid, "%w", err)
 	}
 	n, copyErr := stream.Copy(ctx, ss.Writer, out)
-	if copyErr != nil {
-		// The joiner is gone: stop the backup (and its BACKUP STAGE
-		// locks) now rather than when it next writes.
-		_ = signalGroup(cmd, syscall.SIGTERM)
-		_, _ = io.Copy(io.Discard, out)
+	var exitErr *proc.ExitError
+	if errors.As(copyErr, &exitErr) {
+		copyErr = nil // the backup failed: Close reports it
 	}
-	waitErr := childResult("mariadb-backup", logFile, cmd.Wait())
-	_ = signalGroup(cmd, syscall.SIGKILL)
+	// After a copy error (the joiner is gone) Close stops the backup, and
+	// its BACKUP STAGE locks, now rather than when it next writes: SIGTERM
+	// to its process group, SIGKILL after childWaitDelay, then the pipe is
+	// closed. Nothing is drained, so a holder of the pipe cannot keep us.
+	waitErr := out.Close()
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
 	}
@@ -207,7 +207,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, copyErr)
 	}
 	if waitErr != nil {
-		return errorf(ExitInvalid, "%w%s", waitErr, tailOf(logFile))
+		return errorf(ExitInvalid, "%w", waitErr)
 	}
 	if err := ss.Finish(ctx); err != nil {
 		return s.stageError(ctx, "finish the backup stream to "+addr, err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/stream/qpress"
@@ -280,7 +281,7 @@ const extractWorkers = 4
 // the datadir is cleaned when the stream starts, as the script does.
 func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir string, dirs []string, keep *regexp.Regexp) error {
 	a := s.args
-	tool, err := findBackupTool(ctx)
+	tool, err := findBackupTool(ctx, childEnv(s.Env))
 	if err != nil {
 		return err
 	}
@@ -422,7 +423,7 @@ func (s *session) prepareTool(ctx context.Context, tool *backupTool) (*backupToo
 	if p == "" {
 		return tool, nil
 	}
-	t, err := backupToolAt(ctx, p)
+	t, err := backupToolAt(ctx, p, childEnv(s.Env))
 	if err != nil {
 		return nil, errorf(ExitNoEnt, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
 	}
@@ -645,8 +646,9 @@ func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string,
 	defer f.Close()
 	s.logCommand(what, t.path, args)
 	start := time.Now()
-	err = runChild(ctx, what, logFile, cmdSpec{
-		Path: t.path, Args: args, Env: childEnv(s.Env, env...), Stdout: f, Stderr: f,
+	err = proc.Run(ctx, proc.Cmd{
+		Name: what, Path: t.path, Args: args, Env: childEnv(s.Env, env...),
+		Stdout: f, Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
 	})
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("%s took %.3f seconds", what, time.Since(start).Seconds()))
@@ -655,20 +657,7 @@ func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string,
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return fmt.Errorf("%w%s", err, tailOf(logFile))
+		return err // a *proc.ExitError quoting the log's last lines
 	}
 	return nil
-}
-
-// tailOf returns the last lines of a log file, for error messages.
-func tailOf(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	return "; last lines: " + strings.Join(lines, " | ")
 }

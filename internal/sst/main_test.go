@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +27,10 @@ func TestMain(m *testing.M) {
 // fails (exit 3) when a password shows up in its argv, and its backup
 // checks that MYSQL_PWD is what FAKE_WANT_PWD says.
 func fakeBackup(args []string) int {
+	if bad := secretsInEnv(hasArg(args, "--backup")); bad != "" {
+		fmt.Fprintln(os.Stderr, "secret in the environment:", bad)
+		return 10
+	}
 	opt := map[string]string{}
 	for _, a := range args {
 		if strings.Contains(a, "s3cret") {
@@ -62,6 +67,16 @@ func fakeBackup(args []string) int {
 			// A backup far bigger than the test will ever read: random
 			// (incompressible) data until stdout breaks or we are
 			// killed.
+			if m := os.Getenv("FAKE_GRANDCHILD"); m != "" {
+				// A child of ours that ignores SIGTERM and holds our
+				// stdout, named by m on its command line.
+				gc := exec.Command("sh", "-c", "trap '' TERM; exec sleep 1000 "+m)
+				gc.Stdout = os.Stdout
+				if err := gc.Start(); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 11
+				}
+			}
 			w := mbstream.NewWriter(os.Stdout)
 			f, _ := w.Create("db/huge.ibd")
 			buf := make([]byte, 1<<20)
@@ -116,6 +131,29 @@ func fakeBackup(args []string) int {
 		return 0
 	}
 	return 8
+}
+
+// secretsInEnv returns the first variable of our environment that no
+// child may see: the SST credentials mysqld hands the script, and
+// MYSQL_PWD unless pwdOK (mariadb-backup --backup gets the password so).
+func secretsInEnv(pwdOK bool) string {
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "WSREP_SST_OPT_") && strings.HasSuffix(k, "AUTH") ||
+			strings.HasSuffix(k, "_PSWD") || k == "MYSQL_PWD" && !pwdOK {
+			return k
+		}
+	}
+	return ""
+}
+
+func hasArg(args []string, a string) bool {
+	for _, x := range args {
+		if x == a {
+			return true
+		}
+	}
+	return false
 }
 
 var fakeTable = []byte(strings.Repeat("innodb page data ", 4096))

@@ -1,11 +1,14 @@
 package sst
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 // backupTool is mariadb-backup plus what setup_commands computes once.
@@ -16,22 +19,27 @@ type backupTool struct {
 	noVersionCheck bool
 }
 
-func findBackupTool(ctx context.Context) (*backupTool, error) {
+// findBackupTool finds mariadb-backup and asks its --help what it
+// supports; env is the child's environment.
+func findBackupTool(ctx context.Context, env []string) (*backupTool, error) {
 	p, err := lookPath("mariadb-backup", "the mariadb-backup package")
 	if err != nil {
 		return nil, err
 	}
-	return backupToolAt(ctx, p)
+	return backupToolAt(ctx, p, env)
 }
 
-// backupToolAt probes the mariadb-backup program at path p.
-func backupToolAt(ctx context.Context, p string) (*backupTool, error) {
+// backupToolAt probes the mariadb-backup program at path p; env is the
+// child's environment.
+func backupToolAt(ctx context.Context, p string, env []string) (*backupTool, error) {
 	if _, err := exec.LookPath(p); err != nil {
 		return nil, err
 	}
 	t := &backupTool{path: p}
-	out, _ := exec.CommandContext(ctx, p, "--help").Output()
-	t.noVersionCheck = strings.Contains(string(out), "--version-check")
+	var out bytes.Buffer
+	// A failure shows as a missing option; the real run reports it.
+	_ = proc.Run(ctx, proc.Cmd{Name: "mariadb-backup --help", Path: p, Args: []string{"--help"}, Env: env, Stdout: &out, WaitDelay: childWaitDelay})
+	t.noVersionCheck = strings.Contains(out.String(), "--version-check")
 	return t, nil
 }
 

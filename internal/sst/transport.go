@@ -1,13 +1,15 @@
 package sst
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"sync"
 
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
@@ -166,17 +168,44 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 }
 
 // childLogWriter returns a writer logging each line a child writes to its
-// stderr, prefixed with the child's name.
+// stderr, prefixed with the child's name. It logs from Write, so it needs
+// no goroutine and no Close; a last line without a newline is not logged
+// (the tail in the child's *proc.ExitError still quotes it). It is safe
+// for concurrent use.
 func (s *session) childLogWriter(name string) io.Writer {
-	pr, pw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			s.log.Info(name + ": " + sc.Text())
+	return &lineLogger{log: s.log, prefix: name + ": "}
+}
+
+// lineLogger is childLogWriter's writer.
+type lineLogger struct {
+	log    *slog.Logger
+	prefix string
+	mu     sync.Mutex
+	buf    []byte // an unfinished line
+}
+
+// maxLogLine bounds an unfinished line: a longer one is logged in pieces.
+const maxLogLine = 64 << 10
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 && len(l.buf) < maxLogLine {
+			break
 		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	return pw
+		if i < 0 {
+			i = len(l.buf)
+		}
+		l.log.Info(l.prefix + strings.TrimSuffix(string(l.buf[:i]), "\r"))
+		l.buf = l.buf[min(i+1, len(l.buf)):]
+	}
+	if len(l.buf) == 0 {
+		l.buf = nil
+	}
+	return len(p), nil
 }
 
 // pipeConfig is the pipe stack of one stage towards peer ("donor" or

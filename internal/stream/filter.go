@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 // FilterConfig describes an external filter process, such as an [sst]
@@ -23,7 +23,7 @@ type FilterConfig struct {
 	// Env is the child's environment; nil means the current process's.
 	Env []string
 	// Stderr, if not nil, receives the child's standard error as it is
-	// written. The last stderrTail bytes are kept for the error in any case.
+	// written. Its last lines are quoted in the error in any case.
 	Stderr io.Writer
 	// KillDelay bounds how long a child may take to exit after SIGTERM
 	// before its process group gets SIGKILL, and how long Close waits for
@@ -31,137 +31,57 @@ type FilterConfig struct {
 	KillDelay time.Duration
 }
 
-const (
-	defaultKillDelay = 5 * time.Second
-	// stderrTail is how much of the child's stderr an ExitError quotes.
-	stderrTail = 1024
-)
-
-// ExitError reports a filter process that failed: it exited with a
-// non-zero status, was killed by a signal, or its stream copy failed.
-type ExitError struct {
-	// Command is the filter's command line.
-	Command string
-	// Err is the cause, usually an *exec.ExitError.
-	Err error
-	// Stderr is the tail of the child's standard error, trimmed.
-	Stderr string
-}
-
-// Error returns e.g.
-// "zstd -d finished with error: exit status 1: zstd: /*stdin*\: unsupported format".
-func (e *ExitError) Error() string {
-	msg := e.Command + " finished with error: " + e.Err.Error()
-	if e.Stderr != "" {
-		msg += ": " + e.Stderr
-	}
-	return msg
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
+const defaultKillDelay = 5 * time.Second
 
 // filter is the process part shared by FilterWriter and FilterReader.
 type filter struct {
-	ctx    context.Context
-	cfg    FilterConfig
-	cmd    *exec.Cmd
-	tail   tailBuffer
-	done   chan struct{} // closed once Wait has returned
-	waited error         // Wait's result, valid after done
+	ctx context.Context
+	cfg FilterConfig
+	p   *proc.Process
 
-	mu       sync.Mutex
-	finished bool // Wait has returned: the process group may be gone
-	stopped  bool // we sent SIGTERM ourselves (Close before the end)
+	mu      sync.Mutex
+	stopped bool // we stopped it ourselves (Close before the end)
 }
 
-// startFilter starts `sh -c cfg.Command` in its own process group, with
-// Pdeathsig SIGKILL so that it dies with us. Because Pdeathsig fires when
-// the OS thread that created the child exits, the child is started and
-// waited for from a goroutine locked to its thread (golang/go#27505).
-func startFilter(ctx context.Context, cfg FilterConfig, setup func(*exec.Cmd) error) (*filter, error) {
+// startFilter starts `sh -c cfg.Command` through proc, with stdin and
+// stdout as given; its stderr goes to cfg.Stderr, and its tail into the
+// error. When ctx is done proc stops the child's process group.
+func startFilter(ctx context.Context, cfg FilterConfig, stdin io.Reader, stdout io.Writer) (*filter, error) {
 	if strings.TrimSpace(cfg.Command) == "" {
 		return nil, errors.New("start filter: empty command")
 	}
 	if cfg.KillDelay <= 0 {
 		cfg.KillDelay = defaultKillDelay
 	}
-	f := &filter{ctx: ctx, cfg: cfg, done: make(chan struct{})}
-	cmd := exec.CommandContext(ctx, "sh", "-c", cfg.Command)
-	cmd.Env = cfg.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if cfg.Stderr != nil {
-		cmd.Stderr = io.MultiWriter(&f.tail, cfg.Stderr)
-	} else {
-		cmd.Stderr = &f.tail
+	env := cfg.Env
+	if env == nil {
+		env = os.Environ()
 	}
-	cmd.Cancel = func() error { f.terminate(); return nil }
-	// os/exec copies only stderr (to memory and cfg.Stderr); if a
-	// grandchild keeps it open, Wait gives up on it this long after the
-	// child exits or ctx is done. exec's own os.Kill of the child at that
-	// point backs up our SIGKILL to the group.
-	cmd.WaitDelay = 2 * cfg.KillDelay
-	if err := setup(cmd); err != nil {
-		return nil, fmt.Errorf("start %s: %w", cfg.Command, err)
-	}
-	f.cmd = cmd
-
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err != nil {
-			close(f.done)
-			return
-		}
-		err = cmd.Wait() // exec drains stderr (and copies stdio) before returning
-		f.mu.Lock()
-		f.finished = true
-		f.mu.Unlock()
-		f.waited = err
-		close(f.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("start %s: %w", cfg.Command, err)
-	}
-	return f, nil
-}
-
-// terminate sends SIGTERM to the child's process group, and SIGKILL after
-// KillDelay if the child has not been waited for by then.
-func (f *filter) terminate() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.finished || f.cmd.Process == nil {
-		return
-	}
-	pgid := f.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	time.AfterFunc(f.cfg.KillDelay, func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if !f.finished {
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		}
+	p, err := proc.Start(ctx, proc.Cmd{
+		Name: cfg.Command, Path: "sh", Args: []string{"-c", cfg.Command}, Env: env,
+		Stdin: stdin, Stdout: stdout, Stderr: cfg.Stderr, WaitDelay: cfg.KillDelay,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &filter{ctx: ctx, cfg: cfg, p: p}, nil
 }
 
 // stop terminates the child unless it has finished, marking the stop as
 // ours so that the resulting exit status is not reported.
 func (f *filter) stop() {
+	stopped := f.p.Stop()
 	f.mu.Lock()
-	f.stopped = !f.finished
+	f.stopped = stopped
 	f.mu.Unlock()
-	f.terminate()
 }
 
 // wait waits for the child and returns its error: the context's cause if
 // ctx ended it, ioErr (a failure copying our side of the stream, wrapped by
-// the caller) if not nil, an *ExitError if the child failed, nil otherwise.
+// the caller) if not nil, a *proc.ExitError if the child failed, nil
+// otherwise.
 func (f *filter) wait(ioErr error) error {
-	<-f.done
-	err := f.waited
+	err := f.p.Wait()
 	if err == nil && ioErr == nil {
 		return nil
 	}
@@ -177,14 +97,14 @@ func (f *filter) wait(ioErr error) error {
 	if stopped {
 		return nil
 	}
-	return &ExitError{Command: f.cfg.Command, Err: err, Stderr: f.tail.String()}
+	return err
 }
 
 // FilterWriter is an external filter fed by Write, whose output goes to the
 // writer given to StartFilterWriter. It is not safe for concurrent use.
 type FilterWriter struct {
 	f       *filter
-	stdin   io.WriteCloser
+	stdin   *os.File
 	copied  chan struct{} // closed when the output copy has ended
 	copyErr error         // write error on the downstream writer
 	once    sync.Once
@@ -206,16 +126,18 @@ func StartFilterWriter(ctx context.Context, cfg FilterConfig, w io.Writer) (*Fil
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.Command, err)
 	}
-	var stdin io.WriteCloser
-	f, err := startFilter(ctx, cfg, func(cmd *exec.Cmd) error {
-		cmd.Stdout = pw
-		var err error
-		stdin, err = cmd.StdinPipe()
-		return err
-	})
-	_ = pw.Close() // the child has its own copy
+	inR, stdin, err := os.Pipe()
 	if err != nil {
 		_ = pr.Close()
+		_ = pw.Close()
+		return nil, fmt.Errorf("start %s: %w", cfg.Command, err)
+	}
+	f, err := startFilter(ctx, cfg, inR, pw)
+	_ = pw.Close() // the child has its own copies
+	_ = inR.Close()
+	if err != nil {
+		_ = pr.Close()
+		_ = stdin.Close()
 		return nil, err
 	}
 	fw := &FilterWriter{f: f, stdin: stdin, copied: make(chan struct{})}
@@ -248,11 +170,11 @@ func (w *FilterWriter) Write(p []byte) (int, error) {
 // Close closes the child's standard input, waits for it to exit and for
 // its output to be copied, and returns the first failure: the context's
 // cause, a write error on the downstream writer, or the child's
-// *ExitError. Close is idempotent; it does not close the downstream writer.
+// *proc.ExitError. Close is idempotent; it does not close the downstream writer.
 func (w *FilterWriter) Close() error {
 	w.once.Do(func() {
 		cerr := w.stdin.Close()
-		<-w.f.done
+		<-w.f.p.Done()
 		<-w.copied // ends once every process holding the pipe is gone
 		w.err = w.f.wait(w.copyErr)
 		if w.err == nil && cerr != nil && !errors.Is(cerr, syscall.EPIPE) && !errors.Is(cerr, os.ErrClosed) {
@@ -310,11 +232,7 @@ func StartFilterReader(ctx context.Context, cfg FilterConfig, r io.Reader) (*Fil
 		}
 		stdin = inR
 	}
-	f, err := startFilter(ctx, cfg, func(cmd *exec.Cmd) error {
-		cmd.Stdin = stdin
-		cmd.Stdout = pw
-		return nil
-	})
+	f, err := startFilter(ctx, cfg, stdin, pw)
 	_ = pw.Close() // the child has its own copies
 	if inR != nil {
 		_ = inR.Close()
@@ -392,7 +310,7 @@ func (r *FilterReader) Read(p []byte) (int, error) {
 // finish waits for the child after its output ended.
 func (r *FilterReader) finish() error {
 	r.once.Do(func() {
-		<-r.f.done
+		<-r.f.p.Done()
 		var inErr error
 		if r.input != nil {
 			// The child has exited, so a copy not blocked on r ends at
@@ -421,34 +339,4 @@ func (r *FilterReader) Close() error {
 	}
 	_ = r.stdout.Close()
 	return r.finish()
-}
-
-// tailBuffer keeps the last stderrTail bytes written to it. It is safe for
-// concurrent use (os/exec writes from its copying goroutine).
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > stderrTail {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-stderrTail:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the tail with lines joined by "; ", trimmed.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var lines []string
-	for l := range strings.SplitSeq(string(t.buf), "\n") {
-		if l = strings.TrimSpace(strings.ReplaceAll(l, "\r", " ")); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines, "; ")
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 func TestFilterRoundTrip(t *testing.T) {
@@ -52,9 +54,9 @@ func TestFilterErrors(t *testing.T) {
 	for _, tt := range tests {
 		check := func(t *testing.T, err error) {
 			t.Helper()
-			var ee *ExitError
+			var ee *proc.ExitError
 			if !errors.As(err, &ee) {
-				t.Fatalf("error %v (%T), want *ExitError", err, err)
+				t.Fatalf("error %v (%T), want *proc.ExitError", err, err)
 			}
 			msg := err.Error()
 			if !strings.HasPrefix(msg, tt.cmd+" finished with error: "+tt.wantStatus) {
@@ -121,16 +123,6 @@ func TestFilterEnv(t *testing.T) {
 	}
 }
 
-func TestFilterTailBuffer(t *testing.T) {
-	var tb tailBuffer
-	io.WriteString(&tb, strings.Repeat("x", 3000)+"\n")
-	io.WriteString(&tb, "line one\r\n\nline two\n")
-	got := tb.String()
-	if !strings.HasSuffix(got, "; line one; line two") || len(got) > stderrTail {
-		t.Errorf("tail %q (len %d)", got[max(0, len(got)-40):], len(got))
-	}
-}
-
 // gone waits until no process of group pgid is left. Close has reaped the
 // leader; its children may need a moment to be reaped by init.
 func gone(t *testing.T, pgid int) {
@@ -161,7 +153,7 @@ func TestFilterCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pgid := w.f.cmd.Process.Pid
+			pgid := w.f.p.Pid()
 			stop := errors.New("test stop")
 			cancel(stop)
 			err = w.Close()
@@ -181,7 +173,7 @@ func TestFilterCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pgid := r.f.cmd.Process.Pid
+			pgid := r.f.p.Pid()
 			stop := errors.New("test stop")
 			done := make(chan error, 1)
 			go func() {
@@ -207,7 +199,7 @@ func TestFilterReaderEarlyClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pgid := r.f.cmd.Process.Pid
+	pgid := r.f.p.Pid()
 	if _, err := io.ReadFull(r, make([]byte, 100_000)); err != nil {
 		t.Fatal(err)
 	}
