@@ -57,6 +57,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		fmt.Fprintf(stdout, "%s\n", out)
 		return 0
 	}
+	startSyslog(h, cfg, sst.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
 		Config: cfg,
 		Stdin:  stdin,
