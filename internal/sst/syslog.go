@@ -1,12 +1,16 @@
 package sst
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,6 +55,10 @@ const (
 	syslogBackoff = 10 * time.Second
 )
 
+// syslogMaxLine is where a child's unterminated line is cut: rsyslog's
+// default maximum message size is 8 KiB.
+const syslogMaxLine = 8 << 10
+
 // UseSyslog sends every later record of h, and of every handler derived
 // from it, to the local syslog socket at path (DefaultSyslogSocket in
 // production) with tag, as the stock script does with sst-syslog=1 or
@@ -80,11 +88,15 @@ func (h *LogHandler) UseSyslog(path, tag string) {
 // sysSend sends one record; it reports false when the caller must write
 // the record to stderr instead.
 func (l *logShared) sysSend(level slog.Level, msg string, t time.Time) bool {
+	return l.sysSendTagged(syslogPriority(level), l.sys.tag, msg, t)
+}
+
+func (l *logShared) sysSendTagged(pri int, tag, msg string, t time.Time) bool {
 	s := l.sys
 	if t.Before(s.retryAt) {
 		return false
 	}
-	pkt := s.packet(level, msg, t)
+	pkt := s.packet(pri, tag, msg, t)
 	err := s.write(pkt)
 	if err != nil && !isTimeout(err) {
 		// One redial: rsyslog and journald recreate the socket on restart.
@@ -128,14 +140,14 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-func (s *syslogConn) packet(level slog.Level, msg string, t time.Time) []byte {
-	b := make([]byte, 0, 64+len(s.tag)+len(msg))
+func (s *syslogConn) packet(pri int, tag, msg string, t time.Time) []byte {
+	b := make([]byte, 0, 64+len(tag)+len(msg))
 	b = append(b, '<')
-	b = strconv.AppendInt(b, int64(syslogPriority(level)), 10)
+	b = strconv.AppendInt(b, int64(pri), 10)
 	b = append(b, '>')
 	b = t.AppendFormat(b, time.Stamp)
 	b = append(b, ' ')
-	b = append(b, s.tag...)
+	b = append(b, tag...)
 	b = append(b, '[')
 	b = strconv.AppendInt(b, int64(s.pid), 10)
 	b = append(b, "]: "...)
@@ -153,5 +165,77 @@ func syslogPriority(l slog.Level) int {
 		return syslogDaemonInfo
 	default:
 		return syslogDaemonDebug
+	}
+}
+
+// SyslogWriter returns a writer that sends each line written to it to
+// syslog at daemon.err with tag, secrets scrubbed, or nil when syslog is
+// off (UseSyslog not called or the socket was unreachable). It is meant
+// for a child's stderr: the stock script pipes mariadb-backup's output
+// through "logger -p daemon.err -t ${ssystag}innobackupex-backup" (and
+// -apply, -move) instead of writing mariabackup.*.log; see
+// ChildSyslogTag. A line syslog does not take is written to stderr as
+// is. Close sends a last unterminated line. Safe for concurrent use.
+func (h *LogHandler) SyslogWriter(tag string) io.WriteCloser {
+	h.shared.mu.Lock()
+	defer h.shared.mu.Unlock()
+	if h.shared.sys == nil {
+		return nil
+	}
+	return &syslogLines{l: h.shared, tag: tag}
+}
+
+// ChildSyslogTag is the script's tag for a mariadb-backup run: stage is
+// "backup" (donor), "apply" (prepare) or "move" (move-back), and
+// syslogTag is [mysqld_safe] syslog-tag, glued on as the script does.
+func ChildSyslogTag(syslogTag, stage string) string {
+	return syslogTag + "innobackupex-" + stage
+}
+
+type syslogLines struct {
+	mu  sync.Mutex
+	l   *logShared
+	tag string
+	buf []byte
+}
+
+func (w *syslogLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.send(string(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
+	// A child that never ends a line must not grow the buffer forever.
+	if len(w.buf) >= syslogMaxLine {
+		w.send(string(w.buf))
+		w.buf = w.buf[:0]
+	}
+	return len(p), nil
+}
+
+// Close sends what is left of an unterminated last line.
+func (w *syslogLines) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.send(string(w.buf))
+		w.buf = nil
+	}
+	return nil
+}
+
+func (w *syslogLines) send(line string) {
+	line = strings.TrimSuffix(line, "\r")
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	line = w.l.redact(line)
+	if !w.l.sysSendTagged(syslogDaemonErr, w.tag, line, w.l.now()) {
+		fmt.Fprintf(w.l.w, "%s\n", line)
 	}
 }

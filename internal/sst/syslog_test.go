@@ -138,3 +138,34 @@ func TestSyslogDaemonGone(t *testing.T) {
 		t.Errorf("stderr = %q, want nothing once syslog is back", stderr.String())
 	}
 }
+
+// TestSyslogWriter: a child's stderr reaches syslog line by line at
+// daemon.err under the script's innobackupex-* tag, however the writes
+// are cut; Close sends the unterminated rest. With syslog off there is
+// no writer.
+func TestSyslogWriter(t *testing.T) {
+	h, _, _ := syslogHandler(t)
+	if w := h.SyslogWriter("x"); w != nil {
+		t.Fatalf("SyslogWriter with syslog off = %v, want nil", w)
+	}
+	path := filepath.Join(t.TempDir(), "log")
+	l := listenSyslog(t, path)
+	h.AddSecret("s3cretpw")
+	h.UseSyslog(path, SyslogTag("db1-", "donor"))
+	w := h.SyslogWriter(ChildSyslogTag("db1-", "backup"))
+	for _, chunk := range []string{"[00] 2026-12-01 Connecting to server host: localhost, user: sst, password: s3c", "retpw\n[01] Copying ./ibdata1\n", "[01]        ...done\r\n", "completed OK"} {
+		w.Write([]byte(chunk))
+	}
+	w.Close()
+	prefix := fmt.Sprintf("<27>Dec  1 09:05:07 db1-innobackupex-backup[%d]: ", os.Getpid())
+	for _, want := range []string{
+		"[00] 2026-12-01 Connecting to server host: localhost, user: sst, password: ***",
+		"[01] Copying ./ibdata1",
+		"[01]        ...done",
+		"completed OK",
+	} {
+		if got := readPacket(t, l); got != prefix+want {
+			t.Errorf("packet = %q\nwant     %q", got, prefix+want)
+		}
+	}
+}
