@@ -41,7 +41,7 @@ var subcommands = []subcommand{
 	{
 		name:     "help",
 		synopsis: "[--man] [subcommand]",
-		summary:  "this text, or a subcommand's help",
+		summary:  "print this overview, or a subcommand's help",
 		detail:   "Prints the overview, or the help of one subcommand. With --man, prints the manual page in roff (man(7)) format.",
 	},
 }
@@ -92,7 +92,15 @@ func subcommandUsage(s subcommand, fs *pflag.FlagSet) string {
 	fmt.Fprintf(&b, "\n\n%s\n", s.summary)
 	fmt.Fprintf(&b, "%s\n", s.detail)
 	if fs != nil && fs.HasFlags() {
-		fmt.Fprintf(&b, "\nOptions:\n%s", fs.FlagUsages())
+		// Not fs.FlagUsages: pflag 1.1 prints booleans as --help[=true|false].
+		fmt.Fprintf(&b, "\nOptions:\n")
+		fs.VisitAll(func(f *pflag.Flag) {
+			name := "    --" + f.Name
+			if f.Shorthand != "" {
+				name = "-" + f.Shorthand + ", --" + f.Name
+			}
+			fmt.Fprintf(&b, "  %-12s %s\n", name, f.Usage)
+		})
 	}
 	return b.String()
 }
