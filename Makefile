@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Integration tests start real mariadbd + Galera nodes; they run serially.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build deps test unit integration race fuzz lint demo bench clean
+.PHONY: all build deps test unit integration race fuzz lint demo bench deb deb-test clean
 
 all: build
 
@@ -55,6 +55,16 @@ demo: deps build
 SIZE ?= 200M
 bench: deps build
 	./scripts/bench-sst.sh $(SIZE)
+
+# The Debian package that replaces the stock script (dpkg-divert keeps it
+# as /usr/bin/wsrep_sst_mariabackup.stock): bin/wsrep-sst-mariabackup-go_*.deb.
+deb: build
+	./scripts/deb.sh $(BIN) $(VERSION) bin
+
+# Install, upgrade, remove and purge that package in a throwaway overlay
+# root over the Debian 13 chroot (scripts/chroot-118.sh); needs root.
+deb-test: deb
+	./scripts/deb-test.sh $$(./scripts/deb.sh $(BIN) $(VERSION) bin) $(VERSION)
 
 clean:
 	rm -rf bin

@@ -6,3 +6,5 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33
 	golang.org/x/sys v0.49.0
 )
+
+require github.com/spf13/pflag v1.1.0

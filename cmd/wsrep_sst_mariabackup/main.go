@@ -1,6 +1,7 @@
 // Command wsrep_sst_mariabackup is a drop-in replacement for MariaDB
 // Galera's wsrep_sst_mariabackup script. mysqld runs it with the stock
-// argv (see README.md); "explain" and "version" are subcommands for people.
+// argv (see README.md); "explain", "version" and "help" are subcommands
+// for people (help.go).
 package main
 
 import (
@@ -32,17 +33,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	if len(args) > 0 && args[0] != "" && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "version":
-		fmt.Fprintf(stdout, "wsrep_sst_mariabackup %s\n", version)
-		return 0
-	case "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "explain", "sst":
-	default:
-		log.Error(fmt.Sprintf("unknown subcommand %q: run with the argv mysqld passes (--role ...), or use explain, version or help", cmd))
-		return sst.ExitInvalid
+	if code, done := human(cmd, args, stdout, log); done {
+		return code
 	}
 
 	ctx, stop := sst.SignalContext(context.Background())
@@ -70,6 +62,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		fmt.Fprintf(stdout, "%s\n", out)
 		return 0
 	}
+	startSyslog(h, cfg, sst.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
 		Config: cfg,
 		Stdin:  stdin,
@@ -82,14 +75,3 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	}
 	return sst.ExitCode(err)
 }
-
-const usage = `wsrep_sst_mariabackup: Galera state snapshot transfer with mariadb-backup.
-
-mysqld runs it as wsrep_sst_<method> with the stock argv, e.g.
-  wsrep_sst_mariabackup --role 'joiner' --address '10.0.0.2' --datadir '/var/lib/mysql/' --parent 1234 --progress 0
-
-Subcommands:
-  explain <argv>   print the resolved configuration as JSON (secrets redacted)
-  version          print the version
-  help             this text
-`

@@ -31,6 +31,7 @@ type logShared struct {
 	w       io.Writer
 	secrets []string
 	now     func() time.Time
+	sys     *syslogConn // nil: stderr only (see UseSyslog)
 }
 
 // NewLogHandler returns a handler writing to w (normally os.Stderr) at
@@ -67,12 +68,10 @@ func (l *logShared) redact(s string) string {
 // Enabled implements slog.Handler.
 func (h *LogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
 
-// Handle implements slog.Handler.
+// Handle implements slog.Handler. With syslog on (UseSyslog), the record
+// goes to the syslog socket instead, and to w only if that fails.
 func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString("WSREP_SST: [")
-	b.WriteString(levelName(r.Level))
-	b.WriteString("] ")
 	b.WriteString(r.Message)
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
@@ -82,11 +81,13 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 	h.shared.mu.Lock()
 	defer h.shared.mu.Unlock()
 	t := h.shared.now()
-	line := h.shared.redact(b.String())
 	// One line per record: a multi-line message would be split by the
 	// error log into lines without the prefix.
-	line = strings.ReplaceAll(line, "\n", " | ")
-	_, err := fmt.Fprintf(h.shared.w, "%s (%s)\n", line, t.Format(timeLayout))
+	msg := strings.ReplaceAll(h.shared.redact(b.String()), "\n", " | ")
+	if h.shared.sys != nil && h.shared.sysSend(r.Level, msg, t) {
+		return nil
+	}
+	_, err := fmt.Fprintf(h.shared.w, "WSREP_SST: [%s] %s (%s)\n", levelName(r.Level), msg, t.Format(timeLayout))
 	return err
 }
 

@@ -21,9 +21,6 @@ func (s *session) checkSupported() error {
 	default:
 		return errorf(ExitInvalid, "unknown transferfmt=%q: use socat or nc (both are replaced by the built-in pipe)", c.TransferFmt)
 	}
-	if c.Syslog == 1 {
-		s.log.Warn("sst-syslog / [mysqld_safe] syslog: logging to syslog is not implemented; SST messages go to stderr (the error log) and mariadb-backup output to mariabackup.*.log in the datadir")
-	}
 	if len(c.Sock.Ignored) > 0 {
 		s.log.Warn(fmt.Sprintf("sockopt: %s not applicable to the built-in pipe, ignored", strings.Join(c.Sock.Ignored, ",")))
 	}
