@@ -162,11 +162,17 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 		return err
 	}
 	defer conn.Close()
+	// The watchdog cancels ctx (closing conn, stopping mariadb-backup)
+	// when the joiner accepts no data or mariadb-backup produces none.
+	ctx, stall, release := s.stallContext(ctx, "joiner")
+	defer release()
 	stop := stream.CloseOnCancel(ctx, conn)
 	defer stop()
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
-	ss, err := pipe.OpenSend(ctx, conn, s.tr.pipeConfig("joiner", progress, true))
+	pc := s.tr.pipeConfig("joiner", progress, true)
+	pc.Watchdog = stall
+	ss, err := pipe.OpenSend(ctx, conn, pc)
 	if err != nil {
 		return pipeError(ctx, err)
 	}
@@ -187,7 +193,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err != nil {
 		return errorf(ExitInvalid, "%w", err)
 	}
-	n, copyErr := stream.Copy(ctx, ss.Writer, out)
+	n, copyErr := stream.Copy(ctx, ss.Writer, stall.Reader("mariadb-backup produced no data", out))
 	var exitErr *proc.ExitError
 	if errors.As(copyErr, &exitErr) {
 		copyErr = nil // the backup failed: Close reports it

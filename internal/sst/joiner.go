@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -481,43 +480,6 @@ func noSpaceInLog(datadir string) bool {
 		b = b[len(b)-64<<10:]
 	}
 	return strings.Contains(string(b), "No space left on device") || strings.Contains(string(b), "errno: 28")
-}
-
-// acceptStage waits for the donor's connection of a stage, within
-// sst-idle-timeout (the donor connects at once when it starts a stage).
-func (s *session) acceptStage(ctx context.Context, ln *stream.Listener, stage string) (net.Conn, error) {
-	actx := ctx
-	if t := s.cfg.IdleTimeout; t > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeoutCause(ctx, t, errorf(ExitTimedOut,
-			"the donor did not open the %s stage within sst-idle-timeout=%ds: check the donor's error log and mariabackup.backup.log (raise [sst] sst-idle-timeout, or 0 to wait for ever)", stage, int(t.Seconds())))
-		defer cancel()
-	}
-	conn, err := ln.Accept(actx)
-	if err != nil {
-		return nil, s.stageError(actx, "accept the donor's "+stage+" stage", err)
-	}
-	return conn, nil
-}
-
-// stallContext returns ctx cancelled by a stall watchdog of
-// sst-idle-timeout (nil watchdog when it is 0): the cause names the option
-// and what stalled. Call release when done with ctx; Stop the watchdog
-// once the transfer is over.
-func (s *session) stallContext(ctx context.Context, peer string) (_ context.Context, _ *pipe.Watchdog, release func()) {
-	t := s.cfg.IdleTimeout
-	if t <= 0 {
-		return ctx, nil, func() {}
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	w := pipe.StartWatchdog(ctx, t, func(e *pipe.StallError) {
-		hint := "check the " + peer + "'s error log"
-		if peer == "donor" {
-			hint += " and mariabackup.backup.log there; the previous datadir was kept unless a warning said otherwise"
-		}
-		cancel(errorf(ExitTimedOut, "stalled: %v (sst-idle-timeout=%ds): %s; raise [sst] sst-idle-timeout for slower links, 0 turns it off", e, int(t.Seconds()), hint))
-	})
-	return ctx, w, func() { w.Stop(); cancel(nil) }
 }
 
 // checkCheckpoints requires a non-empty checkpoints file and rejects
