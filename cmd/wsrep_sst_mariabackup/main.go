@@ -65,7 +65,6 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	startSyslog(h, cfg, sst.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
 		Config: cfg,
-		Stdin:  stdin,
 		Stdout: stdout,
 		Log:    log,
 		Redact: h,

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
@@ -27,15 +26,9 @@ const dialBudget = 30 * time.Second
 // minus the fixed 10 s sleep between the two stages.
 func (s *session) donor(ctx context.Context) (err error) {
 	a := s.args
-	if a.Datadir == "" {
-		return errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
-	}
-	if err := s.checkSupported(); err != nil {
-		return err
-	}
-	datadir, err := filepath.Abs(a.Datadir)
+	datadir, err := s.prologue()
 	if err != nil {
-		return errorf(ExitNoEnt, "datadir: %w", err)
+		return err
 	}
 	kind := "SST"
 	if a.Bypass {
@@ -96,7 +89,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 
 // donateSST runs the gtid stage and then streams mariadb-backup's output.
 func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagic string) error {
-	tool, err := findBackupTool(ctx, childEnv(s.Env))
+	tool, err := findBackupTool(ctx, childEnv(s.env))
 	if err != nil {
 		return err
 	}
@@ -114,25 +107,10 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	s.log.Info(fmt.Sprintf("Using '%s' as mariadb-backup temporary directory", xtmp))
 	s.log.Info(fmt.Sprintf("Using '%s' as mariadb-backup working directory", itmp))
 
-	var connExtra, env []string
-	if s.cfg.User != "" {
-		if strings.ContainsAny(s.cfg.User, " '`$") {
-			// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
-			// kept for compatibility).
-			return errorf(ExitUnsafeUser, "invalid value for the SST user: %q", s.cfg.User)
-		}
-		connExtra = append(connExtra, "--user="+s.cfg.User)
-	}
-	if pw := s.cfg.Password.Reveal(); pw != "" {
-		// The password reaches mariadb-backup only through its
-		// environment, never argv.
-		env = append(env, "MYSQL_PWD="+pw)
-	}
-	extra, err := s.connectionOptions()
+	connExtra, env, err := s.backupConnection()
 	if err != nil {
 		return err
 	}
-	connExtra = append(connExtra, extra...)
 
 	// Always estimated: the joiner uses the total to decide whether its
 	// previous data and the new data both fit (keep-datadir).
@@ -156,90 +134,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err != nil {
 		return err
 	}
-	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s", addr))
-	conn, err := s.dial(ctx, addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	// The watchdog cancels ctx (closing conn, stopping mariadb-backup)
-	// when the joiner accepts no data or mariadb-backup produces none.
-	ctx, stall, release := s.stallContext(ctx, "joiner")
-	defer release()
-	stop := stream.CloseOnCancel(ctx, conn)
-	defer stop()
-	progress, stopProgress := s.startProgress(ctx, s.total)
-	defer stopProgress()
-	pc := s.tr.pipeConfig("joiner", progress, true)
-	pc.Watchdog = stall
-	ss, err := pipe.OpenSend(ctx, conn, pc)
-	if err != nil {
-		return pipeError(ctx, err)
-	}
-	defer ss.Abort()
-
-	logFile := filepath.Join(datadir, backupLog)
-	f, err := openLog(logFile)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	s.logCommand("mariadb-backup backup", tool.path, args)
-	start := time.Now()
-	out, err := proc.StartReader(ctx, proc.Cmd{
-		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.Env, env...),
-		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
-	})
-	if err != nil {
-		return errorf(ExitInvalid, "%w", err)
-	}
-	n, copyErr := stream.Copy(ctx, ss.Writer, stall.Reader("mariadb-backup produced no data", out))
-	var exitErr *proc.ExitError
-	if errors.As(copyErr, &exitErr) {
-		copyErr = nil // the backup failed: Close reports it
-	}
-	// After a copy error (the joiner is gone) Close stops the backup, and
-	// its BACKUP STAGE locks, now rather than when it next writes: SIGTERM
-	// to its process group, SIGKILL after childWaitDelay, then the pipe is
-	// closed. Nothing is drained, so a holder of the pipe cannot keep us.
-	waitErr := out.Close()
-	if s.cfg.Time {
-		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
-	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	if copyErr != nil {
-		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, copyErr)
-	}
-	if waitErr != nil {
-		return errorf(ExitInvalid, "%w", waitErr)
-	}
-	if err := ss.Finish(ctx); err != nil {
-		return s.stageError(ctx, "finish the backup stream to "+addr, err)
-	}
-	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
-	return nil
-}
-
-// connectionOptions mirrors check_extra: the thread pool's extra_port when
-// use-extra is set, else the socket mysqld passed.
-func (s *session) connectionOptions() ([]string, error) {
-	if s.cfg.UseExtra {
-		if s.cfg.ThreadHandling == "pool-of-threads" {
-			if s.cfg.ExtraPort == "" {
-				return nil, errorf(ExitGeneric, "use-extra is set but extra-port is not configured for the thread pool")
-			}
-			s.log.Info("SST through extra_port " + s.cfg.ExtraPort)
-			// mariadb-backup works only locally.
-			return []string{"--host=127.0.0.1", "--port=" + s.cfg.ExtraPort}, nil
-		}
-		s.log.Info("Thread pool not set, ignore the option use_extra")
-	}
-	if s.args.Socket != "" {
-		return []string{"--socket=" + s.args.Socket}, nil
-	}
-	return nil, nil
+	return s.streamBackup(ctx, addr, tool, args, env, datadir)
 }
 
 // writeMagic is send_magic: "<gtid> <domain>" in both info files, plus the
@@ -314,4 +209,73 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
 	}
 	return conn, nil
+}
+
+// streamBackup runs mariadb-backup --backup and sends its stdout to the
+// joiner at addr: the data stage.
+func (s *session) streamBackup(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
+	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s", addr))
+	conn, err := s.dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The watchdog cancels ctx (closing conn, stopping mariadb-backup)
+	// when the joiner accepts no data or mariadb-backup produces none.
+	ctx, stall, release := s.stallContext(ctx, "joiner")
+	defer release()
+	stop := stream.CloseOnCancel(ctx, conn)
+	defer stop()
+	progress, stopProgress := s.startProgress(ctx, s.total)
+	defer stopProgress()
+	pc := s.tr.pipeConfig("joiner", progress, true)
+	pc.Watchdog = stall
+	ss, err := pipe.OpenSend(ctx, conn, pc)
+	if err != nil {
+		return pipeError(ctx, err)
+	}
+	defer ss.Abort()
+
+	logFile := filepath.Join(datadir, backupLog)
+	f, err := openLog(logFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.logCommand("mariadb-backup backup", tool.path, args)
+	start := time.Now()
+	out, err := proc.StartReader(ctx, proc.Cmd{
+		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
+		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+	})
+	if err != nil {
+		return errorf(ExitInvalid, "%w", err)
+	}
+	n, copyErr := stream.Copy(ctx, ss.Writer, stall.Reader("mariadb-backup produced no data", out))
+	var exitErr *proc.ExitError
+	if errors.As(copyErr, &exitErr) {
+		copyErr = nil // the backup failed: Close reports it
+	}
+	// After a copy error (the joiner is gone) Close stops the backup, and
+	// its BACKUP STAGE locks, now rather than when it next writes: SIGTERM
+	// to its process group, SIGKILL after childWaitDelay, then the pipe is
+	// closed. Nothing is drained, so a holder of the pipe cannot keep us.
+	waitErr := out.Close()
+	if s.cfg.Time {
+		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if copyErr != nil {
+		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, copyErr)
+	}
+	if waitErr != nil {
+		return errorf(ExitInvalid, "%w", waitErr)
+	}
+	if err := ss.Finish(ctx); err != nil {
+		return s.stageError(ctx, "finish the backup stream to "+addr, err)
+	}
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
+	return nil
 }

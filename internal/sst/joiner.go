@@ -9,17 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
-	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
-	"wsrep_sst_mariabackup/internal/stream/qpress"
 	"wsrep_sst_mariabackup/internal/tlsx"
 )
 
@@ -29,24 +26,16 @@ import (
 // listener serves both donor sessions (so "ready" is printed exactly once,
 // as soon as the port is bound).
 func (s *session) joiner(ctx context.Context) (err error) {
-	a := s.args
-	if a.Datadir == "" {
-		return errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
-	}
-	if err := s.checkSupported(); err != nil {
+	datadir, err := s.prologue()
+	if err != nil {
 		return err
 	}
 	if s.tr, err = s.setupTransport(); err != nil {
 		return err
 	}
-	datadir, err := filepath.Abs(a.Datadir)
-	if err != nil {
-		return errorf(ExitNoEnt, "datadir: %w", err)
-	}
 	if err := os.MkdirAll(datadir, 0o755); err != nil {
 		return errorf(ExitNoEnt, "create datadir: %w", err)
 	}
-	keep := s.cfg.CpatRegexp
 	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
 	if err != nil {
 		return err
@@ -64,23 +53,15 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
-	var dirs [4]string // create_dirs 1: innodb home, undo, log; aria log
-	for i, d := range []string{a.InnodbDataHomeDir, a.InnodbUndoDir, a.InnodbLogGroupHomeDir, a.AriaLogDir} {
-		if dirs[i], err = resolveDir(datadir, d); err != nil {
-			return withCode(ExitNoEnt, err)
-		}
+	dirs, err := s.joinerDirs(datadir)
+	if err != nil {
+		return err
 	}
-	marker := filepath.Join(datadir, progressMarker)
-	if _, err := os.Stat(marker); err == nil {
-		s.log.Info("Stale sst_in_progress file: " + marker)
+	unmark, err := s.markInProgress(datadir)
+	if err != nil {
+		return err
 	}
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
-		return errorf(ExitNoEnt, "create %s: %w", marker, err)
-	}
-	defer func() {
-		s.log.Info("Removing the sst_in_progress file")
-		_ = os.Remove(marker)
-	}()
+	defer unmark()
 
 	ln, err := s.listen(ctx)
 	if err != nil {
@@ -92,13 +73,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return errorf(ExitNoEnt, "create temporary directory: %w", err)
 	}
 	defer os.RemoveAll(statdir)
-
-	module := a.Module
-	if module == "" {
-		module = "xtrabackup_sst"
-	}
-	// The joiner's lsn is always empty and sst_ver is 1 (backup locks).
-	if err := s.proto.line("ready %s%s:%s/%s//1", s.tr.addrPrefix, a.Host, a.Port, module); err != nil {
+	if err := s.printReady(); err != nil {
 		return err
 	}
 
@@ -112,7 +87,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		kind = "IST"
 		s.log.Info(fmt.Sprintf("'%s' received from donor: Running IST", istFile))
 	} else {
-		if err := s.receiveSST(ctx, ln, datadir, dirs[:], keep); err != nil {
+		if err := s.receiveSST(ctx, ln, datadir, dirs, s.cfg.CpatRegexp); err != nil {
 			return err
 		}
 		coordsFile = filepath.Join(datadir, donorInfoFile)
@@ -123,6 +98,60 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := s.mtrDelay(ctx); err != nil {
 		return err
 	}
+	if err := s.printCoords(coordsFile, magic); err != nil {
+		return err
+	}
+	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
+	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
+	return nil
+}
+
+// joinerDirs is create_dirs 1: the separate InnoDB data home, undo and
+// log directories and the Aria log directory, absolute and created; ""
+// where one is the datadir itself.
+func (s *session) joinerDirs(datadir string) ([]string, error) {
+	a := s.args
+	var dirs []string
+	for _, d := range []string{a.InnodbDataHomeDir, a.InnodbUndoDir, a.InnodbLogGroupHomeDir, a.AriaLogDir} {
+		p, err := resolveDir(datadir, d)
+		if err != nil {
+			return nil, withCode(ExitNoEnt, err)
+		}
+		dirs = append(dirs, p)
+	}
+	return dirs, nil
+}
+
+// markInProgress creates the sst_in_progress marker; the returned
+// function removes it.
+func (s *session) markInProgress(datadir string) (func(), error) {
+	marker := filepath.Join(datadir, progressMarker)
+	if _, err := os.Stat(marker); err == nil {
+		s.log.Info("Stale sst_in_progress file: " + marker)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return nil, errorf(ExitNoEnt, "create %s: %w", marker, err)
+	}
+	return func() {
+		s.log.Info("Removing the sst_in_progress file")
+		_ = os.Remove(marker)
+	}, nil
+}
+
+// printReady prints the "ready" line with the address the donor must use.
+// The joiner's lsn is always empty and sst_ver is 1 (backup locks).
+func (s *session) printReady() error {
+	a := s.args
+	module := a.Module
+	if module == "" {
+		module = "xtrabackup_sst"
+	}
+	return s.proto.line("ready %s%s:%s/%s//1", s.tr.addrPrefix, a.Host, a.Port, module)
+}
+
+// printCoords prints the final line: the donor's coordinates, or those of
+// the galera info file (recovery).
+func (s *session) printCoords(coordsFile, magic string) error {
 	coords, err := firstLine(coordsFile)
 	if err == nil {
 		s.log.Info("Galera co-ords from donor: " + coords)
@@ -135,12 +164,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if strings.TrimSpace(coords) == "" {
 		return errorf(ExitPipe, "failed to get current position: the galera info file is empty")
 	}
-	if err := s.proto.line("%s", coords); err != nil {
-		return err
-	}
-	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
-	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
-	return nil
+	return s.proto.line("%s", coords)
 }
 
 // listen binds the SST port where the address says. When the address is
@@ -239,19 +263,6 @@ func (s *session) stageError(ctx context.Context, what string, err error) error 
 	return errorf(ExitPipe, "%s: %w", what, err)
 }
 
-// findInfoFile returns the galera info file in dir under its 10.x or 11.x
-// name.
-func findInfoFile(dir string) (string, error) {
-	for _, n := range []string{infoFile, infoFile11} {
-		p := filepath.Join(dir, n)
-		if f, err := os.Open(p); err == nil {
-			f.Close()
-			return p, nil
-		}
-	}
-	return "", os.ErrNotExist
-}
-
 // extract unpacks the mbstream r into dir in-process (no mbstream
 // program): paths are confined to dir, chunks are checksummed, files of
 // the stream are written in parallel.
@@ -279,8 +290,7 @@ const extractWorkers = 4
 // datadir as it was. When old and new do not both fit (keep-datadir=auto)
 // the datadir is cleaned when the stream starts, as the script does.
 func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir string, dirs []string, keep *regexp.Regexp) error {
-	a := s.args
-	tool, err := findBackupTool(ctx, childEnv(s.Env))
+	tool, err := findBackupTool(ctx, childEnv(s.env))
 	if err != nil {
 		return err
 	}
@@ -296,7 +306,37 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if err != nil {
 		return err
 	}
+	if err := s.receiveData(ctx, ln, t, decision); err != nil {
+		return err
+	}
+	if err := s.prepareStaging(ctx, t, tool); err != nil {
+		return err
+	}
+	moveBack := func() error { return s.moveBack(ctx, tool, staging, datadir) }
+	if decision == keepOld {
+		swapStart := time.Now()
+		if err := s.swapIn(ctx, t, moveBack); err != nil {
+			return err
+		}
+		s.log.Info(fmt.Sprintf("Replaced the previous data in %.3fs", time.Since(swapStart).Seconds()))
+	} else if err := moveBack(); err != nil {
+		return err
+	}
+	s.log.Info("Move successful, removing " + staging)
+	if err := os.RemoveAll(staging); err != nil {
+		s.log.Warn(fmt.Sprintf("remove %s: %v", staging, err))
+	}
+	if a := s.args; a.Binlog != "" {
+		recreateBinlogDirs(s.log, datadir, a.Binlog, a.BinlogIndex)
+	}
+	return nil
+}
 
+// receiveData accepts the donor's data stream and extracts it into the
+// staging directory. In the stock order the datadir is cleaned once the
+// first bytes have arrived.
+func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t targets, decision keepDecision) error {
+	staging := filepath.Join(t.datadir, stagingDir)
 	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
 	ctx, stall, release := s.stallContext(ctx, "donor")
 	defer release()
@@ -337,14 +377,13 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		// instead of leaving the reader blocked until the donor ends.
 		extracted <- s.extractAbort(ctx, counted, staging, "SST", func(error) { conn.Close() })
 	}()
-
 	if decision == stockOrder {
 		if err := s.cleanDatadir(t); err != nil {
+			conn.Close()
 			<-extracted
 			return err
 		}
 	}
-
 	s.log.Info("Waiting for SST streaming to complete!")
 	err = <-extracted
 	if cerr := in.Close(); err == nil {
@@ -360,227 +399,26 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
+	return nil
+}
 
+// prepareStaging checks the received backup, decompresses qpress files,
+// runs --prepare and drops the donor's binary logs (MDEV-38147).
+func (s *session) prepareStaging(ctx context.Context, t targets, tool *backupTool) error {
+	staging := filepath.Join(t.datadir, stagingDir)
 	if err := checkCheckpoints(staging); err != nil {
 		return err
 	}
 	if err := s.decompressQpress(ctx, staging); err != nil {
 		return s.failStaging(ctx, t, err, err)
 	}
-
-	ptool, err := s.prepareTool(ctx, tool)
-	if err != nil {
-		return err
-	}
-	s.log.Info(fmt.Sprintf("Preparing the backup at %s with %s", staging, ptool.path))
-	args, err := s.prepareArgs(ptool, staging)
-	if err != nil {
-		return err
-	}
-	if err := s.runBackupTool(ctx, ptool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
-		err = errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+	if err := s.prepare(ctx, tool, staging, t.datadir); err != nil {
 		return s.failStaging(ctx, t, err, err)
 	}
-	if a.Binlog != "" {
+	if a := s.args; a.Binlog != "" {
 		s.removeReceivedBinlogs(staging, filepath.Base(a.Binlog))
 	}
-	moveBack := func() error {
-		s.log.Info("Moving the backup to " + datadir)
-		args, err := s.moveArgs(tool, staging, datadir)
-		if err != nil {
-			return err
-		}
-		if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
-			return errorf(ExitInvalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
-		}
-		return nil
-	}
-	if decision == keepOld {
-		swapStart := time.Now()
-		if err := s.swapIn(ctx, t, moveBack); err != nil {
-			return err
-		}
-		s.log.Info(fmt.Sprintf("Replaced the previous data in %.3fs", time.Since(swapStart).Seconds()))
-	} else if err := moveBack(); err != nil {
-		return err
-	}
-	s.log.Info("Move successful, removing " + staging)
-	if err := os.RemoveAll(staging); err != nil {
-		s.log.Warn(fmt.Sprintf("remove %s: %v", staging, err))
-	}
-	if a.Binlog != "" {
-		recreateBinlogDirs(s.log, datadir, a.Binlog, a.BinlogIndex)
-	}
 	return nil
-}
-
-// prepareTool is [sst] prepare-tool, the mariadb-backup that runs
-// --prepare (for an SST across an InnoDB redo-format change, the donor's
-// version), else tool.
-func (s *session) prepareTool(ctx context.Context, tool *backupTool) (*backupTool, error) {
-	p := s.cfg.PrepareTool
-	if p == "" {
-		return tool, nil
-	}
-	t, err := backupToolAt(ctx, p, childEnv(s.Env))
-	if err != nil {
-		return nil, errorf(ExitNoEnt, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
-	}
-	return t, nil
-}
-
-// cleanDatadir is the stock order's cleanup when the data stream starts:
-// old binary logs, every entry cpat does not keep, old info files.
-func (s *session) cleanDatadir(t targets) error {
-	a := s.args
-	if a.Binlog != "" {
-		if err := cleanBinlogs(s.log, t.datadir, a.Binlog, a.BinlogIndex); err != nil {
-			return errorf(ExitNoEnt, "%w", err)
-		}
-	}
-	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
-	skip := map[string]bool{}
-	for _, p := range t.skip {
-		skip[p] = true
-	}
-	if err := wipeDirs(t.dirs, t.keep, skip); err != nil {
-		return errorf(ExitNoEnt, "%w", err)
-	}
-	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",
-		"xtrabackup_slave_info", binlogInfo, "xtrabackup_binlog_pos_innodb"} {
-		_ = os.Remove(filepath.Join(t.datadir, f))
-	}
-	return nil
-}
-
-// failStaging handles a failure after the staging directory was created:
-// a full disk removes it (and reports exit 28); anything else keeps it for
-// diagnosis (the next SST removes it first).
-func (s *session) failStaging(ctx context.Context, t targets, err, cause error) error {
-	staging := filepath.Join(t.datadir, stagingDir)
-	if ctx.Err() == nil && (errors.Is(cause, syscall.ENOSPC) || noSpaceInLog(t.datadir)) {
-		nerr := s.noSpace(t, "receive the SST", cause)
-		if rerr := os.RemoveAll(staging); rerr != nil {
-			s.log.Warn(fmt.Sprintf("remove %s: %v", staging, rerr))
-		}
-		return nerr
-	}
-	s.log.Info(fmt.Sprintf("Keeping '%s' of the failed SST for diagnosis (the next SST removes it)", staging))
-	return err
-}
-
-// noSpaceInLog reports whether mariadb-backup's prepare log says the disk
-// was full.
-func noSpaceInLog(datadir string) bool {
-	b, err := os.ReadFile(filepath.Join(datadir, prepareLog))
-	if err != nil {
-		return false
-	}
-	if len(b) > 64<<10 {
-		b = b[len(b)-64<<10:]
-	}
-	return strings.Contains(string(b), "No space left on device") || strings.Contains(string(b), "errno: 28")
-}
-
-// checkCheckpoints requires a non-empty checkpoints file and rejects
-// compact backups, as the script does after the stream ends.
-func checkCheckpoints(dir string) error {
-	for _, n := range []string{checkpoints, checkpoints11} {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		if strings.Contains(string(b), "compact = 1") {
-			return errorf(ExitNoEnt, "compact backups are not supported by mariadb-backup (index compaction detected in %s)", n)
-		}
-		return nil
-	}
-	return errorf(ExitNoEnt, "%s missing, failed mariadb-backup/SST on donor: see mariabackup.backup.log in the donor's datadir", checkpoints)
-}
-
-// decompressQpress replaces the script's "qpress -dT$nproc" step for
-// backups taken with compress=...: every *.qp file is decompressed next to
-// itself, natively and in parallel, then removed.
-func (s *session) decompressQpress(ctx context.Context, dir string) error {
-	if top, _ := filepath.Glob(filepath.Join(dir, "*.qp")); len(top) == 0 {
-		return nil
-	}
-	s.log.Info("Compressed qpress files found")
-	start := time.Now()
-	n, err := qpress.DecompressDir(ctx, dir, runtime.NumCPU())
-	if err != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return errorf(ExitInvalid, "decompression failed: %w", err)
-	}
-	s.log.Info(fmt.Sprintf("Decompressed and removed %d qpress files in %.1fs", n, time.Since(start).Seconds()))
-	return nil
-}
-
-// removeReceivedBinlogs is MDEV-38147: the donor's binary log must not be
-// moved into place; the joiner starts a fresh one seeded from the engine
-// checkpoint.
-func (s *session) removeReceivedBinlogs(dir, base string) {
-	var logs []string
-	info := ""
-	for _, n := range []string{binlogInfo, binlogInfo11} {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			info = filepath.Join(dir, n)
-			break
-		}
-	}
-	if info != "" {
-		b, _ := os.ReadFile(info)
-		for _, l := range strings.Split(string(b), "\n") {
-			name, _, _ := strings.Cut(l, "\t")
-			name = strings.TrimSpace(name)
-			if name == "" || strings.Contains(name, "/") {
-				continue
-			}
-			if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
-				logs = append(logs, name)
-			}
-		}
-	} else {
-		m, _ := filepath.Glob(filepath.Join(dir, base) + ".[0-9]*")
-		for _, p := range m {
-			logs = append(logs, filepath.Base(p))
-		}
-	}
-	if len(logs) == 0 {
-		s.log.Info("No binary log received from donor; the joiner will start a fresh binary log seeded from the storage-engine checkpoint")
-		return
-	}
-	s.log.Info("Removing received binary log(s) so the joiner starts a fresh binary log seeded from the storage-engine checkpoint")
-	for _, n := range logs {
-		_ = os.Remove(filepath.Join(dir, n))
-	}
-}
-
-// recreateBinlogDirs creates the binlog and index directories after the
-// move, as the script does (the server does not create them).
-func recreateBinlogDirs(log interface{ Info(string, ...any) }, datadir, binlog, index string) {
-	for _, p := range []string{binlog, index} {
-		if p == "" {
-			continue
-		}
-		d := filepath.Dir(p)
-		if d == "." {
-			continue
-		}
-		if !filepath.IsAbs(d) {
-			d = filepath.Join(datadir, d)
-		}
-		if filepath.Clean(d) == filepath.Clean(datadir) {
-			continue
-		}
-		if _, err := os.Stat(d); err == nil {
-			continue
-		}
-		log.Info(fmt.Sprintf("Creating the binlog directory '%s'", d))
-		_ = os.MkdirAll(d, 0o755)
-	}
 }
 
 // mtrDelay honours MTR_SST_JOINER_DELAY, the stock script's test hook.
@@ -597,29 +435,4 @@ func (s *session) mtrDelay(ctx context.Context) error {
 	case <-time.After(time.Duration(n) * time.Second):
 		return nil
 	}
-}
-
-// runBackupTool runs mariadb-backup with stdout and stderr in logFile.
-func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string, args []string, logFile string, env []string) error {
-	f, err := openLog(logFile)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	s.logCommand(what, t.path, args)
-	start := time.Now()
-	err = proc.Run(ctx, proc.Cmd{
-		Name: what, Path: t.path, Args: args, Env: childEnv(s.Env, env...),
-		Stdout: f, Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
-	})
-	if s.cfg.Time {
-		s.log.Info(fmt.Sprintf("%s took %.3f seconds", what, time.Since(start).Seconds()))
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return err // a *proc.ExitError quoting the log's last lines
-	}
-	return nil
 }

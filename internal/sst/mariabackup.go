@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"wsrep_sst_mariabackup/internal/proc"
 )
@@ -176,4 +178,133 @@ func openLog(path string) (*os.File, error) {
 		return nil, errorf(ExitNoEnt, "create log file: %w", err)
 	}
 	return f, nil
+}
+
+// prepareTool is [sst] prepare-tool, the mariadb-backup that runs
+// --prepare (for an SST across an InnoDB redo-format change, the donor's
+// version), else tool.
+func (s *session) prepareTool(ctx context.Context, tool *backupTool) (*backupTool, error) {
+	p := s.cfg.PrepareTool
+	if p == "" {
+		return tool, nil
+	}
+	t, err := backupToolAt(ctx, p, childEnv(s.env))
+	if err != nil {
+		return nil, errorf(ExitNoEnt, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
+	}
+	return t, nil
+}
+
+// runBackupTool runs mariadb-backup with stdout and stderr in logFile.
+func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string, args []string, logFile string, env []string) error {
+	f, err := openLog(logFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	s.logCommand(what, t.path, args)
+	start := time.Now()
+	err = proc.Run(ctx, proc.Cmd{
+		Name: what, Path: t.path, Args: args, Env: childEnv(s.env, env...),
+		Stdout: f, Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+	})
+	if s.cfg.Time {
+		s.log.Info(fmt.Sprintf("%s took %.3f seconds", what, time.Since(start).Seconds()))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err // a *proc.ExitError quoting the log's last lines
+	}
+	return nil
+}
+
+// noSpaceInLog reports whether mariadb-backup's prepare log says the disk
+// was full.
+func noSpaceInLog(datadir string) bool {
+	b, err := os.ReadFile(filepath.Join(datadir, prepareLog))
+	if err != nil {
+		return false
+	}
+	if len(b) > 64<<10 {
+		b = b[len(b)-64<<10:]
+	}
+	return strings.Contains(string(b), "No space left on device") || strings.Contains(string(b), "errno: 28")
+}
+
+// prepare runs mariadb-backup --prepare on the staging directory, with
+// [sst] prepare-tool when set.
+func (s *session) prepare(ctx context.Context, tool *backupTool, staging, datadir string) error {
+	ptool, err := s.prepareTool(ctx, tool)
+	if err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("Preparing the backup at %s with %s", staging, ptool.path))
+	args, err := s.prepareArgs(ptool, staging)
+	if err != nil {
+		return err
+	}
+	if err := s.runBackupTool(ctx, ptool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
+		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+	}
+	return nil
+}
+
+// moveBack runs mariadb-backup --move-back from staging into the datadir.
+func (s *session) moveBack(ctx context.Context, tool *backupTool, staging, datadir string) error {
+	s.log.Info("Moving the backup to " + datadir)
+	args, err := s.moveArgs(tool, staging, datadir)
+	if err != nil {
+		return err
+	}
+	if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
+		return errorf(ExitInvalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
+	}
+	return nil
+}
+
+// backupConnection is how mariadb-backup connects to the donor's server:
+// --user and the socket (or the thread pool's extra port) in argv, the
+// password only as MYSQL_PWD in its environment, never argv.
+func (s *session) backupConnection() (connExtra, env []string, err error) {
+	if s.cfg.User != "" {
+		if strings.ContainsAny(s.cfg.User, " '`$") {
+			// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
+			// kept for compatibility).
+			return nil, nil, errorf(ExitUnsafeUser, "invalid value for the SST user: %q", s.cfg.User)
+		}
+		connExtra = append(connExtra, "--user="+s.cfg.User)
+	}
+	if pw := s.cfg.Password.Reveal(); pw != "" {
+		// The password reaches mariadb-backup only through its
+		// environment, never argv.
+		env = append(env, "MYSQL_PWD="+pw)
+	}
+	extra, err := s.connectionOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	connExtra = append(connExtra, extra...)
+	return connExtra, env, nil
+}
+
+// connectionOptions mirrors check_extra: the thread pool's extra_port when
+// use-extra is set, else the socket mysqld passed.
+func (s *session) connectionOptions() ([]string, error) {
+	if s.cfg.UseExtra {
+		if s.cfg.ThreadHandling == "pool-of-threads" {
+			if s.cfg.ExtraPort == "" {
+				return nil, errorf(ExitGeneric, "use-extra is set but extra-port is not configured for the thread pool")
+			}
+			s.log.Info("SST through extra_port " + s.cfg.ExtraPort)
+			// mariadb-backup works only locally.
+			return []string{"--host=127.0.0.1", "--port=" + s.cfg.ExtraPort}, nil
+		}
+		s.log.Info("Thread pool not set, ignore the option use_extra")
+	}
+	if s.args.Socket != "" {
+		return []string{"--socket=" + s.args.Socket}, nil
+	}
+	return nil, nil
 }

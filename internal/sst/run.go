@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
 )
 
-// Secrets is where Run registers passwords it learns late (from stdin), so
-// the logger can scrub them. *LogHandler implements it.
+// Secrets is where Run registers secrets it makes or reads at run time
+// (the joiner's VERIFY_* secret, the encrypt=1 key), so the logger can
+// scrub them. *LogHandler implements it.
 type Secrets interface {
 	AddSecret(s string)
 }
@@ -21,8 +23,6 @@ type Secrets interface {
 // Params are the inputs of Run.
 type Params struct {
 	Config *config.Config
-	// Stdin is mysqld's stdin; newer donors get credentials there.
-	Stdin io.Reader
 	// Stdout is the protocol channel to mysqld; only protocol lines are
 	// written to it.
 	Stdout io.Writer
@@ -60,10 +60,11 @@ func Run(ctx context.Context, p Params) (err error) {
 		}
 	}()
 	s := &session{
-		Params: p,
 		cfg:    p.Config,
 		args:   a,
 		log:    p.Log,
+		redact: p.Redact,
+		env:    p.Env,
 		proto:  &protocol{w: p.Stdout},
 	}
 	switch a.Role {
@@ -75,17 +76,34 @@ func Run(ctx context.Context, p Params) (err error) {
 	return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
 }
 
+// prologue is what both roles do first: the datadir argument is required,
+// unsupported options are refused, and the datadir is made absolute.
+func (s *session) prologue() (datadir string, err error) {
+	if s.args.Datadir == "" {
+		return "", errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
+	}
+	if err := s.checkSupported(); err != nil {
+		return "", err
+	}
+	datadir, err = filepath.Abs(s.args.Datadir)
+	if err != nil {
+		return "", errorf(ExitNoEnt, "datadir: %w", err)
+	}
+	return datadir, nil
+}
+
 type nopSecrets struct{}
 
 func (nopSecrets) AddSecret(string) {}
 
 // session is the state of one run shared by the joiner and donor code.
 type session struct {
-	Params
-	cfg   *config.Config
-	args  *config.Args
-	log   *slog.Logger
-	proto *protocol
+	cfg    *config.Config
+	args   *config.Args
+	log    *slog.Logger
+	redact Secrets
+	env    []string // base environment of children (nil: ours)
+	proto  *protocol
 	// tr is the transport, set up once the configuration is checked.
 	tr *transport
 	// sock holds the [sst] sockopt options that apply to the pipe.

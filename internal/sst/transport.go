@@ -69,7 +69,7 @@ func (s *session) setupTransport() (*transport, error) {
 			return nil, errorf(ExitInvalid, "compressor/decompressor %q: %w", cmd, err)
 		}
 		codec.Stderr = s.childLogWriter(cmd)
-		codec.Env = childEnv(s.Env)
+		codec.Env = childEnv(s.env)
 		t.codec = &codec
 		s.log.Info(fmt.Sprintf("Stream compression: %s", codec.String()))
 	}
@@ -109,7 +109,7 @@ func (s *session) setupCipher(t *transport) error {
 	default:
 		return errorf(ExitKeyConfig, "FATAL: Either key must be specified or keyfile must be readable (set [sst] encrypt-key or encrypt-key-file)")
 	}
-	s.Redact.AddSecret(string(t.key))
+	s.redact.AddSecret(string(t.key))
 	t.cipher = c.EncryptAlgo
 	return nil
 }
@@ -140,7 +140,7 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 			if t.mySecret, err = tlsx.NewSecret(); err != nil {
 				return errorf(ExitInvalid, "unable to generate the 16-byte secret: %w", err)
 			}
-			s.Redact.AddSecret(t.mySecret)
+			s.redact.AddSecret(t.mySecret)
 			t.addrPrefix = cn + ":" + t.mySecret + "@"
 		}
 		t.tlsConfig, err = tlsx.ServerConfig(t.tls)
