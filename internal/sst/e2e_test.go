@@ -300,9 +300,10 @@ func TestE2ECompressWithoutQpress(t *testing.T) {
 }
 
 // TestE2EInterop runs real SSTs between our binary and the stock script in
-// both directions for every transport the script has: lz4 compression,
-// TLS with encrypt=2 and 3, ssl-mode VERIFY_CA and VERIFY_IDENTITY (with
-// the joiner's <CN>:<secret>@ address prefix), and encrypt=1 (openssl enc).
+// both directions for every transport the script has: lz4 and zstd
+// compression, TLS with encrypt=2 and 3, ssl-mode VERIFY_CA and
+// VERIFY_IDENTITY (with the joiner's <CN>:<secret>@ address prefix), and
+// encrypt=1 (openssl enc).
 func TestE2EInterop(t *testing.T) {
 	integration(t)
 	bin := ourBinary(t)
@@ -315,6 +316,7 @@ func TestE2EInterop(t *testing.T) {
 		ourLog string
 	}{
 		{"lz4", []string{"compressor=lz4 -z", "decompressor=lz4 -d"}, "(in-process lz4 "},
+		{"zstd", []string{"compressor=zstd -3 -T2", "decompressor=zstd -dc"}, "(in-process zstd "},
 		{"encrypt2", []string{"encrypt=2", "tca=" + certs.CA, "tcert=" + certs.Combined}, "with crt and pem"},
 		{"encrypt3", []string{"encrypt=3", "tca=" + certs.CA, "tcert=" + certs.Cert, "tkey=" + certs.Key}, "with key and crt"},
 		{"verifyca", []string{"ssl-mode=VERIFY_CA", "ssl-ca=" + certs.CA, "ssl-cert=" + certs.Cert, "ssl-key=" + certs.Key}, "Verifying peer certificate chain for ssl-mode=VERIFY_CA"},

@@ -371,12 +371,15 @@ func TestCancelledDonorKillsBackup(t *testing.T) {
 // transfer error and stop mariadb-backup, with or without compression
 // (the in-process lz4 compressor writes blocks from its own goroutines,
 // which once hid the dead connection until the whole backup had been
-// compressed; zstd runs as a filter process).
+// compressed; so do zstd -T2's job workers; "exec" makes zstd a filter
+// process).
 func TestDonorJoinerDiesMidway(t *testing.T) {
 	for _, tt := range []struct{ name, cnf string }{
 		{"plain", ""},
 		{"lz4", "compressor=lz4\n"},
 		{"zstd", "compressor=zstd -1 -q\n"},
+		{"zstd -T2", "compressor=zstd -T2\n"},
+		{"zstd filter", "compressor=exec zstd -1 -q\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newSSTEnv(t, tt.cnf)

@@ -102,20 +102,43 @@ func runCmd(t *testing.T, in []byte, name string, args ...string) []byte {
 	return out
 }
 
-// TestCodecExternal checks that a non-lz4 codec runs the command: zstd both
-// ways, and the lz4 CLI used in the "wrong" direction.
+// TestCodecExternal checks that other commands run as filters: gzip both
+// ways, zstd made external with "exec", and the lz4 CLI used in the "wrong"
+// direction (lz4 -d as the compressor decompresses, as in the script's
+// pipe).
 func TestCodecExternal(t *testing.T) {
-	if _, err := exec.LookPath("zstd"); err != nil {
-		t.Skip("zstd not installed: ", err)
-	}
 	data := mixedData(3<<20, 9)
-	z := compress(t, mustCodec(t, "zstd -q -c"), data)
-	if len(z) >= len(data) || !bytes.HasPrefix(z, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
-		t.Fatalf("compressed %d -> %d bytes, want zstd output", len(data), len(z))
+	for _, tt := range []struct {
+		prog, comp, decomp string
+		magic              []byte
+	}{
+		{"gzip", "gzip -c", "gzip -dc", []byte{0x1f, 0x8b}},
+		{"zstd", "exec zstd -q -c", "exec zstd -q -d -c", []byte{0x28, 0xb5, 0x2f, 0xfd}},
+	} {
+		t.Run(tt.comp, func(t *testing.T) {
+			if _, err := exec.LookPath(tt.prog); err != nil {
+				t.Skip(tt.prog+" not installed: ", err)
+			}
+			c := mustCodec(t, tt.comp)
+			if c.InProcess() {
+				t.Fatalf("%q runs in process", tt.comp)
+			}
+			z := compress(t, c, data)
+			if len(z) >= len(data) || !bytes.HasPrefix(z, tt.magic) {
+				t.Fatalf("compressed %d -> %d bytes, want %s output", len(data), len(z), tt.prog)
+			}
+			r, err := mustCodec(t, tt.decomp).NewReader(t.Context(), bytes.NewReader(z))
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBack(t, r, data)
+		})
 	}
-	r, err := mustCodec(t, "zstd -d -c").NewReader(t.Context(), bytes.NewReader(z))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readBack(t, r, data)
+	t.Run("lz4 -d as compressor", func(t *testing.T) {
+		lz4cli := lz4Path(t)
+		z := runCmd(t, data, lz4cli, "-c")
+		if got := compress(t, mustCodec(t, "lz4 -d"), z); !bytes.Equal(got, data) {
+			t.Fatalf("lz4 -d as compressor wrote %d bytes, want the %d decompressed", len(got), len(data))
+		}
+	})
 }

@@ -80,7 +80,7 @@ func (w *lz4Writer) readFrom(ctx context.Context, r io.Reader) (int64, error) {
 	if w.closed {
 		return 0, errors.New("lz4 compress: write after close")
 	}
-	src := &stopReader{ctx: ctx, r: r, gate: w.gate}
+	src := &stopReader{ctx: ctx, r: r, gate: w.gate, stage: "lz4 compress"}
 	n, err := w.zw.ReadFrom(src)
 	if err != nil {
 		w.fail(fmt.Errorf("lz4 compress: %w", err))
@@ -96,12 +96,16 @@ func (w *lz4Writer) readFrom(ctx context.Context, r io.Reader) (int64, error) {
 }
 
 // stopReader reads from r until ctx is done, r fails or the stream below
-// failed, then reports a clean end and keeps the reason in err.
+// the gate failed, then reports a clean end and keeps the reason in err
+// (a failure of the stream below prefixed with stage). The compressors'
+// ReadFrom methods then return normally, without racing the goroutines
+// still compressing blocks, and the caller abandons the frame.
 type stopReader struct {
-	ctx  context.Context
-	r    io.Reader
-	gate *gateWriter
-	err  error
+	ctx   context.Context
+	r     io.Reader
+	gate  *gateWriter
+	stage string
+	err   error
 }
 
 func (s *stopReader) Read(p []byte) (int, error) {
@@ -113,7 +117,7 @@ func (s *stopReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if err := s.gate.failed(); err != nil {
-		s.err = fmt.Errorf("lz4 compress: %w", err)
+		s.err = fmt.Errorf("%s: %w", s.stage, err)
 		return 0, io.EOF
 	}
 	n, err := s.r.Read(p)
@@ -125,12 +129,13 @@ func (s *stopReader) Read(p []byte) (int, error) {
 }
 
 // errAbandoned is what the gate answers once shut.
-var errAbandoned = errors.New("lz4 compress: stream abandoned")
+var errAbandoned = errors.New("compressed stream abandoned")
 
 // gateWriter passes writes to w until shut, then refuses them, and keeps
 // the first error of w. pierrec/lz4's concurrent writer writes blocks
-// from its own goroutine and reports their errors only at Close; the gate
-// lets the writer notice a dead connection at the next block instead of
+// from its own goroutine and reports their errors only at Close (and
+// klauspost/zstd's job workers several jobs late); the gate lets the
+// writer notice a dead connection at the next block instead of
 // compressing (and the donor backing up) everything first.
 type gateWriter struct {
 	w    io.Writer

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func lz4Path(tb testing.TB) string {
@@ -149,6 +151,7 @@ func benchCompress(b *testing.B, c Codec) {
 	var out countWriter
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
+	cpu := cpuTime()
 	for b.Loop() {
 		out = 0
 		w, err := c.NewWriter(context.Background(), &out)
@@ -164,21 +167,44 @@ func benchCompress(b *testing.B, c Codec) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu, len(data))
 	b.ReportMetric(float64(len(data))/float64(out), "ratio")
 }
 
-func benchDecompress(b *testing.B, c Codec) {
-	lz4cli := lz4Path(b)
-	data := benchData()
-	cmd := exec.Command(lz4cli, "-c")
+// cpuTime is the CPU time used so far by this process and its waited-for
+// children (an external filter).
+func cpuTime() time.Duration {
+	var self, children syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	d := func(tv syscall.Timeval) time.Duration { return time.Duration(tv.Nano()) }
+	return d(self.Utime) + d(self.Stime) + d(children.Utime) + d(children.Stime)
+}
+
+// reportCPU reports the CPU seconds spent per GB since start: on a shared
+// machine wall-clock rates vary with the load, CPU cost much less.
+func reportCPU(b *testing.B, start time.Duration, n int) {
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N)/(float64(n)/1e9), "cpu-s/GB")
+}
+
+// cliCompressed returns benchData compressed by the command-line tool.
+func cliCompressed(b *testing.B, name string, args ...string) (data, z []byte) {
+	data = benchData()
+	cmd := exec.Command(name, args...)
 	cmd.Stdin = bytes.NewReader(data)
 	z, err := cmd.Output()
 	if err != nil {
 		b.Fatal(err)
 	}
+	return data, z
+}
+
+// benchDecompress reads z, which decompresses to data, through c.
+func benchDecompress(b *testing.B, c Codec, data, z []byte) {
 	buf := make([]byte, copyBufferSize)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
+	cpu := cpuTime()
 	for b.Loop() {
 		r, err := c.NewReader(context.Background(), bytes.NewReader(z))
 		if err != nil {
@@ -202,6 +228,7 @@ func benchDecompress(b *testing.B, c Codec) {
 			b.Fatalf("decompressed %d bytes, want %d", n, len(data))
 		}
 	}
+	reportCPU(b, cpu, len(data))
 	b.ReportMetric(float64(len(data))/float64(len(z)), "ratio")
 }
 
@@ -224,8 +251,9 @@ func BenchmarkLZ4Compress(b *testing.B) {
 }
 
 func BenchmarkLZ4Decompress(b *testing.B) {
-	b.Run("inprocess", func(b *testing.B) { benchDecompress(b, mustCodec(b, "lz4 -d")) })
-	b.Run("cli", func(b *testing.B) { benchDecompress(b, mustCodec(b, "exec lz4 -d")) })
+	data, z := cliCompressed(b, lz4Path(b), "-c")
+	b.Run("inprocess", func(b *testing.B) { benchDecompress(b, mustCodec(b, "lz4 -d"), data, z) })
+	b.Run("cli", func(b *testing.B) { benchDecompress(b, mustCodec(b, "exec lz4 -d"), data, z) })
 }
 
 // TestLZ4WriterCopy: Copy hands the source to the lz4 writer, which reads

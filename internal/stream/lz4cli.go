@@ -24,10 +24,10 @@ type lz4Options struct {
 // short options may be combined ("-dc", "-qB7"), digits after "-" set the
 // level, and "-B" takes a number or D/X.
 func parseLZ4(cmd string) *lz4Options {
-	if strings.ContainsAny(cmd, "|&;<>()$`\\\"'*?[]#~=%{}\n") && !onlyFastEq(cmd) {
+	args := plainWords(cmd, "--fast=")
+	if args == nil {
 		return nil
 	}
-	args := strings.Fields(cmd)
 	o := &lz4Options{level: lz4.Fast, blockSize: lz4.Block4Mb, contentChecksum: true}
 	switch path.Base(args[0]) {
 	case "lz4":
@@ -51,20 +51,6 @@ func parseLZ4(cmd string) *lz4Options {
 		}
 	}
 	return o
-}
-
-// onlyFastEq reports whether the only shell-special character in cmd is
-// the "=" of "--fast=N", which is harmless.
-func onlyFastEq(cmd string) bool {
-	for _, f := range strings.Fields(cmd) {
-		if strings.ContainsAny(f, "|&;<>()$`\\\"'*?[]#~%{}\n") {
-			return false
-		}
-		if strings.Contains(f, "=") && !strings.HasPrefix(f, "--fast=") {
-			return false
-		}
-	}
-	return true
 }
 
 func (o *lz4Options) long(a string) bool {
