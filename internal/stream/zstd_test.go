@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 func zstdPath(tb testing.TB) string {
@@ -326,7 +328,7 @@ func TestZstdReaderFallback(t *testing.T) {
 				err = cerr
 			}
 			if tt.wantErr {
-				var ee *ExitError
+				var ee *proc.ExitError
 				if !errors.As(err, &ee) {
 					t.Fatalf("got %v, want the zstd program's exit error", err)
 				}
