@@ -42,9 +42,23 @@ fuzz:
 	  done; \
 	done
 
-lint:
+# golangci-lint, pinned, built from the Go module proxy into .tools/ (no
+# download site); configuration and the reason for each linter: .golangci.yml.
+GOLANGCI_VERSION ?= v2.15.0
+GOLANGCI := .tools/golangci-lint-$(GOLANGCI_VERSION)
+
+$(GOLANGCI):
+	mkdir -p .tools
+	GOBIN=$(CURDIR)/.tools/gobin-$(GOLANGCI_VERSION) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv .tools/gobin-$(GOLANGCI_VERSION)/golangci-lint $@
+	rmdir .tools/gobin-$(GOLANGCI_VERSION)
+
+lint: $(GOLANGCI)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
+	$(GOLANGCI) run ./...
+	@test -z "$$($(GO) mod tidy -diff 2>&1)" || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
 # The README's first command: a 2-node cluster on loopback, one SST through
 # our binary, timings and checksums; nothing is left running.

@@ -421,7 +421,7 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 		}
 		select {
 		case <-n.p.Done():
-			return fmt.Errorf("galeratest: wait %s: mariadbd exited (%v); error log ends:\n%s%s", n.name, n.p.Wait(), n.logTail(40), n.outTail())
+			return fmt.Errorf("galeratest: wait %s: mariadbd exited (%w); error log ends:\n%s%s", n.name, n.p.Wait(), n.logTail(40), n.outTail())
 		case <-ctx.Done():
 			return fmt.Errorf("galeratest: wait %s: last state %q: %w; error log ends:\n%s", n.name, last, ctx.Err(), n.logTail(40))
 		case <-tick.C:

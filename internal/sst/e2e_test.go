@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +37,7 @@ func ourBinary(t *testing.T) string {
 		binPath = filepath.Join(dir, "wsrep_sst_mariabackup")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			gobin = "/usr/local/go/bin/go" // where .ci/run and the README install Go
 		}
 		cmd := exec.Command(gobin, "build", "-trimpath", "-o", binPath, "wsrep_sst_mariabackup/cmd/wsrep_sst_mariabackup")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

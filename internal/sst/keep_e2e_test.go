@@ -309,12 +309,6 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// mustCpat is the script's default cpat as an anchored Go regexp.
-func mustCpat(t *testing.T) *regexp.Regexp {
-	t.Helper()
-	return regexp.MustCompile(`^(.*\.pem|.*galera\.cache|.*sst_in_progress|.*\.sst|.*gvwstate\.dat|.*grastate\.dat|.*\.err|.*\.log|.*RPM_UPGRADE_MARKER|.*RPM_UPGRADE_HISTORY)$`)
-}
-
 // allocatedBytes is du's total for dir.
 func allocatedBytes(dir string) (int64, error) {
 	var n int64

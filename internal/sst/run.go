@@ -55,7 +55,7 @@ func Run(ctx context.Context, p Params) (err error) {
 		// report the reason it was cancelled instead.
 		if err != nil && ctx.Err() != nil {
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
-				err = fmt.Errorf("%w (%v)", cause, err)
+				err = fmt.Errorf("%w (%w)", cause, err)
 			}
 		}
 	}()

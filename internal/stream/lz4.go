@@ -121,7 +121,7 @@ func (s *stopReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		s.err = err
 		err = io.EOF
 	}
@@ -224,7 +224,7 @@ func newLZ4Reader(r io.Reader) *lz4Reader {
 // boundary; a truncated frame is an error.
 func (r *lz4Reader) Read(p []byte) (int, error) {
 	n, err := r.zr.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = io.ErrUnexpectedEOF
 		}

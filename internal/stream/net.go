@@ -307,7 +307,7 @@ func retryable(err error) bool {
 // wrapping already says, while keeping the errno for errors.Is.
 func netCause(err error) error {
 	for {
-		switch e := err.(type) {
+		switch e := err.(type) { //nolint:errorlint // unwraps exactly these two layers, keeping what they wrap
 		case *net.OpError:
 			err = e.Err
 		case *os.SyscallError:

@@ -161,7 +161,7 @@ func (z *zstdReader) Read(p []byte) (int, error) {
 func (z *zstdReader) start() error {
 	var head [4]byte
 	n, err := io.ReadFull(z.r, head[:])
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("zstd decompress: %w", err)
 	}
 	in := io.MultiReader(bytes.NewReader(head[:n]), z.r)
@@ -225,9 +225,9 @@ func (d *zstdDecoder) Read(p []byte) (int, error) {
 	switch {
 	case err == nil:
 		return n, nil
-	case err == io.EOF && d.in.N() > 0:
+	case errors.Is(err, io.EOF) && d.in.N() > 0:
 		d.err = io.EOF
-	case err == io.EOF, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		d.err = fmt.Errorf("zstd decompress: %w", io.ErrUnexpectedEOF)
 	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
 		d.err = fmt.Errorf("zstd decompress: a frame needs a window larger than the %s limit "+

@@ -405,7 +405,7 @@ func TestZstdWriterCopy(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = Copy(t.Context(), w, io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errSrc)))
-			if err != errSrc {
+			if !errors.Is(err, errSrc) {
 				t.Fatalf("Copy = %v, want the source's error %v as it is", err, errSrc)
 			}
 			if err := w.Close(); err == nil {

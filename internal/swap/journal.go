@@ -144,11 +144,11 @@ func readJournal(path string) (*journal, error) {
 func parseJournal(b []byte, path string) (*journal, error) {
 	j := &journal{}
 	if err := json.Unmarshal(b, j); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrJournal, path, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrJournal, path, err)
 	}
 	j.path = path
 	if err := j.check(); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrJournal, path, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrJournal, path, err)
 	}
 	return j, nil
 }

@@ -210,7 +210,7 @@ func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp
 			return st, context.Cause(ctx)
 		}
 		c, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

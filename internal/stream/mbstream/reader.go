@@ -230,7 +230,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.remaining == 0 {
 		return n, r.verify()
 	}
-	if err == io.EOF || (err == nil && n == 0) {
+	if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
@@ -273,7 +273,7 @@ func (r *Reader) fail(path string, off uint64, err error) error {
 
 // readErr turns an end of input inside a chunk into ErrTruncated.
 func readErr(what string, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: end of input in %s: %w", ErrTruncated, what, io.ErrUnexpectedEOF)
 	}
 	return fmt.Errorf("read %s: %w", what, err)
@@ -295,7 +295,7 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 	r.cur = nil
 	h := r.hdr[:headerLen]
 	if err := r.readFull(h); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, false, io.EOF // clean end between chunks
 		}
 		return nil, false, r.fail("", 0, readErr("header", err))

@@ -92,7 +92,7 @@ func readFiles(r io.Reader, opts ReaderOptions, maxSize int) (map[string][]byte,
 	open := make(map[string]bool)
 	for {
 		c, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -250,7 +250,7 @@ func TestReaderChunks(t *testing.T) {
 	var got []string
 	for {
 		c, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -266,7 +266,7 @@ func TestReaderChunks(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got chunks\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := rd.Next(); err != io.EOF {
+	if _, err := rd.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("Next after end: got %v, want io.EOF", err)
 	}
 }
@@ -368,18 +368,18 @@ func TestReaderErrors(t *testing.T) {
 func drain(rd *Reader, read bool) error {
 	for {
 		_, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err == nil && read {
 			_, err = io.Copy(io.Discard, rd)
 		}
 		if err != nil {
-			if _, err2 := rd.Next(); err2 != err {
-				return fmt.Errorf("error not sticky: Next returned %v after %w", err2, err)
+			if _, err2 := rd.Next(); !errors.Is(err2, err) {
+				return fmt.Errorf("error not sticky: Next returned %w after %w", err2, err)
 			}
-			if _, err2 := rd.Read(make([]byte, 1)); err2 != err {
-				return fmt.Errorf("error not sticky: Read returned %v after %w", err2, err)
+			if _, err2 := rd.Read(make([]byte, 1)); !errors.Is(err2, err) {
+				return fmt.Errorf("error not sticky: Read returned %w after %w", err2, err)
 			}
 			return err
 		}
@@ -454,7 +454,7 @@ func BenchmarkReader(b *testing.B) {
 		rd := NewReader(bytes.NewReader(data))
 		for {
 			_, err := rd.Next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

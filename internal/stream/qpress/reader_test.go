@@ -343,7 +343,7 @@ func TestStickyError(t *testing.T) {
 	}
 	_, err1 := io.Copy(io.Discard, r)
 	_, err2 := r.Read(make([]byte, 10))
-	if err1 == nil || err1 != err2 {
+	if err1 == nil || !errors.Is(err2, err1) {
 		t.Errorf("errors %v then %v, want the same non-nil error", err1, err2)
 	}
 }
