@@ -3,7 +3,6 @@ package config
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,20 +15,6 @@ import (
 
 // stockCommon is the script whose argument loop args.go mirrors.
 const stockCommon = "/usr/bin/wsrep_sst_common"
-
-// The -update flag rewrites testdata/argv/*.golden from the live script.
-// Registered in init with a guard, because other test files of this
-// package register the same flag.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "regenerate golden files with the real tools")
-	}
-}
-
-func updateArgvGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // argvCase is one command line fed to both the stock script and ParseArgs.
 // deviates is set for the few inputs where ParseArgs errors on purpose
@@ -254,7 +239,7 @@ func TestParseArgsScript(t *testing.T) {
 	if !live {
 		t.Logf("%s not installed: checking against golden files only", stockCommon)
 	}
-	if updateArgvGolden() && !live {
+	if *update && !live {
 		t.Fatalf("-update needs %s", stockCommon)
 	}
 	seen := map[string]bool{}
@@ -268,7 +253,7 @@ func TestParseArgsScript(t *testing.T) {
 			var out string
 			if live {
 				out = dumpCommon(t, tc.argv, tc.env)
-				if updateArgvGolden() {
+				if *update {
 					if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 						t.Fatal(err)
 					}

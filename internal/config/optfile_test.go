@@ -12,19 +12,10 @@ import (
 	"testing"
 )
 
-// The -update flag regenerates testdata/cnf/golden/*.golden with the real
-// my_print_defaults. It is registered in init, after every package-level
-// variable, so that another test file of this package may own it too.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "regenerate golden files with the real tools")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+// update is the -update flag: it regenerates the golden files
+// (testdata/cnf/golden/*.golden with the real my_print_defaults,
+// testdata/argv/*.golden with the live script).
+var update = flag.Bool("update", false, "regenerate golden files with the real tools")
 
 // myPrintDefaults returns the path of the real tool, or "" if it is not
 // installed.
@@ -165,7 +156,7 @@ var cnfCases = []struct {
 
 func TestOptionFilesGolden(t *testing.T) {
 	tool := myPrintDefaults(t)
-	if updateGolden() && tool == "" {
+	if *update && tool == "" {
 		t.Fatal("-update needs my_print_defaults")
 	}
 	for _, tc := range cnfCases {
@@ -179,7 +170,7 @@ func TestOptionFilesGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("my_print_defaults: %v", err)
 				}
-				if updateGolden() {
+				if *update {
 					if err := os.WriteFile(golden, live, 0o644); err != nil {
 						t.Fatal(err)
 					}

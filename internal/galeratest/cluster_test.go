@@ -76,7 +76,7 @@ func TestStockSSTThenIST(t *testing.T) {
 	if d, ok := SSTDuration(log); ok {
 		t.Logf("SST program on the joiner ran %v", d.Round(time.Millisecond))
 	}
-	assertSameData(ctx, t, n1, n2)
+	AssertSameData(ctx, t, n1, n2)
 
 	t0 = time.Now()
 	if err := n2.Stop(ctx); err != nil {
@@ -103,45 +103,13 @@ func TestStockSSTThenIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := StateTransfer(log); got != "IST" {
-		t.Errorf("rejoin: state transfer = %q, want IST; log lines:\n%s", got, grepLines(log, "IST", "SST"))
+		t.Errorf("rejoin: state transfer = %q, want IST; log lines:\n%s", got, Grep(log, "IST", "SST"))
 	}
 	// The stock joiner's own account of the same fact.
 	if want := "'xtrabackup_ist' received from donor: Running IST"; !strings.Contains(log, want) {
 		t.Errorf("rejoin: joiner log lacks %q", want)
 	}
-	assertSameData(ctx, t, n1, n2)
-}
-
-func assertSameData(ctx context.Context, t *testing.T, a, b *Node) {
-	t.Helper()
-	sa, err := a.Checksums(ctx, "sbtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := b.Checksums(ctx, "sbtest")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sa) == 0 {
-		t.Fatalf("no tables checksummed on %s", a.Name())
-	}
-	if d := DiffChecksums(sa, sb); d != nil {
-		t.Errorf("%s and %s differ:\n%s", a.Name(), b.Name(), strings.Join(d, "\n"))
-	}
-	t.Logf("%d tables equal on %s and %s", len(sa), a.Name(), b.Name())
-}
-
-func grepLines(s string, words ...string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		for _, w := range words {
-			if strings.Contains(l, w) {
-				out = append(out, l)
-				break
-			}
-		}
-	}
-	return strings.Join(out, "\n")
+	AssertSameData(ctx, t, n1, n2)
 }
 
 // TestJoinerFailureIsReported checks the harness itself: a joiner whose SST

@@ -1,11 +1,16 @@
 // Package sst runs one state snapshot transfer the way the stock
 // wsrep_sst_mariabackup script does: the joiner listens, prints "ready",
-// receives the donor's two streams and prepares and moves the backup into
-// the datadir; the donor streams the galera info files and a
-// mariadb-backup --backup stream to the joiner and prints "done".
+// receives the donor's two streams, prepares the backup in a staging
+// directory and only then replaces its previous data (keep-datadir); the
+// donor streams the galera info files and a mariadb-backup --backup stream
+// to the joiner and prints "done".
 //
-// It owns the stdout line protocol with mysqld, the log format on stderr,
-// the exit-code table, child processes (mariadb-backup, mbstream) and the
-// datadir. It does not parse argv or option files (package config), and
-// the byte pipe itself (TCP, framing) lives in package stream.
+// It owns the stdout line protocol with mysqld, the log format on stderr
+// (and syslog), the exit-code table (exit.go), the mariadb-backup command
+// lines and runs (mariabackup.go) and the datadir. The flows read top to
+// bottom in joiner.go and donor.go; run.go holds what both share.
+//
+// It does not parse argv or option files (package config), run children
+// itself (package proc), stack the byte pipe (package pipe, on stream and
+// tlsx), or move datadir entries (package swap).
 package sst

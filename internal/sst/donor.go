@@ -202,7 +202,7 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 // dial connects to the joiner, retrying while it is not listening yet.
 func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 	conn, err := stream.Dial(ctx, stream.DialConfig{
-		Addr: addr, Timeout: dialBudgetFor(s.sock), ConnectTimeout: s.sock.ConnectTimeout,
+		Addr: addr, Timeout: s.dialTimeout(), ConnectTimeout: s.sock.ConnectTimeout,
 		Network: s.sock.Network, SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer,
 	})
 	if err != nil {

@@ -104,16 +104,7 @@ func startSynced(ctx context.Context, t *testing.T, n *galeratest.Node, bootstra
 
 func assertSameData(ctx context.Context, t *testing.T, a, b *galeratest.Node) {
 	t.Helper()
-	sa, err := a.Checksums(ctx, "sbtest")
-	must(t, err)
-	sb, err := b.Checksums(ctx, "sbtest")
-	must(t, err)
-	if len(sa) == 0 {
-		t.Fatalf("no tables checksummed on %s", a.Name())
-	}
-	if d := galeratest.DiffChecksums(sa, sb); d != nil {
-		t.Errorf("%s and %s differ:\n%s", a.Name(), b.Name(), strings.Join(d, "\n"))
-	}
+	galeratest.AssertSameData(ctx, t, a, b)
 }
 
 func assertTransfer(t *testing.T, n *galeratest.Node, want string, ours bool) string {
@@ -131,21 +122,7 @@ func assertTransfer(t *testing.T, n *galeratest.Node, want string, ours bool) st
 	return log
 }
 
-func grep(s string, words ...string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		for _, w := range words {
-			if strings.Contains(l, w) {
-				out = append(out, l)
-				break
-			}
-		}
-	}
-	if len(out) > 80 {
-		out = out[len(out)-80:]
-	}
-	return strings.Join(out, "\n")
-}
+func grep(s string, words ...string) string { return galeratest.Grep(s, words...) }
 
 func TestE2ESSTThenIST(t *testing.T) {
 	integration(t)

@@ -166,7 +166,8 @@ func (s *session) backupArgs(t *backupTool, tmpdir, targetdir string, connExtra 
 	return l.result()
 }
 
-// logCommand logs a child's command line with secrets scrubbed.
+// logCommand logs a child's command line; the log handler scrubs the
+// secrets it knows of.
 func (s *session) logCommand(what, path string, args []string) {
 	s.log.Info(fmt.Sprintf("%s: %s %s", what, path, strings.Join(args, " ")))
 }

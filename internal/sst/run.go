@@ -34,6 +34,9 @@ type Params struct {
 	Env []string
 	// ParentPoll is how often the --parent pid is checked; 0 means 100ms.
 	ParentPoll time.Duration
+	// DialBudget replaces the donor's 30 s connect budget when positive
+	// (tests).
+	DialBudget time.Duration
 }
 
 // Run performs one SST or IST in the role the configuration names. It
@@ -60,12 +63,13 @@ func Run(ctx context.Context, p Params) (err error) {
 		}
 	}()
 	s := &session{
-		cfg:    p.Config,
-		args:   a,
-		log:    p.Log,
-		redact: p.Redact,
-		env:    p.Env,
-		proto:  &protocol{w: p.Stdout},
+		cfg:        p.Config,
+		args:       a,
+		log:        p.Log,
+		redact:     p.Redact,
+		env:        p.Env,
+		dialBudget: p.DialBudget,
+		proto:      &protocol{w: p.Stdout},
 	}
 	switch a.Role {
 	case "joiner":
@@ -108,6 +112,8 @@ type session struct {
 	tr *transport
 	// sock holds the [sst] sockopt options that apply to the pipe.
 	sock config.SockOpts
+	// dialBudget, when positive, replaces dialBudgetFor's result.
+	dialBudget time.Duration
 	// total is the donor's size estimate (the "total" of the gtid stage).
 	total int64
 }

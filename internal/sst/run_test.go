@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of two roles.
@@ -95,16 +95,6 @@ func (e *sstEnv) load(t *testing.T, env map[string]string, argv ...string) *conf
 	return cfg
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 // startJoiner runs the joiner in the background and returns its "ready"
 // address, the rest of its stdout (delivered when it closes), and its
 // result channel.
@@ -112,7 +102,7 @@ func (e *sstEnv) startJoiner(t *testing.T, ctx context.Context, extra ...string)
 	t.Helper()
 	// The stock parser keeps the first value of most options, so extra
 	// options go first to override the defaults.
-	argv := append(extra, "--role", "joiner", "--address", "127.0.0.1:"+freePort(t),
+	argv := append(extra, "--role", "joiner", "--address", "127.0.0.1:"+strconv.Itoa(galeratest.FreePort(t)),
 		"--datadir", e.joiner+"/", "--defaults-file", e.cnf, "--parent", strconv.Itoa(os.Getpid()), "--progress", "0")
 	cfg := e.load(t, nil, argv...)
 	pr, pw := io.Pipe()
@@ -309,25 +299,34 @@ func TestJoinerExitsWhenParentDies(t *testing.T) {
 
 func TestDonorWithoutSSTVer(t *testing.T) {
 	e := newSSTEnv(t, "")
-	_, err := e.runDonor(t, t.Context(), "127.0.0.1:"+freePort(t)+"/xtrabackup_sst//")
+	_, err := e.runDonor(t, t.Context(), "127.0.0.1:"+strconv.Itoa(galeratest.FreePort(t))+"/xtrabackup_sst//")
 	if got := ExitCode(err); got != ExitTooOld {
 		t.Errorf("exit = %d (%v), want %d", got, err, ExitTooOld)
 	}
 }
 
 func TestDonorDeadJoiner(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for the dial budget")
-	}
 	e := newSSTEnv(t, "")
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	_, err := e.runDonor(t, ctx, "127.0.0.1:"+freePort(t)+"/xtrabackup_sst//1")
-	if err == nil || ExitCode(err) == ExitOK {
-		t.Fatalf("donor to a dead joiner succeeded")
+	addr := "127.0.0.1:" + strconv.Itoa(galeratest.FreePort(t))
+	cfg := e.load(t, nil, "--role", "donor", "--address", addr+"/xtrabackup_sst//1", "--datadir", e.donor,
+		"--defaults-file", e.cnf, "--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0")
+	var out bytes.Buffer
+	err := Run(ctx, Params{Config: cfg, Stdout: &out, Log: slog.New(e.handler), DialBudget: 300 * time.Millisecond})
+	if ctx.Err() != nil {
+		t.Fatal("the donor's own connect budget did not end the attempt")
 	}
-	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "connect") {
-		t.Errorf("error %v does not say what failed", err)
+	if got := ExitCode(err); got != ExitPipe {
+		t.Errorf("exit = %d (%v), want %d", got, err, ExitPipe)
+	}
+	for _, want := range []string{"connect to the joiner", addr, "connection refused"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+	if strings.Contains(out.String(), "done") {
+		t.Errorf("donor printed %q to a dead joiner", out.String())
 	}
 }
 
@@ -447,7 +446,7 @@ func TestISTOverIPv6(t *testing.T) {
 	e := newSSTEnv(t, "sockopt=\",pf=ip6,sndbuf=262144,rcvbuf=262144,keepalive\"\n")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	addr, jout, jdone := e.startJoiner(t, ctx, "--address", "[::1]:"+freePort(t))
+	addr, jout, jdone := e.startJoiner(t, ctx, "--address", "[::1]:"+strconv.Itoa(galeratest.FreePort(t)))
 	if !strings.HasPrefix(addr, "[::1]:") {
 		t.Errorf("ready address = %q, want [::1]:port/...", addr)
 	}
@@ -498,7 +497,7 @@ func TestTLSRefusals(t *testing.T) {
 			defer cancel()
 			var err error
 			if tt.donor == "" {
-				cfg := e.load(t, nil, "--role", "joiner", "--address", "127.0.0.1:"+freePort(t),
+				cfg := e.load(t, nil, "--role", "joiner", "--address", "127.0.0.1:"+strconv.Itoa(galeratest.FreePort(t)),
 					"--datadir", e.joiner, "--defaults-file", e.cnf)
 				var out bytes.Buffer
 				err = Run(ctx, Params{Config: cfg, Stdout: &out, Log: slog.New(e.handler)})

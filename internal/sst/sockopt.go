@@ -20,3 +20,11 @@ func dialBudgetFor(o config.SockOpts) time.Duration {
 	}
 	return dialBudget
 }
+
+// dialTimeout is the donor's connect budget for this run.
+func (s *session) dialTimeout() time.Duration {
+	if s.dialBudget > 0 {
+		return s.dialBudget
+	}
+	return dialBudgetFor(s.sock)
+}

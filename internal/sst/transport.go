@@ -19,7 +19,8 @@ import (
 // transport is how the bytes move between the nodes, resolved once from
 // the configuration as read_cnf, get_keys and get_transfer do: TLS
 // (encrypt=2/3/4, or ssl-mode), the openssl-enc cipher (encrypt=1), the
-// compressor/decompressor, the rate limit and progress reporting.
+// compressor/decompressor and the rate limit. Progress and the stall
+// watchdog are per stage (see pipeConfig).
 type transport struct {
 	encrypt int
 	tls     tlsx.Params

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
 // listenT listens on cfg and closes the listener at the end of the test.
@@ -23,21 +25,6 @@ func listenT(t testing.TB, cfg ListenConfig) *Listener {
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	return l
-}
-
-// freePort returns a loopback port that nothing listens on (it was free a
-// moment ago).
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
 }
 
 func skipWithoutIPv6(t *testing.T) {
@@ -302,7 +289,7 @@ func TestAcceptConcurrent(t *testing.T) {
 // TestDialRetriesUntilListening starts the listener only after Dial has
 // begun; Dial must keep retrying and succeed.
 func TestDialRetriesUntilListening(t *testing.T) {
-	port := freePort(t)
+	port := galeratest.FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	type result struct {
 		l   *Listener
@@ -333,7 +320,7 @@ func TestDialRetriesUntilListening(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	port := freePort(t)
+	port := galeratest.FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	errStop := errors.New("SIGTERM")
 	tests := []struct {

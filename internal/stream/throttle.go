@@ -2,47 +2,9 @@ package stream
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// ParseRate parses a rate limit in pv's -L syntax, as the script passes the
-// [sst] rlimit value to pv: a positive integer number of bytes per second
-// with an optional suffix K, M, G or T (binary multiples of 1024,
-// case-insensitive), e.g. "80M". Fractions such as "1.5M" are accepted (pv
-// rounds too).
-func ParseRate(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			mult = 1 << 10
-		case 'm', 'M':
-			mult = 1 << 20
-		case 'g', 'G':
-			mult = 1 << 30
-		case 't', 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || t == "" || strings.ContainsAny(t, "eExXpPnNiI_") {
-		return 0, fmt.Errorf("parse rate limit %q: want a number of bytes per second with an optional K, M, G or T suffix", s)
-	}
-	r := v * float64(mult)
-	if r < 1 || r >= math.MaxInt64 {
-		return 0, fmt.Errorf("parse rate limit %q: must be at least 1 byte per second", s)
-	}
-	return int64(r), nil
-}
 
 // throttleBurst is how much transfer time the limiter lets through at once
 // after an idle period, and the largest piece a write is cut into: a tenth

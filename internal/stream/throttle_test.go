@@ -7,38 +7,9 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 )
-
-func TestParseRate(t *testing.T) {
-	good := map[string]int64{
-		"1":       1,
-		"100":     100,
-		"10k":     10 << 10,
-		"10K":     10 << 10,
-		"80M":     80 << 20,
-		"80m":     80 << 20,
-		"1G":      1 << 30,
-		"2t":      2 << 40,
-		" 5M ":    5 << 20,
-		"1.5M":    3 << 19,
-		"1048576": 1 << 20,
-	}
-	for in, want := range good {
-		if got, err := ParseRate(in); err != nil || got != want {
-			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", " ", "M", "0", "0K", "-1", "-10M", "abc", "10MB", "10 M", "1e6", "0x10", "inf", "NaN", "10P", "0.5", "99999999T"} {
-		if got, err := ParseRate(in); err == nil {
-			t.Errorf("ParseRate(%q) = %d, want an error", in, got)
-		} else if !strings.Contains(err.Error(), strconv.Quote(in)) {
-			t.Errorf("ParseRate(%q): error %q does not quote the input", in, err)
-		}
-	}
-}
 
 // fakeClock advances only when the limiter sleeps.
 type fakeClock struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/galeratest"
 	"wsrep_sst_mariabackup/internal/tlsx/tlsxtest"
 )
 
@@ -49,16 +50,6 @@ func hashedCADir(t *testing.T, ca string) string {
 	dir := t.TempDir()
 	tlsxtest.WriteFile(t, dir, strings.TrimSpace(string(out))+".0", pem)
 	return dir
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // dialRetry connects while socat is still starting to listen.
@@ -120,7 +111,7 @@ func TestSocatJoiner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := galeratest.FreePort(t)
 			cmd := exec.CommandContext(t.Context(), bin, "-u", fmt.Sprintf("openssl-listen:%d,reuseaddr,%s", port, tt.opts), "stdio")
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
