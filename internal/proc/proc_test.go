@@ -208,14 +208,19 @@ func TestStopSignals(t *testing.T) {
 func TestContextStopsGroup(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	// The grandchild ignores TERM as well: the group's SIGKILL gets it.
-	p, err := Start(ctx, Cmd{Path: "sh", Args: []string{"-c", "trap '' TERM; sleep 1000 & wait"}, WaitDelay: 100 * time.Millisecond})
+	r, err := StartReader(ctx, Cmd{Path: "sh", Args: []string{"-c", "trap '' TERM; sleep 1000 & echo ready; wait"}, WaitDelay: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Process()
 	cancel()
 	if ee := exitError(t, within(t, "Wait", p.Wait)); ee.Signal != syscall.SIGKILL {
 		t.Errorf("signal %v, want SIGKILL", ee.Signal)
 	}
+	r.Close()
 	gone(t, p.Pid())
 }
 
