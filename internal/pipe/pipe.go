@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/stream"
@@ -115,7 +116,10 @@ func (e *HandshakeError) Certificate() bool {
 	)
 	err := e.Err
 	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
-		errors.As(err, &name) || errors.As(err, &alert) || errors.As(err, &verify)
+		errors.As(err, &name) || errors.As(err, &alert) || errors.As(err, &verify) ||
+		// crypto/tls reports a missing client certificate (encrypt=4)
+		// with an unexported error; only its text identifies it.
+		strings.Contains(err.Error(), "didn't provide a certificate")
 }
 
 // Receiver is the incoming plaintext stream of one connection. Close

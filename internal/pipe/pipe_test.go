@@ -207,3 +207,33 @@ func TestHandshakeCertificate(t *testing.T) {
 		t.Fatalf("err = %v, want a certificate *HandshakeError", err)
 	}
 }
+
+// TestHandshakeClientCertificate: a receiver that requires a client
+// certificate (encrypt=4) refuses a sender without one and a sender with an
+// untrusted one as the same kind of failure: a certificate problem, not a
+// broken connection.
+func TestHandshakeClientCertificate(t *testing.T) {
+	srvTLS, cliTLS := selfSigned(t)
+	otherSrv, _ := selfSigned(t)
+	srvTLS.ClientAuth = tls.RequireAndVerifyClientCert
+	srvTLS.ClientCAs = cliTLS.RootCAs
+	untrusted := cliTLS.Clone()
+	untrusted.Certificates = otherSrv.Certificates
+	for name, cli := range map[string]*tls.Config{"missing": cliTLS, "untrusted": untrusted} {
+		t.Run(name, func(t *testing.T) {
+			c, s := tcpPair(t)
+			go func() {
+				if w, err := OpenSend(t.Context(), c, Config{TLS: cli}); err == nil {
+					_, _ = w.Write([]byte("x"))
+					w.Abort()
+				}
+				c.Close()
+			}()
+			_, err := OpenRecv(t.Context(), s, Config{TLS: srvTLS, Peer: "donor"})
+			var he *HandshakeError
+			if !errors.As(err, &he) || !he.Certificate() {
+				t.Fatalf("err = %v, want a certificate *HandshakeError", err)
+			}
+		})
+	}
+}
