@@ -204,6 +204,7 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 	conn, err := stream.Dial(ctx, stream.DialConfig{
 		Addr: addr, Timeout: s.dialTimeout(), ConnectTimeout: s.sock.ConnectTimeout,
 		Network: s.sock.Network, SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer,
+		UserTimeout: s.cfg.IdleTimeout,
 	})
 	if err != nil {
 		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)

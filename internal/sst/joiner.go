@@ -177,7 +177,10 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return nil, errorf(ExitInvalid, "invalid SST port %q", a.Port)
 	}
-	lc := stream.ListenConfig{Host: a.HostUnescaped, Port: port, Network: s.sock.Network, SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer}
+	// TCP_USER_TIMEOUT = sst-idle-timeout: data unacknowledged that long
+	// (a half-open peer) fails the connection even inside the kernel.
+	lc := stream.ListenConfig{Host: a.HostUnescaped, Port: port, Network: s.sock.Network,
+		SendBuffer: s.sock.SendBuffer, RecvBuffer: s.sock.RecvBuffer, UserTimeout: s.cfg.IdleTimeout}
 	ln, err := stream.Listen(ctx, lc)
 	if err != nil && errors.Is(err, syscall.EADDRNOTAVAIL) {
 		any := "0.0.0.0"
