@@ -31,6 +31,20 @@
 // its own, a hello without a common version is a bug or a mix-up of
 // nodes: both sides fail with ErrNoVersion rather than guess.
 //
+// # Delta
+//
+// The donor cuts each mbstream payload it would send at the joiner's
+// block boundaries (multiples of the manifest's block size in the file's
+// offsets) and SendPayload replaces every piece the joiner's manifest has
+// with a reference frame: path, offset and length in the joiner's
+// reference data, the block hash, and the CRC-32 of the bytes. On the
+// joiner, Assemble takes the frames in sequence order and writes the data
+// payloads and, through a Reconstructor confined to the reference root,
+// the referenced bytes, each checked against hash and CRC-32: the output
+// is byte for byte the stream the donor read from mariadb-backup, ready
+// for the mbstream extractor, which checks the chunk CRCs once more. Any
+// mismatch fails the transfer (ErrRefMismatch).
+//
 // The package knows nothing of Galera, my.cnf, TLS or compression: it
 // takes io.Reader and io.Writer values, one per connection, and the caller
 // wraps them.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+
+	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
 
 // # Frame format (version 1)
@@ -185,16 +187,6 @@ func (e *FrameError) Error() string {
 // Unwrap returns the underlying error.
 func (e *FrameError) Unwrap() error { return e.Err }
 
-// validRefPath reports whether p may name a reference file: relative,
-// slash-separated, clean, without "..", NUL or backslash.
-func validRefPath(p string) bool {
-	if p == "" || len(p) > MaxRefPath || strings.ContainsAny(p, "\x00\\") {
-		return false
-	}
-	for e := range strings.SplitSeq(p, "/") {
-		if e == "" || e == "." || e == ".." {
-			return false
-		}
-	}
-	return true
-}
+// validRefPath reports whether p may name a reference file (see
+// manifest.ValidPath).
+func validRefPath(p string) bool { return len(p) <= MaxRefPath && manifest.ValidPath(p) }
