@@ -425,6 +425,9 @@ func (r *Receiver) accept(it recvItem) error {
 		if r.haveEnd && f.Seq != r.total {
 			return fmt.Errorf("%w: stream %d ends after %d frames, another after %d", ErrSequence, it.stream, f.Seq, r.total)
 		}
+		if f.Seq < r.next {
+			return fmt.Errorf("%w: stream %d ends after %d frames, but %d were received", ErrSequence, it.stream, f.Seq, r.next)
+		}
 		r.haveEnd, r.total = true, f.Seq
 		r.ended[it.stream] = true
 		r.nEnded++

@@ -237,6 +237,7 @@ func TestReceiverSequenceErrors(t *testing.T) {
 		{"duplicate", build([]item{d(0), d(1), e(2)}, []item{d(1), e(2)})},
 		{"totals differ", build([]item{d(0), e(1)}, []item{e(2)})},
 		{"frame beyond total", build([]item{d(0), d(5), e(6)}, []item{e(1)})},
+		{"total below delivered", build([]item{d(0), d(1), d(2), e(3)}, []item{e(1)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

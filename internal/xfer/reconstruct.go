@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strings"
 
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
@@ -33,6 +34,7 @@ const maxOpenRefs = 16
 // through symbolic links. It is not safe for concurrent use.
 type Reconstructor struct {
 	root   *os.Root
+	mounts map[string]*os.Root
 	seed   uint64
 	maxLen int
 	open   map[string]*refFile
@@ -51,7 +53,18 @@ func NewReconstructor(root *os.Root, seed uint64, maxLen int) *Reconstructor {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxRefLen
 	}
-	return &Reconstructor{root: root, seed: seed, maxLen: maxLen, open: make(map[string]*refFile)}
+	return &Reconstructor{root: root, seed: seed, maxLen: maxLen, open: make(map[string]*refFile), mounts: make(map[string]*os.Root)}
+}
+
+// Mount makes references to paths below prefix (a single clean path
+// component, as BuildOptions.Prefix) read from root, with the prefix
+// taken off: the joiner's reference data may sit in several directories
+// (the old datadir, an interrupted attempt's staging directory), each
+// with its own prefix in a merged manifest. root may be nil in
+// NewReconstructor when every source is mounted. The caller keeps root
+// open until Close.
+func (r *Reconstructor) Mount(prefix string, root *os.Root) {
+	r.mounts[prefix] = root
 }
 
 // Read returns the bytes ref points to, in buf if it is large enough,
@@ -102,7 +115,14 @@ func (r *Reconstructor) file(path string) (*refFile, error) {
 	if len(r.open) >= maxOpenRefs {
 		r.closeAll()
 	}
-	f, err := r.root.Open(path)
+	root, rel := r.root, path
+	if first, rest, ok := strings.Cut(path, "/"); ok && r.mounts[first] != nil {
+		root, rel = r.mounts[first], rest
+	}
+	if root == nil {
+		return nil, fmt.Errorf("%w: %q is in no reference directory", ErrRefPath, path)
+	}
+	f, err := root.Open(rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRefPath, err)
 	}

@@ -237,3 +237,61 @@ func TestAssembleWithoutReferenceData(t *testing.T) {
 	rc.Close()
 	rc.Wait()
 }
+
+func TestMergedSources(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	old, staging := t.TempDir(), t.TempDir()
+	a := randData(rng, 2*testBlock)
+	b := randData(rng, testBlock+10)
+	if err := os.WriteFile(filepath.Join(old, "t.ibd"), a, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(staging, "t.ibd"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const seed = 77
+	build := func(dir, prefix string, seed uint64) *manifest.Manifest {
+		m, err := manifest.Build(t.Context(), dir, manifest.BuildOptions{BlockSize: testBlock, Seed: seed, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m, err := manifest.Merge(build(old, "old", seed), build(staging, "staging", seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifest.Merge(build(old, "old", seed), build(staging, "staging", seed+1)); err == nil {
+		t.Error("Merge of manifests with different seeds succeeded")
+	}
+	if _, err := manifest.Merge(build(old, "old", seed), build(staging, "old", seed)); err == nil {
+		t.Error("Merge of manifests with the same paths succeeded")
+	}
+	oldRoot, err := os.OpenRoot(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldRoot.Close()
+	stRoot, err := os.OpenRoot(staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stRoot.Close()
+	rec := NewReconstructor(nil, m.Seed(), 0)
+	rec.Mount("old", oldRoot)
+	rec.Mount("staging", stRoot)
+	defer rec.Close()
+	for _, want := range [][]byte{a[testBlock:], b[testBlock:], b[:testBlock]} {
+		blk, ok := m.Lookup(m.Sum(want), len(want))
+		if !ok {
+			t.Fatalf("block of %d bytes not in the merged manifest", len(want))
+		}
+		got, err := rec.Read(Ref{Path: blk.Path, Offset: blk.Offset, Length: blk.Length, Hash: Hash(blk.Hash), CRC: crc32.ChecksumIEEE(want)}, nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("Read of %s at %d: %v", blk.Path, blk.Offset, err)
+		}
+	}
+	if _, err := rec.Read(Ref{Path: "t.ibd", Length: 1}, nil); !errors.Is(err, ErrRefPath) {
+		t.Errorf("path outside every mount: %v, want ErrRefPath", err)
+	}
+}

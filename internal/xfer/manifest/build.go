@@ -19,8 +19,13 @@ import (
 type BuildOptions struct {
 	// BlockSize is the block size; 0 means DefaultBlockSize.
 	BlockSize int
-	// Seed is the hash seed; 0 draws one at random.
+	// Seed is the hash seed; 0 draws one at random. Manifests to be
+	// merged need the same seed.
 	Seed uint64
+	// Prefix, if set, is put before every path with a "/": the name of
+	// this source in a merged manifest (see Merge and
+	// xfer.Reconstructor.Mount).
+	Prefix string
 	// Workers is the number of goroutines hashing; 0 means 2. Each holds
 	// one block buffer.
 	Workers int
@@ -81,6 +86,9 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 	if err != nil {
 		return nil, err
 	}
+	if opts.Prefix != "" && !ValidPath(opts.Prefix) {
+		return nil, fmt.Errorf("manifest: prefix %q is not a clean relative path", opts.Prefix)
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: open reference root: %w", err)
@@ -112,7 +120,7 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 		if !d.Type().IsRegular() || (opts.Include != nil && !opts.Include(p, false)) {
 			return nil
 		}
-		if !ValidPath(p) {
+		if !ValidPath(p) || (opts.Prefix != "" && !ValidPath(opts.Prefix+"/"+p)) {
 			return fmt.Errorf("manifest: %q: unusable path", p)
 		}
 		info, err := d.Info()
@@ -121,6 +129,9 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 		}
 		if info.Size() > MaxFileSize {
 			return fmt.Errorf("manifest: %q: %d bytes, more than %d", p, info.Size(), int64(MaxFileSize))
+		}
+		if opts.Prefix != "" {
+			p = opts.Prefix + "/" + p
 		}
 		files = append(files, file{p, info.Size()})
 		total += info.Size()
@@ -142,6 +153,10 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 	}
 	hashes := make([]Hash, nblocks)
 
+	prefix := ""
+	if opts.Prefix != "" {
+		prefix = opts.Prefix + "/"
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan work)
@@ -151,7 +166,7 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 		wg.Go(func() {
 			buf := make([]byte, bs)
 			for w := range jobs {
-				n, err := hashStripe(r, files[w.file].path, w, bs, opts.Seed, buf, hashes[offsets[w.file]+w.block:])
+				n, err := hashStripe(r, strings.TrimPrefix(files[w.file].path, prefix), w, bs, opts.Seed, buf, hashes[offsets[w.file]+w.block:])
 				if err != nil {
 					cancel(err)
 					return

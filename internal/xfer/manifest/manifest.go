@@ -188,6 +188,35 @@ func (b *builder) finish() *Manifest {
 	return m
 }
 
+// Merge returns one manifest of the files of all of ms, which must have
+// the same block size and seed and no path in common (build them with
+// one seed and a different BuildOptions.Prefix each).
+func Merge(ms ...*Manifest) (*Manifest, error) {
+	if len(ms) == 0 {
+		return nil, errors.New("manifest: merge of nothing")
+	}
+	b, err := newBuilder(ms[0].blockSize, ms[0].seed)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, m := range ms {
+		n += len(m.hashes)
+	}
+	b.m.hashes = make([]Hash, 0, n)
+	for _, m := range ms {
+		if m.blockSize != b.m.blockSize || m.seed != b.m.seed {
+			return nil, fmt.Errorf("manifest: merge: block size %d and seed %#x differ from %d and %#x", m.blockSize, m.seed, b.m.blockSize, b.m.seed)
+		}
+		for _, f := range m.files {
+			if err := b.add(f.Path, f.Size, m.hashes[f.first:f.first+blocksOf(f.Size, m.blockSize)]); err != nil {
+				return nil, fmt.Errorf("manifest: merge: %w", err)
+			}
+		}
+	}
+	return b.finish(), nil
+}
+
 // ValidPath reports whether p may name a reference file: relative,
 // slash-separated, in clean form, without "." or ".." components, NUL
 // bytes or backslashes, and at most MaxPath bytes.
