@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -370,4 +371,26 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestReadPayloadGrowsWithInput: a frame that announces the largest
+// payload but carries a few bytes costs memory for those bytes only.
+func TestReadPayloadGrowsWithInput(t *testing.T) {
+	h := []byte{'D', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(h[1:], seqLen+DefaultMaxPayload)
+	in := cat([]byte(hdr), h, make([]byte, 8), []byte("only this"))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rd := NewReader(bytes.NewReader(in), ReaderOptions{})
+	if _, err := rd.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := rd.ReadPayload(nil)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTruncated) {
+		t.Errorf("ReadPayload = %v, want ErrTruncated", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("allocated %d bytes for a frame carrying 9", got)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // ReaderOptions tunes a Reader.
@@ -141,24 +142,33 @@ func (r *Reader) Read(p []byte) (int, error) {
 }
 
 // ReadPayload reads the whole payload of the current data frame into buf,
-// grown if needed, and returns it after its checksum was verified.
+// grown if needed, and returns it after its checksum was verified. The
+// buffer grows as bytes arrive, so a frame that announces more than it
+// carries costs memory only for what came.
 func (r *Reader) ReadPayload(buf []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	buf = buf[:0]
 	if r.cur == nil || r.cur.Type != FrameData {
-		return buf[:0], nil
+		return buf, nil
 	}
 	n := r.remaining
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if r.err != nil {
-			return nil, r.err
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), max(len(buf), 256<<10)))
 		}
-		return nil, r.fail(readErr("payload", err))
+		k, err := r.Read(buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF && len(buf) == n {
+			break
+		}
+		if err != nil {
+			if r.err != nil {
+				return nil, r.err
+			}
+			return nil, r.fail(readErr("payload", err))
+		}
 	}
 	return buf, nil
 }
