@@ -51,7 +51,7 @@ func readItems(r io.Reader, opts ReaderOptions) ([]item, error) {
 	var out []item
 	for {
 		f, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -118,7 +118,7 @@ func TestReaderSkipAndReadPartial(t *testing.T) {
 	var types []FrameType
 	for {
 		f, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -136,7 +136,7 @@ func TestReaderSkipAndReadPartial(t *testing.T) {
 		t.Errorf("types %q, want %q", got, want)
 	}
 	// Sticky EOF after the end frame.
-	if _, err := rd.Next(); err != io.EOF {
+	if _, err := rd.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("Next after end = %v, want io.EOF", err)
 	}
 }
@@ -239,7 +239,7 @@ func TestReaderStickyError(t *testing.T) {
 	_, err1 := rd.Next()
 	_, err2 := rd.Next()
 	_, err3 := rd.Read(make([]byte, 1))
-	if err1 == nil || err1 != err2 || err2 != err3 {
+	if err1 == nil || !errors.Is(err2, err1) || !errors.Is(err3, err2) {
 		t.Errorf("errors %v, %v, %v; want the same non-nil error", err1, err2, err3)
 	}
 }

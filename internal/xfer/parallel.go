@@ -487,7 +487,7 @@ func (r *Receiver) failNext(err error) error {
 // connections for that.
 func (r *Receiver) Close() error {
 	err := r.err
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	if err == nil && !r.finished {

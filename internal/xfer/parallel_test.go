@@ -61,7 +61,7 @@ func receiveAll(rc *Receiver) ([]byte, error) {
 	var out []byte
 	for {
 		f, p, err := rc.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, rc.Close()
 		}
 		if err != nil {
@@ -264,7 +264,7 @@ func TestReceiverFirstErrorWins(t *testing.T) {
 	if !errors.Is(err, ErrFrame) || !errors.As(err, &se) || se.Stream != 1 {
 		t.Fatalf("err = %v, want ErrFrame from stream 1", err)
 	}
-	if _, _, err2 := rc.Next(); err2 != err {
+	if _, _, err2 := rc.Next(); !errors.Is(err2, err) {
 		t.Errorf("Next after failure = %v, want the same %v", err2, err)
 	}
 	pr.Close()
@@ -322,7 +322,7 @@ func TestSenderRefsAndData(t *testing.T) {
 	var got []string
 	for {
 		f, p, err := rc.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -429,7 +429,7 @@ func benchTCP(b *testing.B, n, size int, chunk []byte) {
 	got := 0
 	for {
 		_, p, err := rc.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

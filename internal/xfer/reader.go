@@ -3,6 +3,7 @@ package xfer
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -132,7 +133,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.remaining == 0 {
 		return n, r.verify()
 	}
-	if err == io.EOF || (err == nil && n == 0) {
+	if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
@@ -160,7 +161,7 @@ func (r *Reader) ReadPayload(buf []byte) ([]byte, error) {
 		}
 		k, err := r.Read(buf[len(buf):min(n, cap(buf))])
 		buf = buf[:len(buf)+k]
-		if err == io.EOF && len(buf) == n {
+		if errors.Is(err, io.EOF) && len(buf) == n {
 			break
 		}
 		if err != nil {
@@ -207,7 +208,7 @@ func (r *Reader) fail(err error) error {
 }
 
 func readErr(what string, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: end of input in %s: %w", ErrTruncated, what, io.ErrUnexpectedEOF)
 	}
 	return fmt.Errorf("read %s: %w", what, err)
@@ -249,7 +250,7 @@ func (r *Reader) readFrame() (*Frame, error) {
 	r.cur = nil
 	var h [frameHeaderLen]byte
 	if err := r.readFull(h[:]); err != nil {
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, r.fail(fmt.Errorf("%w: input ended before the end frame: %w", ErrTruncated, io.ErrUnexpectedEOF))
 		}
 		return nil, r.fail(readErr("frame header", err))

@@ -175,7 +175,7 @@ func Assemble(ctx context.Context, dst io.Writer, rc *Receiver, rec *Reconstruct
 			return st, context.Cause(ctx)
 		}
 		f, p, err := rc.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return st, nil
 		}
 		if err != nil {

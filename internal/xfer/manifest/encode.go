@@ -3,6 +3,7 @@ package manifest
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -88,7 +89,7 @@ func (c *crcReader) full(b []byte, what string) error {
 	n, err := io.ReadFull(c.r, b)
 	c.crc.Write(b[:n])
 	c.pos += int64(n)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: end of input in %s at byte %d: %w", ErrFormat, what, c.pos, io.ErrUnexpectedEOF)
 	}
 	if err != nil {

@@ -58,7 +58,7 @@ func TestBuild(t *testing.T) {
 	m, err := Build(t.Context(), dir, BuildOptions{
 		BlockSize: bs, Seed: 42, Workers: 3,
 		Include: func(p string, isDir bool) bool {
-			return !(isDir && p == "skip") && !strings.HasSuffix(p, ".tmp")
+			return (!isDir || p != "skip") && !strings.HasSuffix(p, ".tmp")
 		},
 		Progress:      func(p Progress) { reports = append(reports, p) },
 		ProgressEvery: 1,
