@@ -136,6 +136,9 @@ type Config struct {
 	// for every other step). A major-version SST across an InnoDB redo
 	// format change needs the donor's (older) mariadb-backup here.
 	PrepareTool string
+	// StatusFile is [sst] status-file: a JSON status document rewritten
+	// about once a second (see internal/status), "" for none.
+	StatusFile string
 	// Syslog is [sst] sst-syslog (default 0; -1 forces it off even when
 	// [mysqld_safe] syslog is set). SyslogTag is [mysqld_safe] syslog-tag.
 	Syslog    int
@@ -431,6 +434,7 @@ func (r *resolver) settings() error {
 		return err
 	}
 	c.PrepareTool = r.get(groupsSST, "prepare-tool", "")
+	c.StatusFile = r.get(groupsSST, "status-file", "")
 	if c.Syslog, err = r.getInt(groupsSST, "sst-syslog", 0); err != nil {
 		return err
 	}

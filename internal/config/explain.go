@@ -134,6 +134,7 @@ func (c *Config) settingValues() map[string]any {
 		"sst-idle-timeout":    int(c.IdleTimeout.Seconds()),
 		"keep-datadir":        c.KeepDatadir,
 		"prepare-tool":        c.PrepareTool,
+		"status-file":         c.StatusFile,
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,

@@ -12,6 +12,7 @@ import (
 
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/proc"
+	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
@@ -21,6 +22,10 @@ import (
 // processed the gtid stage; the stock donor covers that with a fixed
 // "sleep 10", we retry with backoff instead.
 const dialBudget = 30 * time.Second
+
+// stageSending is the donor's data stage in the status file (the joiner's
+// is "receiving").
+const stageSending = "sending"
 
 // donor sends the state as the donor branch of wsrep_sst_mariabackup does,
 // minus the fixed 10 s sleep between the two stages.
@@ -122,6 +127,8 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 		}
 	}
 
+	s.status.SetPeer(addr)
+	s.status.Stage(status.StageGTID)
 	s.log.Info("Streaming GTID file before SST")
 	if err := s.writeMagic(magic, donorMagic); err != nil {
 		return err
@@ -252,7 +259,10 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	if err != nil {
 		return errorf(ExitInvalid, "%w", err)
 	}
-	n, copyErr := stream.Copy(ctx, ss.Writer, stall.Reader("mariadb-backup produced no data", out))
+	s.status.Stage(stageSending)
+	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
+	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
+	n, copyErr := stream.Copy(ctx, ss.Writer, src)
 	var exitErr *proc.ExitError
 	if errors.As(copyErr, &exitErr) {
 		copyErr = nil // the backup failed: Close reports it

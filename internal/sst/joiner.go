@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/tlsx"
@@ -73,6 +74,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return errorf(ExitNoEnt, "create temporary directory: %w", err)
 	}
 	defer os.RemoveAll(statdir)
+	s.status.Stage(status.StageListening)
 	if err := s.printReady(); err != nil {
 		return err
 	}
@@ -213,6 +215,8 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 	if err != nil {
 		return "", s.stageError(sctx, "accept the donor's gtid stage", err)
 	}
+	s.status.Stage(status.StageGTID)
+	s.status.SetPeer(conn.RemoteAddr().String())
 	defer conn.Close()
 	stop := stream.CloseOnCancel(sctx, conn)
 	defer stop()
@@ -312,10 +316,12 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if err := s.receiveData(ctx, ln, t, decision); err != nil {
 		return err
 	}
+	s.status.Stage(status.StagePreparing)
 	if err := s.prepareStaging(ctx, t, tool); err != nil {
 		return err
 	}
 	moveBack := func() error { return s.moveBack(ctx, tool, staging, datadir) }
+	s.status.Stage(status.StageSwapping)
 	if decision == keepOld {
 		swapStart := time.Now()
 		if err := s.swapIn(ctx, t, moveBack); err != nil {
@@ -368,6 +374,7 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	}
 	defer in.Close()
 	s.log.Info("Data stream from the donor started")
+	s.status.Stage(status.StageReceiving)
 
 	if err := os.Mkdir(staging, 0o755); err != nil {
 		return s.localError(ctx, t, "create "+staging, err)
@@ -375,6 +382,7 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	start := time.Now()
 	extracted := make(chan error, 1)
 	counted := stream.NewCountingReader(in)
+	s.status.Bytes(func() (int64, int64) { return counted.N(), s.total })
 	go func() {
 		// A local failure (a full disk) closes the connection at once
 		// instead of leaving the reader blocked until the donor ends.

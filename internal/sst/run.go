@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/status"
 )
 
 // Secrets is where Run registers secrets it makes or reads at run time
@@ -72,12 +73,22 @@ func Run(ctx context.Context, p Params) (err error) {
 		proto:      &protocol{w: p.Stdout},
 	}
 	switch a.Role {
-	case "joiner":
-		return s.joiner(ctx)
-	case "donor":
-		return s.donor(ctx)
+	case "joiner", "donor":
+	default:
+		return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
 	}
-	return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
+	s.status = status.Start(ctx, s.cfg.StatusFile, status.Fields{Role: a.Role, Log: s.log})
+	defer func() {
+		if err != nil {
+			s.status.Fail(err)
+		} else {
+			s.status.Done()
+		}
+	}()
+	if a.Role == "joiner" {
+		return s.joiner(ctx)
+	}
+	return s.donor(ctx)
 }
 
 // prologue is what both roles do first: the datadir argument is required,
@@ -114,6 +125,9 @@ type session struct {
 	sock config.SockOpts
 	// dialBudget, when positive, replaces dialBudgetFor's result.
 	dialBudget time.Duration
+	// status is the [sst] status-file writer (nil: none; its methods do
+	// nothing then).
+	status *status.Writer
 	// total is the donor's size estimate (the "total" of the gtid stage).
 	total int64
 }
