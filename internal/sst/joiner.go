@@ -325,11 +325,11 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if decision == keepOld {
 		swapStart := time.Now()
 		if err := s.swapIn(ctx, t, moveBack); err != nil {
-			return err
+			return s.failStaging(ctx, t, err, err)
 		}
 		s.log.Info(fmt.Sprintf("Replaced the previous data in %.3fs", time.Since(swapStart).Seconds()))
 	} else if err := moveBack(); err != nil {
-		return err
+		return s.failStaging(ctx, t, err, err)
 	}
 	s.log.Info("Move successful, removing " + staging)
 	if err := os.RemoveAll(staging); err != nil {

@@ -112,7 +112,12 @@ func fakeBackup(args []string) int {
 		must(w.Close())
 		return 0
 	case hasKey(opt, "--prepare"):
-		if os.Getenv("FAKE_FAIL") == "prepare" {
+		switch os.Getenv("FAKE_FAIL") {
+		case "prepare":
+			fmt.Fprintln(os.Stderr, "[ERROR] InnoDB: Corruption of an index tree")
+			return 1
+		case "prepare-nospace":
+			fmt.Fprintln(os.Stderr, "[ERROR] InnoDB: Error number 28 means 'No space left on device'")
 			return 1
 		}
 		return writeFile(filepath.Join(opt["--target-dir"], "prepared"), "yes")

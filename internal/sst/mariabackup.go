@@ -3,11 +3,13 @@ package sst
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/proc"
@@ -221,10 +223,10 @@ func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string,
 	return nil
 }
 
-// noSpaceInLog reports whether mariadb-backup's prepare log says the disk
-// was full.
-func noSpaceInLog(datadir string) bool {
-	b, err := os.ReadFile(filepath.Join(datadir, prepareLog))
+// noSpaceInLog reports whether a mariadb-backup log (of the run that just
+// failed) says the disk was full.
+func noSpaceInLog(logFile string) bool {
+	b, err := os.ReadFile(logFile)
 	if err != nil {
 		return false
 	}
@@ -246,7 +248,11 @@ func (s *session) prepare(ctx context.Context, tool *backupTool, staging, datadi
 	if err != nil {
 		return err
 	}
-	if err := s.runBackupTool(ctx, ptool, "mariadb-backup prepare", args, filepath.Join(datadir, prepareLog), nil); err != nil {
+	logFile := filepath.Join(datadir, prepareLog)
+	if err := s.runBackupTool(ctx, ptool, "mariadb-backup prepare", args, logFile, nil); err != nil {
+		if noSpaceInLog(logFile) {
+			err = errors.Join(err, syscall.ENOSPC)
+		}
 		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
 	}
 	return nil
@@ -259,7 +265,11 @@ func (s *session) moveBack(ctx context.Context, tool *backupTool, staging, datad
 	if err != nil {
 		return err
 	}
-	if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, filepath.Join(datadir, moveLog), nil); err != nil {
+	logFile := filepath.Join(datadir, moveLog)
+	if err := s.runBackupTool(ctx, tool, "mariadb-backup move", args, logFile, nil); err != nil {
+		if noSpaceInLog(logFile) {
+			err = errors.Join(err, syscall.ENOSPC)
+		}
 		return errorf(ExitInvalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
 	}
 	return nil

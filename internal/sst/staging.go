@@ -43,7 +43,7 @@ func (s *session) cleanDatadir(t targets) error {
 // diagnosis (the next SST removes it first).
 func (s *session) failStaging(ctx context.Context, t targets, err, cause error) error {
 	staging := filepath.Join(t.datadir, stagingDir)
-	if ctx.Err() == nil && (errors.Is(cause, syscall.ENOSPC) || noSpaceInLog(t.datadir)) {
+	if ctx.Err() == nil && errors.Is(cause, syscall.ENOSPC) {
 		nerr := s.noSpace(t, "receive the SST", cause)
 		if rerr := os.RemoveAll(staging); rerr != nil {
 			s.log.Warn(fmt.Sprintf("remove %s: %v", staging, rerr))

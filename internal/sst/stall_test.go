@@ -161,3 +161,40 @@ func writeKeepFile(t *testing.T, dir string) string {
 	}
 	return p
 }
+
+// TestPrepareFailure: a failing --prepare leaves the previous datadir as
+// it was; a full disk during the prepare is exit 28 and removes the
+// staging directory, any other failure keeps it for diagnosis.
+func TestPrepareFailure(t *testing.T) {
+	for _, tt := range []struct {
+		fake        string
+		code        int
+		keepStaging bool
+	}{
+		{"prepare", ExitInvalid, true},
+		{"prepare-nospace", ExitNoSpace, false},
+	} {
+		t.Run(tt.fake, func(t *testing.T) {
+			e := newSSTEnv(t, "")
+			keep := writeKeepFile(t, e.joiner)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			addr, _, jdone := e.startJoiner(t, ctx)
+			t.Setenv("FAKE_FAIL", tt.fake) // read by the joiner's prepare only
+			if _, err := e.runDonor(t, ctx, addr); err != nil {
+				t.Fatalf("donor: %v", err)
+			}
+			err := <-jdone
+			if got := ExitCode(err); got != tt.code {
+				t.Errorf("joiner exit = %d (%v), want %d", got, err, tt.code)
+			}
+			if b, rerr := os.ReadFile(keep); rerr != nil || string(b) != "old data" {
+				t.Errorf("the previous datadir changed: %q, %v", b, rerr)
+			}
+			_, serr := os.Stat(e.joiner + "/" + stagingDir)
+			if kept := serr == nil; kept != tt.keepStaging {
+				t.Errorf("staging directory kept = %v, want %v", kept, tt.keepStaging)
+			}
+		})
+	}
+}
