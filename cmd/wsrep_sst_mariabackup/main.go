@@ -48,7 +48,17 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	ctx, stop := sst.SignalContext(context.Background())
 	defer stop()
 
-	cfg, err := config.Load(config.LoadParams{Program: argv[0], Argv: args, Search: search})
+	// The server's version selects the version-suffixed option groups
+	// ([mysqld-11.8]); Load reports any argv error itself.
+	var probe sst.VersionProbe
+	if a, err := config.ParseArgs(args, os.Getenv); err == nil {
+		probe.Parent = a.Parent
+	}
+	serverVersion, versionSource := sst.ServerVersion(ctx, probe)
+	cfg, err := config.Load(config.LoadParams{
+		Program: argv[0], Argv: args, Search: search,
+		ServerVersion: serverVersion, ServerVersionSource: versionSource,
+	})
 	if err != nil {
 		log.Error(h.Redact(err.Error()))
 		return sst.ExitCode(err)

@@ -32,6 +32,11 @@ type Config struct {
 	Args *Args
 	// OptionFiles lists the option files read, in order.
 	OptionFiles []string
+	// ServerVersion is the "MAJOR.MINOR" server version whose
+	// version-suffixed groups were read, and ServerVersionSource where it
+	// came from (LoadParams; "default" for DefaultServerVersion).
+	ServerVersion       string
+	ServerVersionSource string
 
 	// User and Password are the credentials mariadb-backup uses on the
 	// donor, resolved as wsrep_sst_common does from --user/--password,
@@ -147,6 +152,12 @@ type LoadParams struct {
 	Search []string
 	// Home replaces $HOME for ~/.my.cnf when non-empty.
 	Home string
+	// ServerVersion is the "MAJOR.MINOR" version of the server that runs
+	// us, which selects the version-suffixed option groups; "" means
+	// DefaultServerVersion. Load does not detect it (it runs no process).
+	ServerVersion string
+	// ServerVersionSource says where ServerVersion came from, for explain.
+	ServerVersionSource string
 }
 
 // Load parses argv, reads the option files it selects and resolves every
@@ -162,11 +173,12 @@ func Load(p LoadParams) (*Config, error) {
 		return nil, err
 	}
 	files, err := ReadOptionFiles(Files{
-		DefaultsFile: args.DefaultsFile,
-		ExtraFile:    args.DefaultsExtraFile,
-		GroupSuffix:  args.DefaultsGroupSuffix,
-		Search:       p.Search,
-		Home:         p.Home,
+		DefaultsFile:  args.DefaultsFile,
+		ExtraFile:     args.DefaultsExtraFile,
+		GroupSuffix:   args.DefaultsGroupSuffix,
+		Search:        p.Search,
+		Home:          p.Home,
+		ServerVersion: p.ServerVersion,
 	})
 	if err != nil {
 		return nil, err
@@ -176,6 +188,12 @@ func Load(p LoadParams) (*Config, error) {
 		Args:        args,
 		OptionFiles: files.Files(),
 		Sources:     map[string]string{},
+
+		ServerVersion:       p.ServerVersion,
+		ServerVersionSource: p.ServerVersionSource,
+	}
+	if c.ServerVersion == "" {
+		c.ServerVersion, c.ServerVersionSource = DefaultServerVersion, "default"
 	}
 	r := resolver{c: c, files: files}
 	if err := r.settings(); err != nil {

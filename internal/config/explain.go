@@ -29,7 +29,10 @@ type explained struct {
 	RemoteUser  string            `json:"remote_user,omitempty"`
 	RemotePass  Secret            `json:"remote_password,omitempty"`
 	OptionFiles []string          `json:"option_files"`
-	Settings    []explainedOption `json:"settings"`
+	// ServerVersion selects the version-suffixed groups ([mysqld-11.8]).
+	ServerVersion       string            `json:"server_version"`
+	ServerVersionSource string            `json:"server_version_source"`
+	Settings            []explainedOption `json:"settings"`
 }
 
 type explainedAddress struct {
@@ -82,6 +85,9 @@ func (c *Config) Explain() ([]byte, error) {
 		RemoteUser:  c.RemoteUser,
 		RemotePass:  c.RemotePassword,
 		OptionFiles: c.OptionFiles,
+
+		ServerVersion:       c.ServerVersion,
+		ServerVersionSource: c.ServerVersionSource,
 	}
 	values := c.settingValues()
 	names := make([]string, 0, len(c.Sources))
