@@ -85,4 +85,3 @@ func probeVersion(ctx context.Context, exe string) (string, error) {
 	}
 	return string(m[1]), nil
 }
-
