@@ -38,6 +38,9 @@ type NodeConfig struct {
 	ProviderOptions []string
 	// SST holds extra option lines for the [sst] group.
 	SST []string
+	// Root is the root directory whose server the node runs (see
+	// Options.ServerRoot); "" means the cluster's, HostRoot the host's.
+	Root string
 }
 
 type nodePorts struct {
@@ -50,6 +53,7 @@ type Node struct {
 	c       *Cluster
 	name    string
 	cfg     NodeConfig
+	root    string // server root, "" for the host
 	ports   nodePorts
 	dir     string
 	datadir string
@@ -69,6 +73,17 @@ type Node struct {
 // program and returns it, not started. The node's option file is written by
 // Start, so that its gcomm address lists every node added by then.
 func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
+	root := c.root
+	if cfg.Root != "" {
+		r, err := normRoot(cfg.Root)
+		if err != nil {
+			return nil, fmt.Errorf("galeratest: add node: %w", err)
+		}
+		root = r
+	}
+	if err := c.prepareRoot(root); err != nil {
+		return nil, fmt.Errorf("galeratest: add node: %w", err)
+	}
 	ports, err := freePorts(4)
 	if err != nil {
 		return nil, fmt.Errorf("galeratest: add node: %w", err)
@@ -80,6 +95,7 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		c:       c,
 		name:    name,
 		cfg:     cfg,
+		root:    root,
 		ports:   nodePorts{mysql: ports[0], gcomm: ports[1], ist: ports[2], sst: ports[3]},
 		dir:     dir,
 		datadir: filepath.Join(dir, "data"),
@@ -105,6 +121,9 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("galeratest: add %s: %w", name, err)
 	}
 	c.log("%s: mysql port %d, gcomm %d, ist %d, sst %d, dir %s", name, n.ports.mysql, n.ports.gcomm, n.ports.ist, n.ports.sst, dir)
+	if root != "" {
+		c.log("%s: server root %s", name, root)
+	}
 	return n, nil
 }
 
@@ -122,16 +141,17 @@ func (n *Node) installSST() error {
 }
 
 // InstallSST replaces the node's wsrep_sst_<method> with program, or with
-// the stock script (and wsrep_sst_common beside it) if program is "". The
+// the stock script (and wsrep_sst_common beside it) if program is "", the
+// one of the node's server root. The
 // file is swapped by rename, so it is safe while the node runs: mysqld looks
 // the program up again for every transfer, as donor and as joiner.
 func (n *Node) InstallSST(program string) error {
 	dst := filepath.Join(n.bindir, "wsrep_sst_"+n.c.method)
 	if program == "" {
-		if err := installFile(stockScriptLib, filepath.Join(n.bindir, "wsrep_sst_common")); err != nil {
+		if err := installFile(n.rootPath(stockScriptLib), filepath.Join(n.bindir, "wsrep_sst_common")); err != nil {
 			return fmt.Errorf("galeratest: %s: %w", n.name, err)
 		}
-		program = stockScript
+		program = n.rootPath(stockScript)
 	}
 	if err := installFile(program, dst); err != nil {
 		return fmt.Errorf("galeratest: %s: %w", n.name, err)
@@ -335,7 +355,7 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 	if err != nil {
 		return fmt.Errorf("galeratest: start %s: %w", n.name, err)
 	}
-	cmd := exec.Command(n.c.mariadbd, args...)
+	cmd := n.command(context.Background(), n.mariadbd(), args...)
 	cmd.Dir = n.dir
 	cmd.Env = n.env()
 	cmd.Stdout = out
@@ -396,7 +416,7 @@ func (n *Node) env() []string {
 
 func (n *Node) installDB(ctx context.Context) error {
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, "mariadb-install-db",
+	cmd := n.command(ctx, "mariadb-install-db",
 		"--no-defaults",
 		"--datadir="+n.datadir,
 		"--user=root",
@@ -454,7 +474,7 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 // returns its standard output without the final newline. The error carries
 // the client's stderr.
 func (n *Node) Exec(ctx context.Context, sql string) (string, error) {
-	cmd := exec.CommandContext(ctx, "mariadb", "--no-defaults", "-S", n.sock, "-uroot",
+	cmd := n.command(ctx, "mariadb", "--no-defaults", "-S", n.sock, "-uroot",
 		"--connect-timeout=5", "-N", "-B", "-e", sql)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

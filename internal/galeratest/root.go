@@ -1,0 +1,181 @@
+package galeratest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// A node can run a server installed under another root directory, such as
+// the Debian 13 chroot with MariaDB 11.8 that scripts/chroot-118.sh builds,
+// while the others run the host's: they share the loopback interface, so
+// they form one cluster, which is what a rolling upgrade looks like.
+//
+// Every program of such a node (mariadbd and so the SST program and
+// mariadb-backup it starts, mariadb-install-db, the mariadb client) runs
+// through rootWrapper: in a private mount namespace that has /proc, /sys,
+// /dev and the cluster's base directory mounted inside the root, at the
+// same path as outside, then chroot. So the node's paths (datadir, socket,
+// option file, bin dir with the SST program) are the same for the test
+// and for the node, and the mounts vanish with the process, however it
+// ends.
+
+// ServerRootEnv names the environment variable that gives the default
+// server root of a cluster whose Options.ServerRoot is empty: the same
+// tests then start every node from that root.
+const ServerRootEnv = "SST_SERVER_ROOT"
+
+// HostRoot, as NodeConfig.Root, runs a node from the host even when the
+// cluster's server root is another one.
+const HostRoot = "/"
+
+// rootWrapper is run by sh as: sh -c rootWrapper sh ROOT BASEDIR PROG ARGS...
+// The root is bind-mounted on itself first, so that a program inside can
+// use "unshare --propagation private" (which needs "/" to be a mount).
+const rootWrapper = `set -e
+r=$1 d=$2
+shift 2
+mount --bind "$r" "$r"
+mount -t proc proc "$r/proc"
+mount --rbind /sys "$r/sys"
+mount --rbind /dev "$r/dev"
+mount --bind "$d" "$r$d"
+exec chroot "$r" "$@"`
+
+// normRoot returns root as an absolute path, "" for the host.
+func normRoot(root string) (string, error) {
+	if root == "" || root == HostRoot {
+		return "", nil
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("server root: %w", err)
+	}
+	if abs == "/" {
+		return "", nil
+	}
+	fi, err := os.Stat(filepath.Join(abs, "usr/sbin/mariadbd"))
+	if err != nil || fi.IsDir() {
+		return "", fmt.Errorf("server root %s has no usr/sbin/mariadbd (build it: scripts/chroot-118.sh build)", abs)
+	}
+	return abs, nil
+}
+
+// command returns the command that runs prog with args for node n: on the
+// host, or inside n's root (prog is then looked up there, on the PATH of
+// the command's environment).
+func (n *Node) command(ctx context.Context, prog string, args ...string) *exec.Cmd {
+	if n.root == "" {
+		return exec.CommandContext(ctx, prog, args...)
+	}
+	wrapped := append([]string{"-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", n.root, n.c.dir, prog}, args...)
+	return exec.CommandContext(ctx, "unshare", wrapped...)
+}
+
+// mariadbd returns the path of the node's mariadbd (inside its root).
+func (n *Node) mariadbd() string {
+	if n.root == "" {
+		return n.c.mariadbd
+	}
+	return defaultMariadbd
+}
+
+// rootPath returns where a path of n's root is seen from the host.
+func (n *Node) rootPath(p string) string {
+	if n.root == "" {
+		return p
+	}
+	return filepath.Join(n.root, p)
+}
+
+// Root returns the node's server root, "" for the host.
+func (n *Node) Root() string { return n.root }
+
+// prepareRoot creates the mount point of the cluster's base directory
+// inside root and checks that the method does not name a script of root.
+func (c *Cluster) prepareRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	if sys := filepath.Join(root, "usr/bin/wsrep_sst_"+c.method); fileExists(sys) {
+		return fmt.Errorf("method %q would run %s, not the node's program; pick another name", c.method, sys)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.roots[root]; ok {
+		return nil
+	}
+	mnt := filepath.Join(root, c.dir)
+	// The topmost directory MkdirAll creates, so that cleanup removes
+	// what it made and nothing else.
+	top := ""
+	for d := mnt; len(d) > len(root); d = filepath.Dir(d) {
+		if fileExists(d) {
+			break
+		}
+		top = d
+	}
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		return fmt.Errorf("server root %s: %w", root, err)
+	}
+	if c.roots == nil {
+		c.roots = map[string]string{}
+	}
+	c.roots[root] = top
+	return nil
+}
+
+// removeRootMounts removes the mount points prepareRoot made (empty
+// directories, as the mounts live only in the nodes' namespaces), up to
+// the topmost one it created.
+func (c *Cluster) removeRootMounts() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for root, top := range c.roots {
+		if top != "" {
+			for d := filepath.Join(root, c.dir); len(d) >= len(top); d = filepath.Dir(d) {
+				if os.Remove(d) != nil {
+					break
+				}
+			}
+		}
+		delete(c.roots, root)
+	}
+}
+
+// AvailableIn is Available for nodes run from root ("" or "/" for the
+// host): the server, Galera, the stock scripts and the client programs
+// must be inside root, and unshare and chroot on the host, run as root.
+func AvailableIn(root string) error {
+	r, err := normRoot(root)
+	if err != nil {
+		return fmt.Errorf("galeratest: %w", err)
+	}
+	if r == "" {
+		return availableHost()
+	}
+	var missing []string
+	for _, p := range []string{"/usr/sbin/mariadbd", galeraLib, stockScript, stockScriptLib,
+		"/usr/bin/mariadb-install-db", "/usr/bin/mariadb", "/usr/bin/mariadb-backup",
+		"/usr/bin/mbstream", "/usr/bin/socat", "/usr/bin/my_print_defaults"} {
+		if !fileExists(filepath.Join(r, p)) {
+			missing = append(missing, filepath.Join(r, p))
+		}
+	}
+	for _, p := range []string{"unshare", "chroot"} {
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, p+" (apt-get install util-linux coreutils)")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("galeratest: server root %s: missing %s", r, strings.Join(missing, ", "))
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("galeratest: nodes under a server root need root (unshare -m, mount, chroot)")
+	}
+	return nil
+}
