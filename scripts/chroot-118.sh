@@ -83,9 +83,21 @@ umount_all() {
     fi
 }
 
+# fixups makes what debootstrap leaves out and the tests need; cheap, so it
+# runs on every build call, also for a chroot built by an older script.
+fixups() {
+    local r=$1
+    # mariadb-install-db gives up when neither the host name nor
+    # "localhost" resolves (resolveip).
+    if [ ! -e "$r/etc/hosts" ]; then
+        printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$r/etc/hosts"
+    fi
+}
+
 do_build() {
     [ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, chroot and mount need it)"
     if is_current; then
+        fixups "$ROOT"
         return 0
     fi
     command -v debootstrap >/dev/null || "$(dirname "$0")/install-deps.sh" --chroot
@@ -111,6 +123,7 @@ do_build() {
             sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends $*" >&2
     ' "$0" "$new" $PKGS || die "installing $PKGS in $new failed"
     rm -rf "$new/var/cache/apt/archives/"*.deb
+    fixups "$new"
     want_stamp >"$new/.wsrep-sst-go-stamp"
     rm -rf "$ROOT.old"
     if [ -d "$ROOT" ]; then

@@ -161,7 +161,9 @@ func AvailableIn(root string) error {
 	var missing []string
 	for _, p := range []string{"/usr/sbin/mariadbd", galeraLib, stockScript, stockScriptLib,
 		"/usr/bin/mariadb-install-db", "/usr/bin/mariadb", "/usr/bin/mariadb-backup",
-		"/usr/bin/mbstream", "/usr/bin/socat", "/usr/bin/my_print_defaults"} {
+		"/usr/bin/mbstream", "/usr/bin/socat", "/usr/bin/my_print_defaults",
+		// mariadb-install-db needs "localhost" to resolve.
+		"/etc/hosts"} {
 		if !fileExists(filepath.Join(r, p)) {
 			missing = append(missing, filepath.Join(r, p))
 		}

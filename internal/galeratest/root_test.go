@@ -67,8 +67,12 @@ const ourJoinerMark = "WSREP_SST: [INFO] Data stream from the donor started"
 
 // TestMixedVersions runs a 10.11 node on the host and an 11.8 node in the
 // chroot as one cluster on loopback, as a rolling upgrade does: a full SST
-// from one to the other, then an IST after the joiner missed writes, with
-// the programs each case names.
+// from the 10.11 node to the 11.8 one, an IST after the 11.8 node missed
+// writes, then (reverseIST) an IST from the 11.8 node to the 10.11 one,
+// with the programs each case names. A full SST the other way (11.8 donor,
+// 10.11 joiner) is a downgrade, which neither script supports: 10.11's
+// mariadb-backup cannot prepare an 11.8 backup ("cannot open
+// ./xtrabackup_checkpoints"; 11.8 writes mariadb_backup_checkpoints).
 func TestMixedVersions(t *testing.T) {
 	if os.Getenv("SST_INTEGRATION") != "1" {
 		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
@@ -79,17 +83,14 @@ func TestMixedVersions(t *testing.T) {
 	chroot := chrootRoot(t)
 	bin := ourBinary(t)
 	for _, tc := range []struct {
-		name         string
-		donorRoot    string
-		joinerRoot   string
-		donorStock   bool
-		joinerStock  bool
-		wantVersions [2]string // donor, joiner
+		name        string
+		donorStock  bool // the 10.11 node runs the stock 10.11 script
+		joinerStock bool // the 11.8 node runs the stock 11.8 script
+		reverseIST  bool
 	}{
-		{name: "ours 10.11 to ours 11.8", donorRoot: HostRoot, joinerRoot: chroot, wantVersions: [2]string{"10.11", "11.8"}},
-		{name: "ours 11.8 to ours 10.11", donorRoot: chroot, joinerRoot: HostRoot, wantVersions: [2]string{"11.8", "10.11"}},
-		{name: "stock 10.11 to ours 11.8", donorRoot: HostRoot, joinerRoot: chroot, donorStock: true, wantVersions: [2]string{"10.11", "11.8"}},
-		{name: "ours 11.8 to stock 10.11", donorRoot: chroot, joinerRoot: HostRoot, joinerStock: true, wantVersions: [2]string{"11.8", "10.11"}},
+		{name: "ours 10.11 to ours 11.8", reverseIST: true},
+		{name: "stock 10.11 to ours 11.8", donorStock: true},
+		{name: "ours 10.11 to stock 11.8", joinerStock: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -125,67 +126,80 @@ func TestMixedVersions(t *testing.T) {
 				}
 				return n
 			}
-			donor := node(tc.donorRoot, tc.donorStock)
-			joiner := node(tc.joinerRoot, tc.joinerStock)
+			old := node(HostRoot, tc.donorStock)
+			upgraded := node(chroot, tc.joinerStock)
+			// join (re)starts n as a joiner and checks how it caught up.
+			join := func(n *Node, want string, ours bool) string {
+				t.Helper()
+				t0 := time.Now()
+				if err := n.Start(ctx, false); err != nil {
+					t.Fatal(err)
+				}
+				if err := n.WaitSynced(ctx); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s joined by %s in %v", n.Name(), want, time.Since(t0).Round(time.Millisecond))
+				log, err := n.LogSinceStart()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := StateTransfer(log); got != want {
+					t.Errorf("%s: state transfer = %q, want %s", n.Name(), got, want)
+				}
+				if got := strings.Contains(log, ourJoinerMark); want == "SST" && got != ours {
+					t.Errorf("%s: our joiner ran = %v, want %v", n.Name(), got, ours)
+				}
+				return log
+			}
 
-			if err := donor.Start(ctx, true); err != nil {
+			if err := old.Start(ctx, true); err != nil {
 				t.Fatal(err)
 			}
-			if err := donor.WaitSynced(ctx); err != nil {
+			if err := old.WaitSynced(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := LoadData(ctx, donor, "sbtest", 5000); err != nil {
+			if err := LoadData(ctx, old, "sbtest", 5000); err != nil {
 				t.Fatal(err)
 			}
-			t0 := time.Now()
-			if err := joiner.Start(ctx, false); err != nil {
-				t.Fatal(err)
-			}
-			if err := joiner.WaitSynced(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%s joined by SST in %v", joiner.Name(), time.Since(t0).Round(time.Millisecond))
-			for i, n := range []*Node{donor, joiner} {
+			log := join(upgraded, "SST", !tc.joinerStock)
+			for n, want := range map[*Node]string{old: "10.11.", upgraded: "11.8."} {
 				v, err := n.Exec(ctx, "SELECT VERSION()")
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !strings.HasPrefix(v, tc.wantVersions[i]+".") {
-					t.Errorf("%s runs %s, want %s", n.Name(), v, tc.wantVersions[i])
+				if !strings.HasPrefix(v, want) {
+					t.Errorf("%s runs %s, want %sx", n.Name(), v, want)
 				}
 			}
-			log, err := joiner.LogSinceStart()
-			if err != nil {
-				t.Fatal(err)
+			if tc.joinerStock {
+				// The 11.8 script's account of our 10.11 donor's legacy
+				// xtrabackup_galera_info, which it accepts and renames.
+				if want := "old version of mariabackup or xtrabackup"; !strings.Contains(log, want) {
+					t.Errorf("the 11.8 joiner did not log %q", want)
+				}
 			}
-			if got := StateTransfer(log); got != "SST" {
-				t.Errorf("first join: state transfer = %q, want SST", got)
-			}
-			if got := strings.Contains(log, ourJoinerMark); got == tc.joinerStock {
-				t.Errorf("our joiner ran = %v, want %v", got, !tc.joinerStock)
-			}
-			assertSameData(ctx, t, donor, joiner)
+			assertSameData(ctx, t, old, upgraded)
 
-			if err := joiner.Stop(ctx); err != nil {
+			if err := upgraded.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := InsertRows(ctx, donor, "sbtest", 500); err != nil {
+			if err := InsertRows(ctx, old, "sbtest", 500); err != nil {
 				t.Fatal(err)
 			}
-			if err := joiner.Start(ctx, false); err != nil {
+			join(upgraded, "IST", !tc.joinerStock)
+			assertSameData(ctx, t, old, upgraded)
+
+			if !tc.reverseIST {
+				return
+			}
+			if err := old.Stop(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := joiner.WaitSynced(ctx); err != nil {
+			if err := InsertRows(ctx, upgraded, "sbtest", 500); err != nil {
 				t.Fatal(err)
 			}
-			log, err = joiner.LogSinceStart()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := StateTransfer(log); got != "IST" {
-				t.Errorf("rejoin: state transfer = %q, want IST", got)
-			}
-			assertSameData(ctx, t, donor, joiner)
+			join(old, "IST", !tc.donorStock)
+			assertSameData(ctx, t, old, upgraded)
 		})
 	}
 }
