@@ -101,4 +101,9 @@ echo "mtr.sh: log in $work/mtr.log" >&2
 if [ $stock = 0 ] && ! grep -rqs -e 'built-in TCP pipe' -e 'Data stream from the donor started' "$work/mtr/var/log/"; then
     echo "mtr.sh: warning: no line of our binary in $work/mtr/var/log (did the last test run an SST?)" >&2
 fi
+if [ $status = 0 ]; then
+    # Keep mtr.log; the vardir of passing tests is only bulk (and, with
+    # --root, would pile up in the cached chroot).
+    rm -rf "$work/mtr" "$work/wsrep_sst_mariabackup"
+fi
 exit $status
