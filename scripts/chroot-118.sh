@@ -106,7 +106,7 @@ do_build() {
     echo "chroot-118.sh: building $ROOT ($SUITE from $mir): $PKGS" >&2
     rm -rf "$new"
     # A failed build leaves nothing half-made behind.
-    trap 'rm -rf "$new"' EXIT
+    trap "rm -rf '$new'" EXIT
     mkdir -p "$(dirname "$ROOT")"
     debootstrap --variant=minbase "$SUITE" "$new" "$mir" >&2 ||
         die "debootstrap $SUITE from $mir failed (no network to the mirror? set SST_CHROOT_MIRROR)"
