@@ -56,7 +56,7 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	nodes []*Node
-	roots map[string]string // server root -> topmost mount point dir made in it
+	roots map[string][]string // server root -> pairs of mount point, topmost dir made for it
 }
 
 // New checks opts and returns an empty cluster. It starts nothing.

@@ -18,11 +18,12 @@ import (
 // Every program of such a node (mariadbd and so the SST program and
 // mariadb-backup it starts, mariadb-install-db, the mariadb client) runs
 // through rootWrapper: in a private mount namespace that has /proc, /sys,
-// /dev and the cluster's base directory mounted inside the root, at the
-// same path as outside, then chroot. So the node's paths (datadir, socket,
-// option file, bin dir with the SST program) are the same for the test
-// and for the node, and the mounts vanish with the process, however it
-// ends.
+// /dev, the host's temporary directory (os.TempDir, where tests keep
+// certificates and the like) and the cluster's base directory mounted
+// inside the root, at the same paths as outside, then chroot. So the
+// node's paths (datadir, socket, option file, bin dir with the SST
+// program) are the same for the test and for the node, and the mounts
+// vanish with the process, however it ends.
 
 // ServerRootEnv names the environment variable that gives the default
 // server root of a cluster whose Options.ServerRoot is empty: the same
@@ -33,17 +34,25 @@ const ServerRootEnv = "SST_SERVER_ROOT"
 // cluster's server root is another one.
 const HostRoot = "/"
 
-// rootWrapper is run by sh as: sh -c rootWrapper sh ROOT BASEDIR PROG ARGS...
-// The root is bind-mounted on itself first, so that a program inside can
-// use "unshare --propagation private" (which needs "/" to be a mount).
+// rootWrapper is run by sh as:
+//
+//	sh -c rootWrapper sh ROOT DIR... -- PROG ARGS...
+//
+// Each DIR is bind-mounted at the same path inside ROOT. The root is
+// bind-mounted on itself first, so that a program inside can use
+// "unshare --propagation private" (which needs "/" to be a mount).
 const rootWrapper = `set -e
-r=$1 d=$2
-shift 2
+r=$1
+shift
 mount --bind "$r" "$r"
 mount -t proc proc "$r/proc"
 mount --rbind /sys "$r/sys"
 mount --rbind /dev "$r/dev"
-mount --bind "$d" "$r$d"
+while [ "$1" != -- ]; do
+	mount --bind "$1" "$r$1"
+	shift
+done
+shift
 exec chroot "$r" "$@"`
 
 // normRoot returns root as an absolute path, "" for the host.
@@ -72,8 +81,26 @@ func (n *Node) command(ctx context.Context, prog string, args ...string) *exec.C
 	if n.root == "" {
 		return exec.CommandContext(ctx, prog, args...)
 	}
-	wrapped := append([]string{"-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", n.root, n.c.dir, prog}, args...)
-	return exec.CommandContext(ctx, "unshare", wrapped...)
+	wrapped := []string{"-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", n.root}
+	wrapped = append(wrapped, n.c.rootBinds()...)
+	wrapped = append(wrapped, "--", prog)
+	return exec.CommandContext(ctx, "unshare", append(wrapped, args...)...)
+}
+
+// rootBinds returns the host directories a node under a server root sees
+// at the same path: os.TempDir and the base directory, unless it is inside
+// the former.
+func (c *Cluster) rootBinds() []string {
+	tmp := filepath.Clean(os.TempDir())
+	if within(c.dir, tmp) {
+		return []string{tmp}
+	}
+	return []string{tmp, c.dir}
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // mariadbd returns the path of the node's mariadbd (inside its root).
@@ -109,23 +136,29 @@ func (c *Cluster) prepareRoot(root string) error {
 	if _, ok := c.roots[root]; ok {
 		return nil
 	}
-	mnt := filepath.Join(root, c.dir)
-	// The topmost directory MkdirAll creates, so that cleanup removes
-	// what it made and nothing else.
-	top := ""
-	for d := mnt; len(d) > len(root); d = filepath.Dir(d) {
-		if fileExists(d) {
-			break
+	var made []string
+	for _, b := range c.rootBinds() {
+		mnt := filepath.Join(root, b)
+		// The topmost directory MkdirAll creates, so that cleanup
+		// removes what it made and nothing else.
+		top := ""
+		for d := mnt; len(d) > len(root); d = filepath.Dir(d) {
+			if fileExists(d) {
+				break
+			}
+			top = d
 		}
-		top = d
-	}
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
-		return fmt.Errorf("server root %s: %w", root, err)
+		if err := os.MkdirAll(mnt, 0o755); err != nil {
+			return fmt.Errorf("server root %s: %w", root, err)
+		}
+		if top != "" {
+			made = append(made, mnt, top)
+		}
 	}
 	if c.roots == nil {
-		c.roots = map[string]string{}
+		c.roots = map[string][]string{}
 	}
-	c.roots[root] = top
+	c.roots[root] = made
 	return nil
 }
 
@@ -135,9 +168,12 @@ func (c *Cluster) prepareRoot(root string) error {
 func (c *Cluster) removeRootMounts() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for root, top := range c.roots {
-		if top != "" {
-			for d := filepath.Join(root, c.dir); len(d) >= len(top); d = filepath.Dir(d) {
+	for root, made := range c.roots {
+		// Newest first: a later mount point may sit in a directory an
+		// earlier one made.
+		for i := len(made) - 2; i >= 0; i -= 2 {
+			mnt, top := made[i], made[i+1]
+			for d := mnt; len(d) >= len(top); d = filepath.Dir(d) {
 				if os.Remove(d) != nil {
 					break
 				}

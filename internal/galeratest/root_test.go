@@ -224,13 +224,17 @@ func fakeRoot(t *testing.T) string {
 func TestServerRootMountPoints(t *testing.T) {
 	root := fakeRoot(t)
 	base := t.TempDir()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // os.TempDir, bound too; base is not inside it
 	t.Setenv(ServerRootEnv, "")
 	c, err := New(Options{Dir: base, Method: "roottest", ServerRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fileExists(filepath.Join(root, base)) {
-		t.Fatalf("no mount point %s", filepath.Join(root, base))
+	for _, d := range []string{base, tmp} {
+		if !fileExists(filepath.Join(root, d)) {
+			t.Fatalf("no mount point %s", filepath.Join(root, d))
+		}
 	}
 	n, err := c.AddNode(NodeConfig{Root: HostRoot})
 	if err != nil {
@@ -247,19 +251,34 @@ func TestServerRootMountPoints(t *testing.T) {
 		t.Errorf("default node: Root() = %q, mariadbd %q; want %q, %q", n.Root(), n.mariadbd(), root, defaultMariadbd)
 	}
 	cmd := n.command(context.Background(), "mariadb", "-e", "SELECT 1")
-	if want := []string{"unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", root, base, "mariadb", "-e", "SELECT 1"}; !slices.Equal(cmd.Args, want) {
+	if want := []string{"unshare", "-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", root, tmp, base, "--", "mariadb", "-e", "SELECT 1"}; !slices.Equal(cmd.Args, want) {
 		t.Errorf("command args = %q, want %q", cmd.Args, want)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for d := filepath.Join(root, base); d != filepath.Join(root, "tmp"); d = filepath.Dir(d) {
-		if fileExists(d) {
-			t.Errorf("%s left after Close", d)
+	// Both are t.TempDir()s: /tmp/TestX/001 and 002; only root's own
+	// /tmp may stay.
+	for _, d := range []string{base, tmp} {
+		for d := filepath.Join(root, d); d != filepath.Join(root, "tmp"); d = filepath.Dir(d) {
+			if fileExists(d) {
+				t.Errorf("%s left after Close", d)
+			}
 		}
 	}
 	if !fileExists(filepath.Join(root, "tmp")) {
 		t.Errorf("Close removed the root's own tmp")
+	}
+
+	// A base directory inside os.TempDir needs no mount of its own.
+	t.Setenv("TMPDIR", filepath.Dir(base))
+	c, err = New(Options{Dir: base, Method: "roottest", ServerRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := c.rootBinds(), []string{filepath.Dir(base)}; !slices.Equal(got, want) {
+		t.Errorf("rootBinds() = %q, want %q", got, want)
 	}
 }
 
