@@ -93,7 +93,9 @@ func New(opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("galeratest: %w", err)
 	}
 	c := &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath(), root: root}
-	if err := c.prepareRoot(root); err != nil {
+	// The mount points are made by AddNode, so that a cluster that is
+	// never closed leaves none.
+	if err := c.checkRootMethod(root); err != nil {
 		return nil, fmt.Errorf("galeratest: %w", err)
 	}
 	return c, nil

@@ -122,14 +122,26 @@ func (n *Node) rootPath(p string) string {
 // Root returns the node's server root, "" for the host.
 func (n *Node) Root() string { return n.root }
 
-// prepareRoot creates the mount point of the cluster's base directory
-// inside root and checks that the method does not name a script of root.
-func (c *Cluster) prepareRoot(root string) error {
+// checkRootMethod checks that the method does not name a script of root,
+// which mysqld would find first on PATH.
+func (c *Cluster) checkRootMethod(root string) error {
 	if root == "" {
 		return nil
 	}
 	if sys := filepath.Join(root, "usr/bin/wsrep_sst_"+c.method); fileExists(sys) {
 		return fmt.Errorf("method %q would run %s, not the node's program; pick another name", c.method, sys)
+	}
+	return nil
+}
+
+// prepareRoot checks the method against root (checkRootMethod) and
+// creates inside root the mount points of rootBinds that are missing.
+func (c *Cluster) prepareRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	if err := c.checkRootMethod(root); err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -231,11 +231,6 @@ func TestServerRootMountPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{base, tmp} {
-		if !fileExists(filepath.Join(root, d)) {
-			t.Fatalf("no mount point %s", filepath.Join(root, d))
-		}
-	}
 	n, err := c.AddNode(NodeConfig{Root: HostRoot})
 	if err != nil {
 		t.Fatal(err)
@@ -243,9 +238,17 @@ func TestServerRootMountPoints(t *testing.T) {
 	if n.Root() != "" {
 		t.Errorf("HostRoot node: Root() = %q, want host", n.Root())
 	}
+	if fileExists(filepath.Join(root, base)) {
+		t.Errorf("mount point %s made before a node under the root", filepath.Join(root, base))
+	}
 	n, err = c.AddNode(NodeConfig{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range []string{base, tmp} {
+		if !fileExists(filepath.Join(root, d)) {
+			t.Fatalf("no mount point %s", filepath.Join(root, d))
+		}
 	}
 	if n.Root() != root || n.mariadbd() != defaultMariadbd {
 		t.Errorf("default node: Root() = %q, mariadbd %q; want %q, %q", n.Root(), n.mariadbd(), root, defaultMariadbd)
