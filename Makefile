@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Integration tests start real mariadbd + Galera nodes; they run serially.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build deps test unit integration race fuzz lint demo bench deb deb-test clean
+.PHONY: all build deps test unit integration race fuzz lint demo bench deb deb-test clean chroot-118 test-118 test-118-nodes test-118-all
 
 all: build
 
@@ -18,8 +18,14 @@ deps:
 
 # The README's test command: installs what is missing, then every test
 # (unit, parity against the stock scripts, real Galera clusters) with -race.
-test: deps lint
-	SST_INTEGRATION=1 $(GO) test -race -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+# With the MariaDB 11.8 chroot built (cached) first, the same run also
+# checks the option groups against 11.8's my_print_defaults and runs a
+# 10.11 and an 11.8 node in one cluster; test-118-nodes then runs the
+# 11.8-only part of test-118, and deb-test the package.
+test: deps lint chroot-118 build
+	SST_INTEGRATION=1 SST_CHROOT=$(CHROOT_118) $(GO) test -race -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) test-118-nodes
+	$(MAKE) deb-test
 
 # Unit tests only (no cluster): fast.
 unit:
@@ -77,8 +83,44 @@ deb: build
 
 # Install, upgrade, remove and purge that package in a throwaway overlay
 # root over the Debian 13 chroot (scripts/chroot-118.sh); needs root.
-deb-test: deb
+deb-test: deb chroot-118
 	./scripts/deb-test.sh $$(./scripts/deb.sh $(BIN) $(VERSION) bin) $(VERSION)
+
+# MariaDB 11.8 (Debian 13 chroot, cached; see scripts/chroot-118.sh).
+CHROOT_118 ?= /var/cache/wsrep-sst-go/trixie
+# 11.8's own mtr tests in test-118: a plain SST, the 11.x stdin
+# credentials with a temporary SST user (no_auth), IST, and TLS.
+MTR_118 ?= galera.galera_sst_mariabackup galera.galera_sst_mariabackup_no_auth \
+	galera.galera_ist_mariabackup galera.galera_sst_mariabackup_verify_ca
+
+chroot-118:
+	./scripts/install-deps.sh --chroot
+	SST_CHROOT=$(CHROOT_118) ./scripts/chroot-118.sh build
+
+# Against 11.8: the option groups against 11.8's my_print_defaults; our
+# real-cluster SST/IST tests and the stock-script parity ones with 11.8
+# nodes; 10.11 (host) and 11.8 (chroot) nodes in one cluster; a few of
+# 11.8's mtr SST tests with our binary.
+test-118: deps chroot-118 build
+	SST_CHROOT=$(CHROOT_118) $(GO) test -race -count=1 -run 'TestMysqldGroups' ./internal/config/
+	SST_INTEGRATION=1 SST_CHROOT=$(CHROOT_118) $(GO) test -race -p 1 -count=1 -timeout $(TEST_TIMEOUT) \
+	  -run 'TestMixedVersions' ./internal/galeratest/
+	$(MAKE) test-118-nodes
+
+# Every node on 11.8: our SST/IST test, the stock-script parity tests, and
+# a few of 11.8's own mtr SST tests with our binary.
+test-118-nodes: chroot-118 build
+	SST_INTEGRATION=1 SST_SERVER_ROOT=$(CHROOT_118) $(GO) test -race -p 1 -count=1 -timeout $(TEST_TIMEOUT) \
+	  -run 'TestE2ESSTThenIST$$|TestE2EMixed' ./internal/sst/
+	./scripts/mtr.sh --root $(CHROOT_118) $(MTR_118)
+
+# "make test" with every cluster node on 11.8 (TestMixedVersions keeps its
+# 10.11 node on the host), then every 11.8 mtr test that does a mariabackup
+# SST (33).
+test-118-all: deps chroot-118 build
+	SST_INTEGRATION=1 SST_SERVER_ROOT=$(CHROOT_118) SST_CHROOT=$(CHROOT_118) \
+	  $(GO) test -race -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+	./scripts/mtr.sh --root $(CHROOT_118)
 
 clean:
 	rm -rf bin

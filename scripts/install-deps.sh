@@ -4,9 +4,14 @@
 # scripts (parity and mixed-cluster tests), and socat, lz4, zstd and
 # openssl, which only the stock script uses when it runs as the peer.
 # As root it runs apt-get; otherwise it says what to install and fails.
+# With --chroot it also installs debootstrap, which scripts/chroot-118.sh
+# needs to build the Debian 13 chroot with MariaDB 11.8.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = --chroot ]; then
+    command -v debootstrap >/dev/null || need+=(debootstrap)
+fi
 for prog in /usr/sbin/mariadbd /usr/bin/mariadb /usr/bin/mariadb-install-db \
             /usr/bin/my_print_defaults /usr/bin/wsrep_sst_common; do
     [ -x "$prog" ] || [ -f "$prog" ] || need+=(mariadb-server)

@@ -40,7 +40,15 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	ctx, stop := sst.SignalContext(context.Background())
 	defer stop()
 
-	p := config.LoadParams{Program: argv[0], Argv: args, Search: search, Secrets: h}
+	// The server's version selects the version-suffixed option groups
+	// ([mysqld-11.8]); Load reports any argv error itself.
+	var probe sst.VersionProbe
+	if a, err := config.ParseArgs(args, os.Getenv); err == nil {
+		probe.Parent = a.Parent
+	}
+	serverVersion, versionSource := sst.ServerVersion(ctx, probe)
+	p := config.LoadParams{Program: argv[0], Argv: args, Search: search, Secrets: h,
+		ServerVersion: serverVersion, ServerVersionSource: versionSource}
 	if cmd == "sst" {
 		// Only a real run reads the credentials mysqld may write there.
 		p.Stdin = stdin

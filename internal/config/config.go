@@ -35,6 +35,11 @@ type Config struct {
 	Args *Args
 	// OptionFiles lists the option files read, in order.
 	OptionFiles []string
+	// ServerVersion is the "MAJOR.MINOR" server version whose
+	// version-suffixed groups were read, and ServerVersionSource where it
+	// came from (LoadParams; "default" for DefaultServerVersion).
+	ServerVersion       string
+	ServerVersionSource string
 
 	// User and Password are the credentials mariadb-backup uses on the
 	// donor, resolved as wsrep_sst_common does from --user/--password,
@@ -201,6 +206,12 @@ type LoadParams struct {
 	// Secrets, when non-nil, learns every password as soon as Load
 	// reads it, so that a logger can scrub it from any later line.
 	Secrets interface{ AddSecret(string) }
+	// ServerVersion is the "MAJOR.MINOR" version of the server that runs
+	// us, which selects the version-suffixed option groups; "" means
+	// DefaultServerVersion. Load does not detect it (it runs no process).
+	ServerVersion string
+	// ServerVersionSource says where ServerVersion came from, for explain.
+	ServerVersionSource string
 }
 
 // Load parses argv, reads the option files it selects and resolves every
@@ -224,11 +235,12 @@ func Load(ctx context.Context, p LoadParams) (*Config, error) {
 	}
 	addSecret(args.Password.Reveal())
 	files, err := readOptionFilesContext(ctx, Files{
-		DefaultsFile: args.DefaultsFile,
-		ExtraFile:    args.DefaultsExtraFile,
-		GroupSuffix:  args.DefaultsGroupSuffix,
-		Search:       p.Search,
-		Home:         p.Home,
+		DefaultsFile:  args.DefaultsFile,
+		ExtraFile:     args.DefaultsExtraFile,
+		GroupSuffix:   args.DefaultsGroupSuffix,
+		Search:        p.Search,
+		Home:          p.Home,
+		ServerVersion: p.ServerVersion,
 	})
 	if err != nil {
 		return nil, err
@@ -239,6 +251,12 @@ func Load(ctx context.Context, p LoadParams) (*Config, error) {
 		OptionFiles: files.Files(),
 		Warnings:    files.Warnings(),
 		Sources:     map[string]string{},
+
+		ServerVersion:       p.ServerVersion,
+		ServerVersionSource: p.ServerVersionSource,
+	}
+	if c.ServerVersion == "" {
+		c.ServerVersion, c.ServerVersionSource = DefaultServerVersion, "default"
 	}
 	r := resolver{c: c, files: files}
 	if err := r.settings(); err != nil {

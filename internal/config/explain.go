@@ -32,7 +32,10 @@ type explained struct {
 	RemotePass  Secret            `json:"remote_password,omitempty"`
 	OptionFiles []string          `json:"option_files"`
 	Warnings    []string          `json:"warnings,omitempty"`
-	Settings    []explainedOption `json:"settings"`
+	// ServerVersion selects the version-suffixed groups ([mysqld-11.8]).
+	ServerVersion       string            `json:"server_version"`
+	ServerVersionSource string            `json:"server_version_source"`
+	Settings            []explainedOption `json:"settings"`
 }
 
 type explainedAddress struct {
@@ -87,6 +90,9 @@ func (c *Config) Explain() ([]byte, error) {
 		RemotePass:  c.RemotePassword,
 		OptionFiles: c.OptionFiles,
 		Warnings:    c.Warnings,
+
+		ServerVersion:       c.ServerVersion,
+		ServerVersionSource: c.ServerVersionSource,
 	}
 	values := c.settingValues()
 	names := make([]string, 0, len(c.Sources))

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -47,6 +48,10 @@ type Files struct {
 	Search []string
 	// Home replaces $HOME for "~/.my.cnf"; "" means $HOME.
 	Home string
+	// ServerVersion is the "MAJOR.MINOR" version of the server whose
+	// version-suffixed groups ([mysqld-10.11], [mariadb-11.8], ...)
+	// --mysqld and --mariadbd select; "" means DefaultServerVersion.
+	ServerVersion string
 }
 
 // Option is one option as my_print_defaults would print it.
@@ -90,18 +95,35 @@ const (
 	// search_default_file_with_ext: deeper !include directives are skipped
 	// with a warning.
 	maxIncludeDepth = 10
-	// serverBaseVersion is MYSQL_BASE_VERSION of the mariadbd whose groups
-	// --mysqld stands for.
-	serverBaseVersion = "10.11"
 )
 
-// mysqldGroups are the groups mariadbd reads (mysqld_default_groups.h),
-// which my_print_defaults reads for --mysqld and --mariadbd.
-var mysqldGroups = []string{
-	"mysqld", "server", "mysqld-" + serverBaseVersion,
-	"mariadb", "mariadb-" + serverBaseVersion,
-	"mariadbd", "mariadbd-" + serverBaseVersion,
-	"client-server", "galera",
+// DefaultServerVersion is the server version whose groups --mysqld stands
+// for when the version of the server that runs us is not known.
+const DefaultServerVersion = "10.11"
+
+// mysqldGroups returns the groups mariadbd of version ("MAJOR.MINOR", as
+// in MYSQL_BASE_VERSION) reads (mysqld_default_groups.h), which its
+// my_print_defaults reads for --mysqld and --mariadbd. Checked against
+// the real my_print_defaults of 10.11 and 11.8 (TestMysqldGroupsReal):
+// 10.11 reads [mysqld-10.11], [mariadb-10.11] and [mariadbd-10.11]; 11.8
+// reads [mysqld-11.8], [mariadb-11.8], [mariadb-11], [mariadbd-11.8] and
+// [mariadbd-11], but neither [mysqld-11] nor any 10.x group. The
+// major-only groups are assumed for every version from 11 on.
+func mysqldGroups(version string) []string {
+	if version == "" {
+		version = DefaultServerVersion
+	}
+	g := []string{
+		"mysqld", "server", "mysqld-" + version,
+		"mariadb", "mariadb-" + version,
+		"mariadbd", "mariadbd-" + version,
+		"client-server", "galera",
+	}
+	major, _, _ := strings.Cut(version, ".")
+	if n, err := strconv.Atoi(major); err == nil && n >= 11 {
+		g = append(g, "mariadb-"+major, "mariadbd-"+major)
+	}
+	return g
 }
 
 // ReadOptionFiles reads the option files f selects. Missing files in the
@@ -688,7 +710,8 @@ func sameGroup(a, b string) bool {
 }
 
 // groupSet returns the groups my_print_defaults reads for the group
-// arguments args: "--mysqld" and "--mariadbd" stand for mysqldGroups,
+// arguments args: "--mysqld" and "--mariadbd" stand for mysqldGroups of
+// the server version,
 // other arguments starting with '-' (options it would reject or that
 // print nothing) select nothing, and with a group suffix every group G
 // also selects G<suffix>.
@@ -697,7 +720,7 @@ func (of *OptionFiles) groupSet(args []string) []string {
 	for _, a := range args {
 		switch {
 		case a == "--mysqld" || a == "--mariadbd":
-			set = append(set, mysqldGroups...)
+			set = append(set, mysqldGroups(of.files.ServerVersion)...)
 		case strings.HasPrefix(a, "-"):
 		default:
 			set = append(set, a)

@@ -38,6 +38,11 @@ type Options struct {
 	Method string
 	// Log receives progress messages; nil discards them.
 	Log func(format string, args ...any)
+	// ServerRoot is the root directory (a chroot such as the MariaDB 11.8
+	// one of scripts/chroot-118.sh) whose server every node runs unless
+	// its NodeConfig.Root says otherwise; "" means $SST_SERVER_ROOT, and
+	// that unset or "/" means the host's.
+	ServerRoot string
 }
 
 // Cluster is a set of Galera nodes sharing one base directory and one
@@ -48,9 +53,11 @@ type Cluster struct {
 	method   string
 	log      func(format string, args ...any)
 	mariadbd string
+	root     string // default server root of the nodes, "" for the host
 
 	mu    sync.Mutex
 	nodes []*Node
+	roots map[string][]string // server root -> pairs of mount point, topmost dir made for it
 }
 
 // New checks opts and returns an empty cluster. It starts nothing.
@@ -78,7 +85,21 @@ func New(opts Options) (*Cluster, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	return &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath()}, nil
+	rootOpt := opts.ServerRoot
+	if rootOpt == "" {
+		rootOpt = os.Getenv(ServerRootEnv)
+	}
+	root, err := normRoot(rootOpt)
+	if err != nil {
+		return nil, fmt.Errorf("galeratest: %w", err)
+	}
+	c := &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath(), root: root}
+	// The mount points are made by AddNode, so that a cluster that is
+	// never closed leaves none.
+	if err := c.checkRootMethod(root); err != nil {
+		return nil, fmt.Errorf("galeratest: %w", err)
+	}
+	return c, nil
 }
 
 // Method returns the cluster's wsrep_sst_method.
@@ -102,6 +123,7 @@ func (c *Cluster) Close() error {
 			errs = append(errs, fmt.Errorf("%s: %w", n.name, err))
 		}
 	}
+	c.removeRootMounts()
 	return errors.Join(errs...)
 }
 
@@ -117,9 +139,17 @@ func (c *Cluster) gcommAddress() string {
 }
 
 // Available reports whether the programs and libraries a cluster needs are
-// installed. It returns nil, or an error naming every missing file and the
-// Debian package that provides it.
+// installed, on the host or, with $SST_SERVER_ROOT set, in that root (see
+// AvailableIn). It returns nil, or an error naming every missing file and
+// the Debian package that provides it.
 func Available() error {
+	if root := os.Getenv(ServerRootEnv); root != "" && root != HostRoot {
+		return AvailableIn(root)
+	}
+	return availableHost()
+}
+
+func availableHost() error {
 	type need struct{ file, pkg string }
 	var missing []string
 	check := func(path, pkg string) {

@@ -41,6 +41,9 @@ type NodeConfig struct {
 	// Env holds extra NAME=value environment entries for mariadbd and so
 	// for its SST program (test hooks such as WSREP_SST_TEST_PAUSE_AT).
 	Env []string
+	// Root is the root directory whose server the node runs (see
+	// Options.ServerRoot); "" means the cluster's, HostRoot the host's.
+	Root string
 }
 
 type nodePorts struct {
@@ -53,6 +56,7 @@ type Node struct {
 	c       *Cluster
 	name    string
 	cfg     NodeConfig
+	root    string // server root, "" for the host
 	ports   nodePorts
 	dir     string
 	datadir string
@@ -70,6 +74,17 @@ type Node struct {
 // program and returns it, not started. The node's option file is written by
 // Start, so that its gcomm address lists every node added by then.
 func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
+	root := c.root
+	if cfg.Root != "" {
+		r, err := normRoot(cfg.Root)
+		if err != nil {
+			return nil, fmt.Errorf("galeratest: add node: %w", err)
+		}
+		root = r
+	}
+	if err := c.prepareRoot(root); err != nil {
+		return nil, fmt.Errorf("galeratest: add node: %w", err)
+	}
 	ports, err := freePorts(4)
 	if err != nil {
 		return nil, fmt.Errorf("galeratest: add node: %w", err)
@@ -81,6 +96,7 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		c:       c,
 		name:    name,
 		cfg:     cfg,
+		root:    root,
 		ports:   nodePorts{mysql: ports[0], gcomm: ports[1], ist: ports[2], sst: ports[3]},
 		dir:     dir,
 		datadir: filepath.Join(dir, "data"),
@@ -106,6 +122,9 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("galeratest: add %s: %w", name, err)
 	}
 	c.log("%s: mysql port %d, gcomm %d, ist %d, sst %d, dir %s", name, n.ports.mysql, n.ports.gcomm, n.ports.ist, n.ports.sst, dir)
+	if root != "" {
+		c.log("%s: server root %s", name, root)
+	}
 	return n, nil
 }
 
@@ -123,16 +142,17 @@ func (n *Node) installSST() error {
 }
 
 // InstallSST replaces the node's wsrep_sst_<method> with program, or with
-// the stock script (and wsrep_sst_common beside it) if program is "". The
+// the stock script (and wsrep_sst_common beside it) if program is "", the
+// one of the node's server root. The
 // file is swapped by rename, so it is safe while the node runs: mysqld looks
 // the program up again for every transfer, as donor and as joiner.
 func (n *Node) InstallSST(program string) error {
 	dst := filepath.Join(n.bindir, "wsrep_sst_"+n.c.method)
 	if program == "" {
-		if err := installFile(stockScriptLib, filepath.Join(n.bindir, "wsrep_sst_common")); err != nil {
+		if err := installFile(n.rootPath(stockScriptLib), filepath.Join(n.bindir, "wsrep_sst_common")); err != nil {
 			return fmt.Errorf("galeratest: %s: %w", n.name, err)
 		}
-		program = stockScript
+		program = n.rootPath(stockScript)
 	}
 	if err := installFile(program, dst); err != nil {
 		return fmt.Errorf("galeratest: %s: %w", n.name, err)
@@ -338,8 +358,9 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 	}
 	// proc starts mariadbd in its own process group, with Pdeathsig from
 	// a thread that lives until mariadbd has exited (golang/go#27505).
+	path, args := n.commandLine(n.mariadbd(), args...)
 	p, err := proc.Start(context.WithoutCancel(ctx), proc.Cmd{
-		Name: "mariadbd", Path: n.c.mariadbd, Args: args, Dir: n.dir, Env: n.env(),
+		Name: "mariadbd", Path: path, Args: args, Dir: n.dir, Env: n.env(),
 		Stdout: out, Stderr: out, WaitDelay: stopBound,
 	})
 	_ = out.Close() // mariadbd has its own copy
@@ -380,14 +401,15 @@ func (n *Node) env() []string {
 func (n *Node) installDB(ctx context.Context) error {
 	t0 := time.Now()
 	var out bytes.Buffer
-	err := proc.Run(ctx, proc.Cmd{Path: "mariadb-install-db", Args: []string{
+	path, args := n.commandLine("mariadb-install-db",
 		"--no-defaults",
-		"--datadir=" + n.datadir,
+		"--datadir="+n.datadir,
 		"--user=root",
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
 		"--skip-name-resolve",
-	}, Env: n.env(), Stdout: &out, Stderr: &out})
+	)
+	err := proc.Run(ctx, proc.Cmd{Name: "mariadb-install-db", Path: path, Args: args, Env: n.env(), Stdout: &out, Stderr: &out})
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, tail(out.String(), 20))
 	}
@@ -435,8 +457,9 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 // the client's stderr.
 func (n *Node) Exec(ctx context.Context, sql string) (string, error) {
 	var stdout bytes.Buffer
-	err := proc.Run(ctx, proc.Cmd{Path: "mariadb", Args: []string{"--no-defaults", "-S", n.sock, "-uroot",
-		"--connect-timeout=5", "-N", "-B", "-e", sql}, Env: os.Environ(), Stdout: &stdout})
+	path, args := n.commandLine("mariadb", "--no-defaults", "-S", n.sock, "-uroot",
+		"--connect-timeout=5", "-N", "-B", "-e", sql)
+	err := proc.Run(ctx, proc.Cmd{Name: "mariadb", Path: path, Args: args, Env: os.Environ(), Stdout: &stdout})
 	if err != nil {
 		// The *proc.ExitError quotes the client's stderr.
 		return "", fmt.Errorf("galeratest: %s: %w", n.name, err)

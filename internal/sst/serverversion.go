@@ -1,0 +1,87 @@
+package sst
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// versionTimeout bounds each "--version" probe of ServerVersion.
+const versionTimeout = 5 * time.Second
+
+// VersionProbe says where ServerVersion looks for the server's version.
+type VersionProbe struct {
+	// Parent is mysqld's pid (--parent); 0 skips the server probe.
+	Parent int
+	// Proc is the proc file system; "" means "/proc".
+	Proc string
+	// Backup names the backup tools tried in turn on $PATH; nil means
+	// mariadb-backup, then mariabackup.
+	Backup []string
+}
+
+// versionRE finds "MAJOR.MINOR" in "mariadbd  Ver 11.8.9-MariaDB-..." and
+// "mariadb-backup based on MariaDB server 10.11.19-MariaDB ...".
+var versionRE = regexp.MustCompile(`(?:Ver|server) (\d+\.\d+)\.\d+`)
+
+// ServerVersion returns the "MAJOR.MINOR" version of the server that runs
+// us, which selects the version-suffixed option groups (config.Files), and
+// where it came from: "<exe> --version" of the parent mysqld
+// (/proc/<Parent>/exe), else of the backup tool, else ("", "") and the
+// caller keeps the default. Each probe runs with an empty environment, so
+// no credential reaches it, and at most versionTimeout.
+func ServerVersion(ctx context.Context, p VersionProbe) (version, source string) {
+	proc := p.Proc
+	if proc == "" {
+		proc = "/proc"
+	}
+	var cands []string
+	if p.Parent > 0 {
+		cands = append(cands, filepath.Join(proc, strconv.Itoa(p.Parent), "exe"))
+	}
+	backup := p.Backup
+	if backup == nil {
+		backup = []string{"mariadb-backup", "mariabackup"}
+	}
+	for _, b := range backup {
+		if path, err := exec.LookPath(b); err == nil {
+			cands = append(cands, path)
+			break
+		}
+	}
+	for _, exe := range cands {
+		if v, err := probeVersion(ctx, exe); err == nil {
+			return v, exe + " --version"
+		}
+	}
+	return "", ""
+}
+
+var errNoVersion = errors.New("no version in output")
+
+func probeVersion(ctx context.Context, exe string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "--version")
+	cmd.Env = []string{}
+	cmd.Stdin = nil
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		return "", err
+	}
+	m := versionRE.FindSubmatch(out.Bytes())
+	if m == nil {
+		return "", errNoVersion
+	}
+	return string(m[1]), nil
+}
