@@ -3,11 +3,9 @@ package galeratest
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -31,39 +29,6 @@ func chrootRoot(t *testing.T) string {
 	return root
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// ourBinary builds our SST program once per test binary.
-func ourBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "galeratest-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wsrep_sst_mariabackup")
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = "/usr/local/go/bin/go" // where .ci/run and the README install Go
-		}
-		cmd := exec.Command(gobin, "build", "-trimpath", "-o", binPath, "wsrep_sst_mariabackup/cmd/wsrep_sst_mariabackup")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			t.Logf("go build: %s", out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build the SST program: %v", buildErr)
-	}
-	return binPath
-}
-
 // ourJoinerMark is a line only our joiner logs.
 const ourJoinerMark = "WSREP_SST: [INFO] Data stream from the donor started"
 
@@ -83,7 +48,7 @@ func TestMixedVersions(t *testing.T) {
 		t.Skip(err)
 	}
 	chroot := chrootRoot(t)
-	bin := ourBinary(t)
+	bin := SSTProgram(t)
 	for _, tc := range []struct {
 		name        string
 		donorStock  bool // the 10.11 node runs the stock 10.11 script

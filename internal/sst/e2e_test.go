@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,40 +16,6 @@ import (
 // binary installed as wsrep_sst_<method> on the nodes' PATH, run real SSTs
 // and ISTs, and compare table checksums. They need SST_INTEGRATION=1 (set
 // by "make test") and the packages scripts/install-deps.sh installs.
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// ourBinary builds cmd/wsrep_sst_mariabackup once per test run, static as
-// "make build" does.
-func ourBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sst-e2e-bin.")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wsrep_sst_mariabackup")
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = "/usr/local/go/bin/go" // where .ci/run and the README install Go
-		}
-		cmd := exec.Command(gobin, "build", "-trimpath", "-o", binPath, "wsrep_sst_mariabackup/cmd/wsrep_sst_mariabackup")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = err
-			t.Logf("go build: %s", out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build the SST program: %v", buildErr)
-	}
-	return binPath
-}
 
 func integration(t *testing.T) {
 	t.Helper()
@@ -126,7 +91,7 @@ func grep(s string, words ...string) string { return galeratest.Grep(s, words...
 
 func TestE2ESSTThenIST(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "gotest")
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
@@ -163,7 +128,7 @@ func TestE2ESSTThenIST(t *testing.T) {
 // gtid_strict_mode on, and the donor takes writes while it donates.
 func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "gotestbl")
 	gtid := []string{"log-bin=mysql-bin", "log_slave_updates=ON", "gtid_strict_mode=ON",
 		"wsrep_gtid_mode=ON", "wsrep_gtid_domain_id=9", "server_id=1"}
@@ -214,7 +179,7 @@ func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
 // node and to our binary on the other.
 func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "gomixa")
 	n1, err := c.AddNode(galeratest.NodeConfig{StockScript: true})
 	must(t, err)
@@ -230,7 +195,7 @@ func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 
 func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "gomixb")
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
@@ -257,7 +222,7 @@ func TestE2ECompressWithoutQpress(t *testing.T) {
 	if p, err := exec.LookPath("qpress"); err == nil {
 		t.Logf("note: %s is installed but not used", p)
 	}
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "goqp")
 	sst := []string{"compress=quicklz", "compress-threads=2"}
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
@@ -282,7 +247,7 @@ func TestE2ECompressWithoutQpress(t *testing.T) {
 // encrypt=1 (openssl enc).
 func TestE2EInterop(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	certs := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
 	configs := []struct {
 		name string

@@ -108,7 +108,7 @@ func failedJoin(ctx context.Context, t *testing.T, n *galeratest.Node, within ti
 // byte-identical afterwards; then the node rejoins and its tables match.
 func TestE2EKeepDatadir(t *testing.T) {
 	integration(t)
-	bin := ourBinary(t)
+	bin := galeratest.SSTProgram(t)
 	c, ctx := cluster(t, "gokeep")
 	ctx, cancel := context.WithTimeout(ctx, 7*time.Minute)
 	defer cancel()
