@@ -148,17 +148,24 @@ func (c *checker) space(cfg *config.Config) {
 		f.old += n
 	}
 	for _, f := range order {
-		want := f.old + spaceMargin(f.old)
-		if f.free >= want || f.old == 0 {
-			continue
-		}
-		msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s more", f.path, bytesIEC(f.free), bytesIEC(f.old), bytesIEC(want))
-		switch cfg.KeepDatadir {
-		case "1":
-			c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)
-		case "auto":
-			c.warning("%s: the next SST cleans the datadir first, as the stock script does, and a failed SST loses the previous data", "free space on that filesystem to keep the previous data safe during an SST", msg)
-		}
+		c.spaceFor(f.path, f.free, f.old, cfg.KeepDatadir)
+	}
+}
+
+// spaceFor judges one filesystem holding old bytes of data with free bytes
+// left under keep-datadir mode (auto, 1 or 0), as decideKeep in
+// internal/sst/keep.go will, estimating the new data by the old.
+func (c *checker) spaceFor(path string, free, old int64, mode string) {
+	want := old + spaceMargin(old)
+	if free >= want || old == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, bytesIEC(free), bytesIEC(old), bytesIEC(want))
+	switch mode {
+	case "1":
+		c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)
+	case "auto":
+		c.warning("%s: the next SST cleans the datadir first, as the stock script does, and a failed SST loses the previous data", "free space on that filesystem to keep the previous data safe during an SST", msg)
 	}
 }
 

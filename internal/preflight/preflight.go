@@ -258,6 +258,7 @@ func (c *checker) run(ctx context.Context, roles []string) {
 		c.AddSecret(pw)
 	}
 
+	loadErrs := map[string]string{}
 	for _, role := range roles {
 		c.r.Checks++
 		cfg, err := config.Load(ctx, config.LoadParams{
@@ -268,12 +269,22 @@ func (c *checker) run(ctx context.Context, roles []string) {
 			Secrets: c,
 		})
 		if err != nil {
-			c.problem("%s settings: %v", "correct that option (see README, '[sst] options'); the SST refuses to start with it", role, err)
+			loadErrs[role] = err.Error()
 			continue
 		}
 		c.configs[role] = cfg
 		for _, w := range cfg.Warnings {
 			c.warning("option files: %s", "correct the file named above", w)
+		}
+	}
+	const loadFix = "correct that option (see README, '[sst] options'); the SST refuses to start with it"
+	if len(loadErrs) == 2 && loadErrs["donor"] == loadErrs["joiner"] {
+		c.problem("settings: %s", loadFix, loadErrs["donor"])
+	} else {
+		for _, role := range roles {
+			if e, ok := loadErrs[role]; ok {
+				c.problem("%s settings: %s", loadFix, role, e)
+			}
 		}
 	}
 	c.unknownKeys()

@@ -383,3 +383,32 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+// TestSpace: keeping the datadir needs room for a second copy: a problem
+// with keep-datadir=1, a warning with auto, nothing with 0 or enough room.
+func TestSpace(t *testing.T) {
+	const gib = 1 << 30
+	tests := []struct {
+		name      string
+		free, old int64
+		mode      string
+		want      string
+	}{
+		{"fits", 2 * gib, gib, "1", ""},
+		{"empty datadir", 0, 0, "1", ""},
+		{"short keep=1", gib, 2 * gib, "1", "problem: /data: 1.0 GiB free, but keeping the previous data (2.0 GiB) until the new data is prepared needs about 2.2 GiB free (keep-datadir=1): the next SST will refuse to start; fix: free space"},
+		{"short auto", gib, 2 * gib, "auto", "warning: /data: 1.0 GiB free, but keeping the previous data (2.0 GiB) until the new data is prepared needs about 2.2 GiB free: the next SST cleans the datadir first"},
+		{"short keep=0", gib, 2 * gib, "0", ""},
+		{"margin", gib + 10<<20, gib, "1", "needs about 1.1 GiB free"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &checker{r: &Report{}}
+			c.spaceFor("/data", tt.free, tt.old, tt.mode)
+			got := findings(c.r)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("findings = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
