@@ -107,7 +107,7 @@ func (c *checker) sstUser(ctx context.Context, cfg *config.Config) {
 	if c.p.DefaultsFile != "" {
 		args = append(args, "--defaults-file="+c.p.DefaultsFile)
 	}
-	args = append(args, "--socket="+sock, "--user="+user, "--batch", "--skip-column-names", "--execute=SHOW GRANTS")
+	args = append(args, "--socket="+sock, "--user="+user, "--connect-timeout=5", "--batch", "--skip-column-names", "--execute=SHOW GRANTS")
 	var env []string
 	if password != "" {
 		env = append(env, "MYSQL_PWD="+password)
