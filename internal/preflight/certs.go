@@ -15,9 +15,10 @@ import (
 // expiryWarning is how long before a certificate expires check warns.
 const expiryWarning = 30 * 24 * time.Hour
 
-// certificates checks the encryption settings of role as the SST's
+// certificates checks the encryption settings of a role as the SST's
 // preflight does (tlsx.Check for encrypt 2 to 4, the key for encrypt=1),
-// and warns about certificates that expire within 30 days.
+// and warns about certificates that expire within 30 days. role is
+// "donor ", "joiner " or "" when both share the settings.
 func (c *checker) certificates(role string, cfg *config.Config) {
 	c.r.Checks++
 	t := cfg.TLSSetup
@@ -26,14 +27,14 @@ func (c *checker) certificates(role string, cfg *config.Config) {
 		c.cipher(cfg)
 		return
 	case t.Encrypt == 0 && t.Mode != "DISABLED":
-		c.problem("%s: ssl-mode=%s but no certificate and key are configured", "set tcert and tkey in [sst] (or ssl-cert and ssl-key), or ssl-mode=DISABLED", role, t.Mode)
+		c.problem("%sssl-mode=%s but no certificate and key are configured", "set tcert and tkey in [sst] (or ssl-cert and ssl-key), or ssl-mode=DISABLED", role, t.Mode)
 		return
 	case t.Encrypt == 0:
 		return
 	}
 	err := tlsx.Check(tlsx.Params{Encrypt: t.Encrypt, Mode: t.Mode, CA: t.CA, CAPath: t.CAPath, Cert: t.Cert, Key: t.Key, Now: c.p.Now})
 	if err != nil {
-		c.problem("%s TLS (encrypt=%d): %v", tlsFix(err), role, t.Encrypt, err)
+		c.problem("%sTLS (encrypt=%d): %v", tlsFix(err), role, t.Encrypt, err)
 	}
 	now := c.p.Now()
 	for _, f := range []string{t.Cert, t.CA} {

@@ -24,9 +24,14 @@ const (
 
 // port checks that the joiner can listen on its SST port. Like the
 // script's socat it listens on every address.
-func (c *checker) port(cfg *config.Config) {
+func (c *checker) port() {
+	a, err := config.ParseArgs(c.argv("joiner"), c.getenv)
+	if err != nil {
+		c.problem("the joiner's address: %v", "correct wsrep_sst_receive_address or wsrep_node_address in [mysqld]", err)
+		return
+	}
 	c.r.Checks++
-	p := cfg.Args.Port
+	p := a.Port
 	ln, err := net.Listen("tcp", net.JoinHostPort("", p))
 	if err != nil {
 		c.problem("the joiner's SST port %s is not free: %v",
@@ -38,9 +43,9 @@ func (c *checker) port(cfg *config.Config) {
 
 // leftovers reports what an interrupted SST left in the datadir and what
 // the next SST does with it, without touching anything.
-func (c *checker) leftovers(cfg *config.Config) {
+func (c *checker) leftovers() {
 	c.r.Checks++
-	datadir := cfg.Args.Datadir
+	datadir := c.server.datadir
 	journal := filepath.Join(datadir, swapJournal)
 	if _, err := os.Lstat(journal); err == nil {
 		state, err := journalState(journal)
@@ -193,14 +198,16 @@ func bytesIEC(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// tmpdir checks that the donor can make its temporary directories.
-func (c *checker) tmpdir(cfg *config.Config) {
+// tmpdir checks that the donor can make its temporary directories in
+// tmpdir (groups --mysqld|sst|xtrabackup|mariabackup, as the script's
+// parse_cnf reads it), else $TMPDIR, else /tmp.
+func (c *checker) tmpdir() {
 	c.r.Checks++
-	dir, src := cfg.Tmpdir, "tmpdir ("+cfg.Sources["tmpdir"]+")"
-	if dir == "" {
-		if dir, src = c.getenv("TMPDIR"), "$TMPDIR"; dir == "" {
-			dir, src = "/tmp", "the default /tmp"
-		}
+	dir, src := "", ""
+	if o, ok := c.files.Lookup("--mysqld|sst|xtrabackup|mariabackup", "tmpdir"); ok {
+		dir, src = o.Value, fmt.Sprintf("tmpdir (%s:%d [%s])", o.File, o.Line, o.Group)
+	} else if dir, src = c.getenv("TMPDIR"), "$TMPDIR"; dir == "" {
+		dir, src = "/tmp", "the default /tmp"
 	}
 	d, err := os.MkdirTemp(dir, "sst-check-")
 	if err != nil {

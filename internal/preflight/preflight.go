@@ -269,7 +269,8 @@ func (c *checker) run(ctx context.Context, roles []string) {
 			Secrets: c,
 		})
 		if err != nil {
-			loadErrs[role] = err.Error()
+			// The sentinel adds nothing for a reader of check.
+			loadErrs[role] = strings.TrimSuffix(err.Error(), ": "+config.ErrInvalid.Error())
 			continue
 		}
 		c.configs[role] = cfg
@@ -289,22 +290,45 @@ func (c *checker) run(ctx context.Context, roles []string) {
 	}
 	c.unknownKeys()
 	c.tools(ctx)
-	if cfg := c.configs["donor"]; cfg != nil {
-		c.sstUser(ctx, cfg)
-	}
 	for _, role := range roles {
-		if cfg := c.configs[role]; cfg != nil {
-			c.certificates(role, cfg)
+		if role == "donor" {
+			c.sstUser(ctx, c.configs["donor"])
+			c.tmpdir()
+		} else {
+			c.port()
+			c.leftovers()
+		}
+		cfg := c.configs[role]
+		if cfg == nil {
+			what := role + " certificates"
+			if role == "joiner" {
+				what += " and disk space"
+			}
+			c.skip(what + " (the settings above do not load)")
+			continue
+		}
+		switch {
+		case !c.sameEncryption():
+			c.certificates(role+" ", cfg)
+		case role == roles[0]:
+			c.certificates("", cfg) // one check for both roles
+		}
+		if role == "joiner" {
+			c.space(cfg)
 		}
 	}
-	if cfg := c.configs["joiner"]; cfg != nil {
-		c.port(cfg)
-		c.leftovers(cfg)
-		c.space(cfg)
+}
+
+// sameEncryption reports whether both roles loaded and use the same
+// encryption files and settings (no ssl-server-* or ssl-client-* apart).
+func (c *checker) sameEncryption() bool {
+	d, j := c.configs["donor"], c.configs["joiner"]
+	if d == nil || j == nil {
+		return false
 	}
-	if cfg := c.configs["donor"]; cfg != nil {
-		c.tmpdir(cfg)
-	}
+	a, b := d.TLSSetup, j.TLSSetup
+	return a.Encrypt == b.Encrypt && a.Mode == b.Mode && a.CA == b.CA && a.CAPath == b.CAPath && a.Cert == b.Cert && a.Key == b.Key &&
+		d.EncryptAlgo == j.EncryptAlgo && d.EncryptFormat == j.EncryptFormat && d.EncryptKey == j.EncryptKey && d.EncryptKeyFile == j.EncryptKeyFile
 }
 
 // lookup reads one option as the script's parse_cnf does.

@@ -145,6 +145,21 @@ func TestBroken(t *testing.T) {
 				"tcert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
 				"tkey="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
 		}, "donor", []string{"donor TLS (encrypt=3)", "do not match", "fix: set tkey (ssl-key) to the private key"}},
+		{"key mismatch, both roles", func(t *testing.T, n *node) {
+			a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
+			b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)
+			n.sst = append(n.sst, "encrypt=3",
+				"tcert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
+				"tkey="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
+		}, "both", []string{"problem: TLS (encrypt=3): match private key"}},
+		{"key mismatch, joiner only", func(t *testing.T, n *node) {
+			a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
+			b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)
+			n.sst = append(n.sst, "encrypt=3",
+				"ssl-cert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
+				"ssl-key="+tlsxtest.WriteFile(t, n.dir, "a.key", a.KeyPEM(t)),
+				"ssl-server-key="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
+		}, "both", []string{"problem: joiner TLS (encrypt=3): match private key", "b.key"}},
 		{"untrusted", func(t *testing.T, n *node) {
 			ca := tlsxtest.NewCert(t, tlsxtest.Options{CN: "ca", CA: true, NotAfter: year}, nil)
 			other := tlsxtest.NewCert(t, tlsxtest.Options{CN: "other", CA: true, NotAfter: year}, nil)
@@ -410,5 +425,31 @@ func TestSpace(t *testing.T) {
 				t.Errorf("findings = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBadValueKeepsOtherChecks: a value that stops the settings from
+// loading does not hide the checks that do not need them.
+func TestBadValueKeepsOtherChecks(t *testing.T) {
+	n := newNode(t)
+	n.sst = append(n.sst, "keep-datadir=maybe", "tmpdir="+filepath.Join(n.dir, "gone"))
+	if err := os.WriteFile(filepath.Join(n.datadir, "sst_in_progress"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := n.run("both")
+	got := findings(r)
+	for _, w := range []string{"problem: settings: option keep-datadir=\"maybe\"", "sst_in_progress", "gone"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("findings:\n%s\nwant %q", got, w)
+		}
+	}
+	if strings.Contains(got, "config: invalid value") {
+		t.Errorf("findings:\n%s\nwant no sentinel text", got)
+	}
+	if r.Problems() != 3 {
+		t.Errorf("%d problems, want 3:\n%s", r.Problems(), got)
+	}
+	if s := strings.Join(r.Skipped, "; "); !strings.Contains(s, "joiner certificates and disk space (the settings above do not load)") {
+		t.Errorf("skipped = %q", s)
 	}
 }

@@ -74,11 +74,15 @@ func (c *checker) credentials(cfg *config.Config) (user, password, source string
 		}
 		return u, pw, "[mysqld] wsrep_sst_auth"
 	}
+	if cfg == nil {
+		return "", "", ""
+	}
 	return cfg.User, cfg.Password.Reveal(), cfg.AuthSource
 }
 
 // sstUser logs in as the SST user through the local socket and checks its
-// privileges. The password goes to the client as MYSQL_PWD only.
+// privileges; cfg is the donor's configuration, nil if it did not load.
+// The password goes to the client as MYSQL_PWD only.
 func (c *checker) sstUser(ctx context.Context, cfg *config.Config) {
 	user, password, source := c.credentials(cfg)
 	if user == "" {
