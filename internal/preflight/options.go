@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"wsrep_sst_mariabackup/internal/config"
 )
 
 // sstKeys are the options the SST reads from [sst]: the parse_cnf calls of
@@ -108,4 +110,22 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// values refuses what the SST refuses once its settings have loaded
+// (internal/sst/support.go checkSupported), and warns about what it
+// ignores.
+func (c *checker) values(cfg *config.Config) {
+	c.r.Checks++
+	if f := cfg.StreamFmt; f != "mbstream" && f != "xbstream" {
+		c.problem("streamfmt=%s (from %s) is not supported", "use streamfmt=mbstream (the default), or remove the option", f, cfg.Sources["streamfmt"])
+	}
+	switch f := cfg.TransferFmt; f {
+	case "socat", "nc", "":
+	default:
+		c.problem("unknown transferfmt=%s (from %s)", "use socat or nc (both are replaced by the built-in pipe), or remove the option", f, cfg.Sources["transferfmt"])
+	}
+	if len(cfg.Sock.Ignored) > 0 {
+		c.warning("sockopt (from %s): %s not applicable to the built-in pipe, ignored", "remove them from [sst] sockopt", cfg.Sources["sockopt"], strings.Join(cfg.Sock.Ignored, ","))
+	}
 }

@@ -289,6 +289,9 @@ func (c *checker) run(ctx context.Context, roles []string) {
 		}
 	}
 	c.unknownKeys()
+	if cfg := c.anyConfig(); cfg != nil {
+		c.values(cfg)
+	}
 	c.tools(ctx)
 	for _, role := range roles {
 		if role == "donor" {

@@ -133,6 +133,10 @@ func TestBroken(t *testing.T) {
 			[]string{"joiner settings", "encrypt=7", "must be 0 to 4", "fix: correct that option"}},
 		{"bad timeout", func(t *testing.T, n *node) { n.sst = append(n.sst, "sst-idle-timeout=-1") }, "donor",
 			[]string{"donor settings", "sst-idle-timeout", "0 or more"}},
+		{"streamfmt", func(t *testing.T, n *node) { n.sst = append(n.sst, "streamfmt=tar") }, "both",
+			[]string{"streamfmt=tar (from ", "my.cnf:", "is not supported", "fix: use streamfmt=mbstream"}},
+		{"transferfmt", func(t *testing.T, n *node) { n.sst = append(n.sst, "transferfmt=ssh") }, "donor",
+			[]string{"unknown transferfmt=ssh", "fix: use socat or nc"}},
 		{"missing cert", func(t *testing.T, n *node) {
 			n.sst = append(n.sst, "encrypt=3", "tcert="+filepath.Join(n.dir, "nope.pem"), "tkey="+filepath.Join(n.dir, "nope.key"))
 		}, "joiner", []string{"joiner TLS (encrypt=3)", "nope.pem", "fix: correct the path"}},
@@ -451,5 +455,19 @@ func TestBadValueKeepsOtherChecks(t *testing.T) {
 	}
 	if s := strings.Join(r.Skipped, "; "); !strings.Contains(s, "joiner certificates and disk space (the settings above do not load)") {
 		t.Errorf("skipped = %q", s)
+	}
+}
+
+// TestSockoptIgnoredWarns: socat options the built-in pipe cannot apply
+// are a warning, as the SST logs them.
+func TestSockoptIgnoredWarns(t *testing.T) {
+	n := newNode(t)
+	n.sst = append(n.sst, "sockopt=,nodelay,ipv6only=1")
+	r := n.run("both")
+	if r.Problems() != 0 || len(r.Findings) != 1 {
+		t.Fatalf("findings:\n%s\nwant one warning", findings(r))
+	}
+	if got := r.Findings[0].String(); !strings.HasPrefix(got, "warning: sockopt (from ") || !strings.Contains(got, ": ipv6only=1 not applicable") {
+		t.Errorf("warning = %q", got)
 	}
 }
