@@ -471,3 +471,70 @@ func TestSockoptIgnoredWarns(t *testing.T) {
 		t.Errorf("warning = %q", got)
 	}
 }
+
+// TestSSTUserFakeServer: with something listening on the socket, the
+// client runs as the SST user with the password in MYSQL_PWD only, and
+// its SHOW GRANTS decide; with nothing there the check is skipped.
+func TestSSTUserFakeServer(t *testing.T) {
+	const password = "pw-Secret-42"
+	tests := []struct {
+		name   string
+		grants string
+		exit   int
+		want   string // the one problem, "" for none
+	}{
+		{"all", "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO `sst`@`localhost` IDENTIFIED BY PASSWORD '*AB12'", 0, ""},
+		{"lacks two", "GRANT RELOAD, PROCESS, LOCK TABLES ON *.* TO `sst`@`localhost` IDENTIFIED BY PASSWORD '*AB12'", 0,
+			"problem: the SST user 'sst' lacks BINLOG MONITOR, REPLICA MONITOR; fix: GRANT BINLOG MONITOR, REPLICA MONITOR ON *.* TO `sst`@`localhost`"},
+		{"denied", "ERROR 1045 (28000): Access denied for user 'sst'@'localhost' (using password: YES)", 1,
+			"problem: the SST user 'sst' (from [mysqld] wsrep_sst_auth) cannot log in through %SOCK%: ERROR 1045 (28000): Access denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t)
+			sock := filepath.Join(n.dir, "no.sock")
+			ln, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			seen := filepath.Join(n.dir, "seen")
+			script := "#!/bin/sh\n{ echo \"argv: $*\"; echo \"pwd: $MYSQL_PWD\"; } > " + seen + "\necho \"" + strings.ReplaceAll(tt.grants, "`", "\\`") + "\"\nexit " + strconv.Itoa(tt.exit) + "\n"
+			if err := os.WriteFile(filepath.Join(n.bin, "mariadb"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			n.mysqld = append(n.mysqld, "wsrep_sst_auth=sst:"+password)
+			r := n.run("donor")
+			got := findings(r)
+			want := strings.ReplaceAll(tt.want, "%SOCK%", sock)
+			if (want == "") != (got == "") || !strings.HasPrefix(got, want) {
+				t.Errorf("findings = %q\nwant       %q", got, want)
+			}
+			if strings.Contains(got+r.Summary(), password) {
+				t.Error("password in the output")
+			}
+			b, err := os.ReadFile(seen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv, env, _ := strings.Cut(string(b), "\n")
+			if strings.Contains(argv, password) {
+				t.Errorf("password in the client's argv: %s", argv)
+			}
+			if !strings.Contains(argv, "--defaults-file=") || !strings.Contains(argv, "--socket="+sock+" --user=sst") || !strings.Contains(argv, "--execute=SHOW GRANTS") {
+				t.Errorf("client argv = %s", argv)
+			}
+			if env != "pwd: "+password+"\n" {
+				t.Errorf("client MYSQL_PWD line = %q", env)
+			}
+		})
+	}
+	t.Run("mysqld down", func(t *testing.T) {
+		n := newNode(t)
+		n.mysqld = append(n.mysqld, "wsrep_sst_auth=sst:"+password)
+		r := n.run("donor")
+		if len(r.Findings) != 0 || len(r.Skipped) != 1 || !strings.Contains(r.Skipped[0], "mysqld is not running") {
+			t.Errorf("findings %q, skipped %q; want only the SST user skipped", findings(r), r.Skipped)
+		}
+	})
+}
