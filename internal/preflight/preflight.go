@@ -2,7 +2,6 @@ package preflight
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -138,9 +137,6 @@ func (p Params) roles() ([]string, error) {
 	return nil, fmt.Errorf("--role %q: want donor, joiner or both", p.Role)
 }
 
-// ErrRole is returned by Run for a Role other than donor, joiner or both.
-var ErrRole = errors.New("preflight: bad role")
-
 // checker carries the state of one Run.
 type checker struct {
 	p       Params
@@ -169,7 +165,7 @@ type serverSettings struct {
 func Run(ctx context.Context, p Params) (*Report, error) {
 	roles, err := p.roles()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRole, err)
+		return nil, err
 	}
 	c := &checker{p: p, r: &Report{Roles: roles}, getenv: p.Getenv, configs: map[string]*config.Config{}}
 	if c.getenv == nil {
