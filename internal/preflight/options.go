@@ -19,7 +19,7 @@ var sstKeys = []string{
 	"sockopt", "progress", "time", "cpat", "compressor", "decompressor",
 	"rlimit", "use-extra", "sst-special-dirs", "sst-initial-timeout",
 	"sst-idle-timeout", "keep-datadir", "prepare-tool", "sst-syslog",
-	"sst-log-archive", "sst-log-archive-dir", "wsrep-sst-auth",
+	"sst-log-archive", "sst-log-archive-dir", "wsrep-sst-auth", "status-file",
 	// sst|xtrabackup|mariabackup.
 	"inno-backup-opts", "inno-apply-opts", "inno-move-opts", "use-memory",
 	// --mysqld|sst|xtrabackup|mariabackup.
