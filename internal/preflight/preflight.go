@@ -185,6 +185,9 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 		f := &c.r.Findings[i]
 		f.What, f.Fix = c.redact(f.What), c.redact(f.Fix)
 	}
+	for i := range c.r.Skipped {
+		c.r.Skipped[i] = c.redact(c.r.Skipped[i])
+	}
 	return c.r, nil
 }
 
@@ -250,7 +253,10 @@ func (c *checker) run(ctx context.Context, roles []string) {
 		c.server.datadir = "/"
 	}
 	if c.server.auth != "" {
-		_, pw, _ := strings.Cut(c.server.auth, ":")
+		_, pw, ok := strings.Cut(c.server.auth, ":")
+		if !ok {
+			pw = c.server.auth // "${AUTH#*:}" without a colon
+		}
 		c.AddSecret(pw)
 	}
 

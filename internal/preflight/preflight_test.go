@@ -343,18 +343,23 @@ func TestRoleSelectsChecks(t *testing.T) {
 	}
 }
 
-// TestSecretsRedacted: a password in a bad value never reaches a finding.
+// TestSecretsRedacted: a password in a bad value never reaches a finding,
+// with or without a user before it.
 func TestSecretsRedacted(t *testing.T) {
-	n := newNode(t)
-	n.mysqld = append(n.mysqld, "wsrep_sst_auth=sst:s3cretpw")
-	n.sst = append(n.sst, "sst-initial-timeout=s3cretpw")
-	r := n.run("donor")
-	got := findings(r) + r.Summary()
-	if strings.Contains(got, "s3cretpw") {
-		t.Errorf("password printed:\n%s", got)
-	}
-	if !strings.Contains(got, "sst-initial-timeout") {
-		t.Errorf("findings:\n%s\nwant the bad sst-initial-timeout", got)
+	for name, auth := range map[string]string{"user and password": "sst:s3cretpw", "password only": "s3cretpw"} {
+		t.Run(name, func(t *testing.T) {
+			n := newNode(t)
+			n.mysqld = append(n.mysqld, "wsrep_sst_auth="+auth)
+			n.sst = append(n.sst, "sst-initial-timeout=s3cretpw")
+			r := n.run("donor")
+			got := findings(r) + r.Summary()
+			if strings.Contains(got, "s3cretpw") {
+				t.Errorf("password printed:\n%s", got)
+			}
+			if !strings.Contains(got, "sst-initial-timeout") {
+				t.Errorf("findings:\n%s\nwant the bad sst-initial-timeout", got)
+			}
+		})
 	}
 }
 
