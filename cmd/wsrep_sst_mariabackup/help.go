@@ -24,6 +24,7 @@ type subcommand struct {
 }
 
 var subcommands = []subcommand{
+	checkCommand,
 	{
 		name:     "explain",
 		synopsis: "<argv as mysqld passes it>",
@@ -99,7 +100,7 @@ func subcommandUsage(s subcommand, fs *pflag.FlagSet) string {
 			if f.Shorthand != "" {
 				name = "-" + f.Shorthand + ", --" + f.Name
 			}
-			fmt.Fprintf(&b, "  %-12s %s\n", name, f.Usage)
+			fmt.Fprintf(&b, "  %-20s %s\n", name, f.Usage)
 		})
 	}
 	return b.String()
@@ -173,7 +174,7 @@ func human(cmd string, args []string, stdout io.Writer, log *slog.Logger) (code 
 		}
 		return 0, true
 	}
-	log.Error(fmt.Sprintf("unknown subcommand %q: run with the argv mysqld passes (--role ...), or use explain, version or help (see 'wsrep_sst_mariabackup --help')", cmd))
+	log.Error(fmt.Sprintf("unknown subcommand %q: run with the argv mysqld passes (--role ...), or use check, explain, version or help (see 'wsrep_sst_mariabackup --help')", cmd))
 	return sst.ExitInvalid, true
 }
 

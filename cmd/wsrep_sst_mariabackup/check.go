@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"wsrep_sst_mariabackup/internal/preflight"
+	"wsrep_sst_mariabackup/internal/sst"
+)
+
+// checkCommand describes "check" for help, the man page and its --help.
+var checkCommand = subcommand{
+	name:     "check",
+	synopsis: "[--role donor|joiner|both] [--defaults-file F]",
+	summary:  "check this node's SST setup; one line per problem with its fix",
+	detail: "Reads the option files as an SST would and checks what a transfer will use, with mysqld up or down: " +
+		"unknown [sst] options (with the nearest known one), values out of range, mariadb-backup and its version " +
+		"against mariadbd's, the SST user's login and privileges (mysqld up), certificates (readable, key matches, " +
+		"chain, expiry; warns 30 days ahead), the joiner's SST port, free disk space for keep-datadir, the donor's " +
+		"tmpdir, and an interrupted swap or a stale sst_in_progress in the datadir. Changes nothing.\n" +
+		"Prints one line per problem or warning, then a summary; exits 22 if there is a problem, 0 otherwise.",
+}
+
+// check runs the check subcommand; search is as for run.
+func check(args []string, stdout io.Writer, log *slog.Logger, search []string) int {
+	fs := newFlagSet(checkCommand)
+	role := fs.String("role", "both", "donor, joiner or both")
+	defaults := fs.String("defaults-file", "", "read only this option file (as mysqld's --defaults-file)")
+	if code, done := parseHuman(checkCommand, fs, args, stdout, log); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		log.Error(fmt.Sprintf("check takes no arguments, got %q: run 'wsrep_sst_mariabackup check --help'", fs.Arg(0)))
+		return sst.ExitInvalid
+	}
+	ctx, stop := sst.SignalContext(context.Background())
+	defer stop()
+	r, err := preflight.Run(ctx, preflight.Params{Role: *role, DefaultsFile: *defaults, Search: search})
+	if err != nil {
+		log.Error(fmt.Sprintf("check: %v: run 'wsrep_sst_mariabackup check --help'", err))
+		return sst.ExitInvalid
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintln(stdout, f.String())
+	}
+	fmt.Fprintln(stdout, r.Summary())
+	if r.Problems() > 0 {
+		return sst.ExitInvalid
+	}
+	return 0
+}

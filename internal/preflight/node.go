@@ -1,0 +1,218 @@
+package preflight
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/swap"
+)
+
+// Names in the datadir, as internal/sst uses them.
+const (
+	swapJournal    = "sst_swap.journal" // sst/keep.go
+	progressMarker = "sst_in_progress"  // sst/datadir.go
+	stagingDir     = ".sst"
+	pidFile        = "wsrep_sst.pid"
+)
+
+// port checks that the joiner can listen on its SST port. Like the
+// script's socat it listens on every address.
+func (c *checker) port() {
+	a, err := config.ParseArgs(c.argv("joiner"), c.getenv)
+	if err != nil {
+		c.problem("the joiner's address: %v", "correct wsrep_sst_receive_address or wsrep_node_address in [mysqld]", err)
+		return
+	}
+	c.r.Checks++
+	p := a.Port
+	ln, err := net.Listen("tcp", net.JoinHostPort("", p))
+	if err != nil {
+		c.problem("the joiner's SST port %s is not free: %v",
+			fmt.Sprintf("stop what listens there (ss -ltnp 'sport = :%s'), or give the joiner another port in wsrep_sst_receive_address", p), p, err)
+		return
+	}
+	ln.Close()
+}
+
+// leftovers reports what an interrupted SST left in the datadir and what
+// the next SST does with it, without touching anything.
+func (c *checker) leftovers() {
+	c.r.Checks++
+	datadir := c.server.datadir
+	journal := filepath.Join(datadir, swapJournal)
+	if _, err := os.Lstat(journal); err == nil {
+		state, err := journalState(journal)
+		switch {
+		case err != nil:
+			c.problem("an interrupted datadir swap left the journal %s, which is unusable (%v): the next SST will refuse to start", "look at the .sst-old directories beside the datadir entries, put back what belongs there by hand, then remove the journal", journal, err)
+		case state == "committed":
+			c.problem("an interrupted SST swap was found (journal %s, state committed): the new data is in place; the next SST first finishes the swap by deleting the old entries in .sst-old", "nothing to repair by hand: start mysqld so that it rejoins, and do not start it with --wsrep-new-cluster before that SST", journal)
+		default:
+			c.problem("an interrupted SST swap was found (journal %s, state %s): the new data was not complete; the next SST first undoes the swap and puts the previous datadir back from .sst-old", "nothing to repair by hand: start mysqld so that it rejoins, and do not start it on this datadir with --wsrep-new-cluster before that SST", journal, state)
+		}
+	}
+	marker := filepath.Join(datadir, progressMarker)
+	if _, err := os.Lstat(marker); err == nil {
+		c.problem("a stale %s was found: an SST into this datadir was interrupted and its data may be incomplete; the next SST logs it and replaces the datadir", "let the node rejoin with a new SST; if mysqld is running on this datadir as a synced node, remove the file", marker)
+	}
+}
+
+// journalState reads the state of a swap journal (format in
+// internal/swap/journal.go) without acting on it: "aside" and "ready" are
+// undone by swap.Recover, "committed" is finished.
+func journalState(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var j struct {
+		Format  string `json:"format"`
+		Version int    `json:"version"`
+		State   string `json:"state"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return "", fmt.Errorf("not JSON: %w", err)
+	}
+	if j.Format != "wsrep_sst_mariabackup swap journal" || j.Version != 1 {
+		return "", fmt.Errorf("not a version 1 swap journal (format %q, version %d)", j.Format, j.Version)
+	}
+	switch j.State {
+	case "aside", "ready", "committed":
+		return j.State, nil
+	}
+	return "", fmt.Errorf("unknown state %q", j.State)
+}
+
+// spaceMargin mirrors internal/sst/keep.go: 5% and 64 MiB for the
+// estimate's error and the logs written beside.
+func spaceMargin(n int64) int64 { return n/20 + 64<<20 }
+
+// space checks the joiner's filesystems against keep-datadir: keeping
+// the old data until the new one is prepared needs room for both (about
+// twice the datadir), the new data estimated by the old.
+func (c *checker) space(cfg *config.Config) {
+	datadir := cfg.Args.Datadir
+	if _, err := os.Stat(datadir); errors.Is(err, fs.ErrNotExist) {
+		c.skip(fmt.Sprintf("free disk space (datadir %s does not exist yet)", datadir))
+		return
+	}
+	c.r.Checks++
+	dirs := []string{datadir}
+	a := cfg.Args
+	for _, d := range []string{a.InnodbDataHomeDir, a.InnodbUndoDir, a.InnodbLogGroupHomeDir, a.AriaLogDir} {
+		if d == "" {
+			continue
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(datadir, d)
+		}
+		dirs = append(dirs, d)
+	}
+	skip := []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, pidFile), filepath.Join(datadir, progressMarker)}
+	type fsys struct {
+		path      string
+		free, old int64
+	}
+	var order []*fsys
+	byDev := map[uint64]*fsys{}
+	for _, d := range dirs {
+		dev, err := swap.Device(d)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			c.problem("cannot measure the filesystem of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
+			return
+		}
+		f := byDev[dev]
+		if f == nil {
+			free, err := swap.Free(d)
+			if err != nil {
+				c.problem("cannot measure free space of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
+				return
+			}
+			f = &fsys{path: d, free: int64(min(free, 1<<62))}
+			byDev[dev] = f
+			order = append(order, f)
+		}
+		if nested(d, dirs) {
+			continue
+		}
+		n, err := swap.Size(swap.Plan{Dirs: []string{d}, Keep: cfg.CpatRegexp, Skip: skip, Journal: filepath.Join(datadir, swapJournal)})
+		if err != nil {
+			c.problem("cannot measure the size of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
+			return
+		}
+		f.old += n
+	}
+	for _, f := range order {
+		c.spaceFor(f.path, f.free, f.old, cfg.KeepDatadir)
+	}
+}
+
+// spaceFor judges one filesystem holding old bytes of data with free bytes
+// left under keep-datadir mode (auto, 1 or 0), as decideKeep in
+// internal/sst/keep.go will, estimating the new data by the old.
+func (c *checker) spaceFor(path string, free, old int64, mode string) {
+	want := old + spaceMargin(old)
+	if free >= want || old == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, bytesIEC(free), bytesIEC(old), bytesIEC(want))
+	switch mode {
+	case "1":
+		c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)
+	case "auto":
+		c.warning("%s: the next SST cleans the datadir first, as the stock script does, and a failed SST loses the previous data", "free space on that filesystem to keep the previous data safe during an SST", msg)
+	}
+}
+
+// nested reports whether d lies inside another of dirs.
+func nested(d string, dirs []string) bool {
+	for _, o := range dirs {
+		if o != d && strings.HasPrefix(d, filepath.Clean(o)+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// bytesIEC formats n bytes for an operator.
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// tmpdir checks that the donor can make its temporary directories in
+// tmpdir (groups --mysqld|sst|xtrabackup|mariabackup, as the script's
+// parse_cnf reads it), else $TMPDIR, else /tmp.
+func (c *checker) tmpdir() {
+	c.r.Checks++
+	dir, src := "", ""
+	if o, ok := c.files.Lookup("--mysqld|sst|xtrabackup|mariabackup", "tmpdir"); ok {
+		dir, src = o.Value, fmt.Sprintf("tmpdir (%s:%d [%s])", o.File, o.Line, o.Group)
+	} else if dir, src = c.getenv("TMPDIR"), "$TMPDIR"; dir == "" {
+		dir, src = "/tmp", "the default /tmp"
+	}
+	d, err := os.MkdirTemp(dir, "sst-check-")
+	if err != nil {
+		c.problem("the donor's temporary directory %s from %s is not writable: %v", "create it, or make it writable by the user mysqld runs as, or set tmpdir in [sst] to one that is", dir, src, err)
+		return
+	}
+	os.Remove(d)
+}

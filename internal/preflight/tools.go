@@ -1,0 +1,138 @@
+package preflight
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/proc"
+)
+
+// versionRE finds the server version in "mariadb-backup based on MariaDB
+// server 10.11.19-MariaDB ..." and "mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 ...".
+var versionRE = regexp.MustCompile(`\b(\d+)\.(\d+)\.(\d+)-MariaDB`)
+
+// version is a parsed MariaDB version.
+type version struct{ major, minor, patch string }
+
+func (v version) String() string { return v.major + "." + v.minor + "." + v.patch }
+
+func parseVersion(out string) (version, bool) {
+	m := versionRE.FindStringSubmatch(out)
+	if m == nil {
+		return version{}, false
+	}
+	return version{m[1], m[2], m[3]}, true
+}
+
+// output runs prog with args and returns its standard output and error,
+// mixed; env is the child's whole environment besides PATH.
+func (c *checker) output(ctx context.Context, name, path string, args []string, env ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.p.ChildTimeout)
+	defer cancel()
+	var out bytes.Buffer
+	err := proc.Run(ctx, proc.Cmd{
+		Name:   name,
+		Path:   path,
+		Args:   args,
+		Env:    append([]string{"PATH=" + c.p.Path}, env...),
+		Stdout: &out,
+		Stderr: &out,
+	})
+	return out.String(), err
+}
+
+// childError is the first line of what a failed child said, or its error.
+func childError(err error) string {
+	var xe *proc.ExitError
+	if errors.As(err, &xe) {
+		if t := strings.TrimSpace(xe.Stderr); t != "" {
+			line, _, _ := strings.Cut(t, "\n")
+			return line
+		}
+	}
+	return err.Error()
+}
+
+// tools checks that mariadb-backup is installed and built from the same
+// server version as mariadbd, and that [sst] prepare-tool, if set, runs.
+func (c *checker) tools(ctx context.Context) {
+	c.r.Checks++
+	mb, ok := c.lookPath("mariadb-backup")
+	if !ok {
+		c.problem("mariadb-backup not found in PATH (%s)", "install the mariadb-backup package of the server's version", c.p.Path)
+		return
+	}
+	out, err := c.output(ctx, "mariadb-backup --version", mb, []string{"--version"})
+	mbv, ok := parseVersion(out)
+	if !ok {
+		why := "no version in its output"
+		if err != nil {
+			why = childError(err)
+		}
+		c.problem("%s --version: %s", "reinstall the mariadb-backup package of the server's version", mb, why)
+		return
+	}
+	if cfg := c.anyConfig(); cfg != nil && cfg.PrepareTool != "" {
+		c.prepareTool(ctx, cfg.PrepareTool)
+	}
+	srv, ok := c.lookPath("mariadbd", "/usr/sbin", "/usr/local/sbin", "/usr/libexec")
+	if !ok {
+		if srv, ok = c.lookPath("mysqld", "/usr/sbin", "/usr/local/sbin", "/usr/libexec"); !ok {
+			c.skip("mariadb-backup version against the server's (mariadbd not found)")
+			return
+		}
+	}
+	out, err = c.output(ctx, "mariadbd --version", srv, []string{"--version"})
+	sv, ok := parseVersion(out)
+	if !ok {
+		why := "no version in its output"
+		if err != nil {
+			why = childError(err)
+		}
+		c.skip(fmt.Sprintf("mariadb-backup version against the server's (%s --version: %s)", srv, why))
+		return
+	}
+	switch {
+	case mbv.major != sv.major || mbv.minor != sv.minor:
+		c.problem("%s is version %s but the server (%s) is %s: mariadb-backup cannot back up or prepare another major version's data",
+			"install the mariadb-backup package of the server's version ("+sv.String()+")", mb, mbv, srv, sv)
+	case mbv != sv:
+		c.problem("%s is version %s but the server (%s) is %s: mixed packages after a partial upgrade",
+			"upgrade mariadb-backup and the server to the same version", mb, mbv, srv, sv)
+	}
+}
+
+// prepareTool checks [sst] prepare-tool: it must run and print a version.
+func (c *checker) prepareTool(ctx context.Context, tool string) {
+	path := tool
+	if !strings.Contains(tool, "/") {
+		p, ok := c.lookPath(tool)
+		if !ok {
+			c.problem("[sst] prepare-tool=%s: not found in PATH", "set prepare-tool to the full path of the mariadb-backup to prepare with, or remove it", tool)
+			return
+		}
+		path = p
+	}
+	out, err := c.output(ctx, "prepare-tool --version", path, []string{"--version"})
+	if _, ok := parseVersion(out); ok {
+		return
+	}
+	why := "no MariaDB version in its output"
+	if err != nil {
+		why = childError(err)
+	}
+	c.problem("[sst] prepare-tool=%s --version: %s", "set prepare-tool to a working mariadb-backup program, or remove it", tool, why)
+}
+
+// anyConfig returns a loaded configuration, the joiner's first.
+func (c *checker) anyConfig() *config.Config {
+	if cfg := c.configs["joiner"]; cfg != nil {
+		return cfg
+	}
+	return c.configs["donor"]
+}
