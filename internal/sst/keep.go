@@ -216,7 +216,12 @@ func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) 
 	}
 	sw, err := swap.Begin(ctx, t.plan(s.pauseHook()))
 	if err != nil {
-		return s.localError(ctx, t, "move the previous data aside", err)
+		// Begin put back what it had moved (unless err says
+		// swap.ErrIncomplete: then the journal stays for the next run):
+		// the previous datadir is as it was. A mount point among the
+		// entries cannot be renamed; keep-datadir=0 wipes it as the
+		// script does.
+		return s.localError(ctx, t, "move the previous data aside (set [sst] keep-datadir=0 if an entry of the datadir is a mount point)", err)
 	}
 	s.log.Info(fmt.Sprintf("Moved %d previous entries aside (%s)", sw.Moved(), strings.Join(sw.Asides(), ", ")))
 	if err := moveBack(); err != nil {
