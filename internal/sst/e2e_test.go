@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,12 +98,30 @@ func TestE2ESSTThenIST(t *testing.T) {
 	must(t, err)
 	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
+	// [sst] status-file on both nodes: checked after the SST below.
+	for _, n := range []*galeratest.Node{n1, n2} {
+		must(t, n.Reconfigure(func(c *galeratest.NodeConfig) {
+			c.SST = []string{"status-file=" + filepath.Join(n.Dir(), "sst-status.json")}
+		}))
+	}
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
 
 	d := startSynced(ctx, t, n2, false)
 	t.Logf("node2 joined by SST in %v", d.Round(time.Millisecond))
 	log := assertTransfer(t, n2, "SST", true)
+	for _, tt := range []struct {
+		n      *galeratest.Node
+		stages []string
+	}{
+		{n2, []string{"listening", "gtid", "receiving", "preparing", "swapping", "done"}},
+		{n1, []string{"gtid", "sending", "done"}},
+	} {
+		doc := readStatus(t, filepath.Join(tt.n.Dir(), "sst-status.json"))
+		if got := stageNames(doc); !slices.Equal(got, tt.stages) || doc.BytesDone <= 0 {
+			t.Errorf("%s status file: stages %q, bytes_done %d; want %q and the bytes moved", tt.n.Name(), got, doc.BytesDone, tt.stages)
+		}
+	}
 	if strings.Contains(log, "[ERROR]") && strings.Contains(log, "WSREP_SST") {
 		t.Errorf("SST logged errors:\n%s", grep(log, "WSREP_SST: [ERROR]"))
 	}
