@@ -33,6 +33,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	if len(args) > 0 && args[0] != "" && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "receive" || cmd == "send" {
+		return manual(cmd, args, stdout, stderr, h, search)
+	}
 	if code, done := human(cmd, args, stdout, log); done {
 		return code
 	}
