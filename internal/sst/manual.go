@@ -178,7 +178,7 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 	if err := checkListen(listen); err != nil {
 		return Position{}, err
 	}
-	if pid := lockedBy(filepath.Join(datadir, "ibdata1")); pid > 0 {
+	if pid, locked := lockedBy(filepath.Join(datadir, "ibdata1")); locked {
 		return Position{}, errorf(ExitAlready, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
 	}
 	uid, gid, err := ownerOf(datadir)
@@ -286,22 +286,20 @@ func backupPosition(datadir, final string) (Position, string, error) {
 	return pos, "from the donor", nil
 }
 
-// lockedBy returns the pid holding an fcntl lock on path (InnoDB locks
-// its system tablespace this way), or 0.
-func lockedBy(path string) int {
+// lockedBy reports whether a process holds an fcntl lock on path (a
+// running server's InnoDB locks its system tablespace this way) and its
+// pid (-1 for an open-file-description lock, which has no owner pid).
+func lockedBy(path string) (pid int, locked bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer f.Close()
-	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: 0, Len: 0}
-	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil {
-		return 0
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil || lk.Type == syscall.F_UNLCK {
+		return 0, false
 	}
-	if lk.Type == syscall.F_UNLCK {
-		return 0
-	}
-	return int(lk.Pid)
+	return int(lk.Pid), true
 }
 
 // ownerOf returns the owner of dir, or of its nearest existing parent
@@ -310,16 +308,23 @@ func ownerOf(dir string) (uid, gid int, err error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err == nil {
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if !ok {
-				return 0, 0, fmt.Errorf("owner of %s: no stat data", d)
-			}
-			return int(st.Uid), int(st.Gid), nil
+			uid, gid = statOwner(fi)
+			return uid, gid, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
 			return 0, 0, fmt.Errorf("owner of %s: %w", dir, err)
 		}
 	}
+}
+
+// statOwner returns the uid and gid of a file (-1, -1 where the system
+// gives none).
+func statOwner(fi os.FileInfo) (uid, gid int) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, -1
+	}
+	return int(st.Uid), int(st.Gid)
 }
 
 // chownTree is chown -R uid:gid dir (symbolic links themselves, not
