@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"wsrep_sst_mariabackup/internal/sst"
 )
@@ -35,13 +36,21 @@ var (
 // manual runs "receive" or "send"; search replaces the option-file search
 // list when non-nil (tests).
 func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandler, search []string) int {
+	var bar *sst.ProgressBar
+	if isTerminal(stderr) {
+		// Log lines go above the bar; nothing has been logged or
+		// learnt by h yet, so a new handler loses nothing.
+		bar = sst.NewProgressBar(stderr)
+		stderr = bar
+		h = sst.NewLogHandler(bar, slog.LevelInfo)
+	}
 	log := slog.New(h)
 	s := manualReceive
 	if cmd == "send" {
 		s = manualSend
 	}
 	fs := newFlagSet(s)
-	p := sst.ManualParams{Search: search, Log: log, Redact: h, Notice: stderr}
+	p := sst.ManualParams{Search: search, Log: log, Redact: h, Notice: stderr, Progress: bar}
 	fs.StringVar(&p.Datadir, "datadir", "", "the datadir (receive: required; send: default [mysqld] datadir)")
 	fs.StringVar(&p.DefaultsFile, "defaults-file", "", "read only this option file")
 	if cmd == "receive" {
@@ -78,4 +87,19 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 		log.Error(h.Redact(err.Error()))
 	}
 	return sst.ExitCode(err)
+}
+
+// isTerminal reports whether w is a terminal: a character device other
+// than /dev/null (portable, where a TCGETS ioctl is not).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }

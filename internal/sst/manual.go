@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
@@ -60,6 +61,9 @@ type ManualParams struct {
 	// command to run on the donor, which may carry the joiner's secret);
 	// nil means Log.
 	Notice io.Writer
+	// Progress, when non-nil, draws the data stage's progress (a
+	// terminal); otherwise the option files' progress setting applies.
+	Progress *ProgressBar
 }
 
 // Position is a Galera position: the cluster state UUID and a seqno.
@@ -186,6 +190,9 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 		return Position{}, errorf(ExitNoEnt, "receive: %w", err)
 	}
 	argv := []string{"--role", "joiner", "--address", listen, "--datadir", datadir}
+	if p.Progress != nil {
+		argv = append(argv, "--progress", "1")
+	}
 	if p.DefaultsFile != "" {
 		argv = append(argv, "--defaults-file", p.DefaultsFile)
 	}
@@ -199,9 +206,13 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 			p.notice(readyNotice(addr, cfg.Args))
 			return
 		}
-		final = line
+		if !p.Progress.protocol(line) {
+			final = line
+		}
 	}}
-	if err := Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact}); err != nil {
+	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	p.Progress.Finish()
+	if err != nil {
 		return Position{}, err
 	}
 	// The backup's own galera info (mariadb-backup --galera-info, taken
@@ -423,6 +434,9 @@ func Send(ctx context.Context, p ManualParams) error {
 	if socket != "" {
 		argv = append(argv, "--socket", socket)
 	}
+	if p.Progress != nil {
+		argv = append(argv, "--progress", "1")
+	}
 	if p.DefaultsFile != "" {
 		argv = append(argv, "--defaults-file", p.DefaultsFile)
 	}
@@ -450,9 +464,13 @@ func Send(ctx context.Context, p ManualParams) error {
 	out := &protoCapture{fn: func(line string) {
 		if g, ok := strings.CutPrefix(line, "done "); ok {
 			p.Log.Info("Sent; the donor was at " + g + " when it started")
+			return
 		}
+		p.Progress.protocol(line)
 	}}
-	return Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	p.Progress.Finish()
+	return err
 }
 
 // serverStatus asks the donor's server, through the mariadb client, for
@@ -498,4 +516,159 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 		}
 	}
 	return st, nil
+}
+
+// ProgressBar draws a one-line progress bar with rate and ETA on a
+// terminal, from the "total" and "complete" lines a run with --progress 1
+// prints. It is also the terminal's writer for log lines: each one clears
+// the bar, is written whole, and the bar is drawn again below it. Safe
+// for concurrent use.
+type ProgressBar struct {
+	mu      sync.Mutex
+	w       io.Writer
+	now     func() time.Time
+	total   int64
+	done    int64
+	shown   bool        // the bar is on the screen (no newline after it)
+	samples []barSample // recent (time, bytes), for the rate
+	last    time.Time   // when the bar was last drawn
+}
+
+type barSample struct {
+	t time.Time
+	n int64
+}
+
+// barWindow is how far back the rate looks; barWidth is the bar's width
+// in cells.
+const (
+	barWindow = 5 * time.Second
+	barWidth  = 30
+)
+
+// NewProgressBar returns a bar drawing on w (a terminal).
+func NewProgressBar(w io.Writer) *ProgressBar {
+	return &ProgressBar{w: w, now: time.Now}
+}
+
+// Write writes log lines above the bar.
+func (b *ProgressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shown {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+	n, err := b.w.Write(p)
+	if b.shown {
+		fmt.Fprint(b.w, b.line())
+	}
+	return n, err
+}
+
+// protocol takes a protocol line; it reports whether it was one of the
+// bar's.
+func (b *ProgressBar) protocol(line string) bool {
+	if b == nil {
+		return false
+	}
+	for _, k := range []string{"total ", "complete "} {
+		v, ok := strings.CutPrefix(line, k)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		if k == "total " {
+			b.setTotal(n)
+		} else {
+			b.update(n)
+		}
+		return true
+	}
+	return false
+}
+
+func (b *ProgressBar) setTotal(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.total = n
+}
+
+func (b *ProgressBar) update(done int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.now()
+	b.done = done
+	b.samples = append(b.samples, barSample{t, done})
+	for len(b.samples) > 2 && t.Sub(b.samples[0].t) > barWindow {
+		b.samples = b.samples[1:]
+	}
+	if b.shown && t.Sub(b.last) < 200*time.Millisecond {
+		return
+	}
+	b.last = t
+	fmt.Fprint(b.w, "\r\033[K"+b.line())
+	b.shown = true
+}
+
+// Finish ends the bar's line, leaving its last state on the screen.
+func (b *ProgressBar) Finish() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shown {
+		fmt.Fprint(b.w, "\r\033[K"+b.line()+"\n")
+		b.shown = false
+	}
+}
+
+// line renders the bar, e.g.
+// "[=========>                    ]  31%  1.2 GiB / 3.9 GiB  85.3 MiB/s  ETA 0:32".
+func (b *ProgressBar) line() string {
+	var rate float64
+	if n := len(b.samples); n >= 2 {
+		first, last := b.samples[0], b.samples[n-1]
+		if d := last.t.Sub(first.t).Seconds(); d > 0 {
+			rate = float64(last.n-first.n) / d
+		}
+	}
+	if b.total <= 0 {
+		return fmt.Sprintf("%s  %s/s", humanBytes(float64(b.done)), humanBytes(rate))
+	}
+	frac := float64(b.done) / float64(b.total)
+	if frac > 1 {
+		frac = 1 // the donor's total is an estimate
+	}
+	fill := int(frac * barWidth)
+	bar := strings.Repeat("=", fill)
+	if fill < barWidth {
+		bar += ">" + strings.Repeat(" ", barWidth-fill-1)
+	}
+	eta := "--:--"
+	if rate > 0 && b.done < b.total {
+		s := int(float64(b.total-b.done)/rate + 0.5)
+		eta = fmt.Sprintf("%d:%02d", s/60, s%60)
+		if s >= 3600 {
+			eta = fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+		}
+	}
+	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), humanBytes(float64(b.done)), humanBytes(float64(b.total)), humanBytes(rate), eta)
+}
+
+// humanBytes formats n bytes with a binary unit: "512 B", "1.5 MiB".
+func humanBytes(n float64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := -1
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }
