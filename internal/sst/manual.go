@@ -520,9 +520,9 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 
 // ProgressBar draws a one-line progress bar with rate and ETA on a
 // terminal, from the "total" and "complete" lines a run with --progress 1
-// prints. It is also the terminal's writer for log lines: each one clears
-// the bar, is written whole, and the bar is drawn again below it. Safe
-// for concurrent use.
+// prints (about once a second). It is also the terminal's writer for log
+// lines: each one clears the bar and is written whole; the next update
+// draws the bar below it. Safe for concurrent use.
 type ProgressBar struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -556,13 +556,12 @@ func (b *ProgressBar) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.shown {
+		// The next update draws the bar again below the line; one
+		// that has stopped (the stream is over) is not drawn again.
 		fmt.Fprint(b.w, "\r\033[K")
+		b.shown = false
 	}
-	n, err := b.w.Write(p)
-	if b.shown {
-		fmt.Fprint(b.w, b.line())
-	}
-	return n, err
+	return b.w.Write(p)
 }
 
 // protocol takes a protocol line; it reports whether it was one of the
@@ -636,8 +635,12 @@ func (b *ProgressBar) line() string {
 			rate = float64(last.n-first.n) / d
 		}
 	}
+	speed := "--"
+	if rate > 0 {
+		speed = humanBytes(rate)
+	}
 	if b.total <= 0 {
-		return fmt.Sprintf("%s  %s/s", humanBytes(float64(b.done)), humanBytes(rate))
+		return fmt.Sprintf("%s  %s/s", humanBytes(float64(b.done)), speed)
 	}
 	frac := float64(b.done) / float64(b.total)
 	if frac > 1 {
@@ -656,7 +659,7 @@ func (b *ProgressBar) line() string {
 			eta = fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 		}
 	}
-	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), humanBytes(float64(b.done)), humanBytes(float64(b.total)), humanBytes(rate), eta)
+	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), humanBytes(float64(b.done)), humanBytes(float64(b.total)), speed, eta)
 }
 
 // humanBytes formats n bytes with a binary unit: "512 B", "1.5 MiB".

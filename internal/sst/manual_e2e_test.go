@@ -90,9 +90,17 @@ func TestE2EManualSST(t *testing.T) {
 		}
 		written <- nil
 	}()
+	// On a terminal (util-linux script(1) gives it one) send draws its
+	// progress bar.
 	var serr bytes.Buffer
-	scmd := exec.CommandContext(ctx, bin, "send", "--to", listen, "--defaults-file", n1.DefaultsFile())
+	sendArgv := []string{bin, "send", "--to", listen, "--defaults-file", n1.DefaultsFile()}
+	scmd := exec.CommandContext(ctx, sendArgv[0], sendArgv[1:]...)
 	scmd.Stderr = &serr
+	script, tty := exec.LookPath("script")
+	if tty == nil {
+		scmd = exec.CommandContext(ctx, script, "-qec", strings.Join(sendArgv, " "), "/dev/null")
+		scmd.Stdout = &serr
+	}
 	sendErr := scmd.Run()
 	stopWrites()
 	if err := <-written; err != nil {
@@ -101,6 +109,10 @@ func TestE2EManualSST(t *testing.T) {
 	if sendErr != nil {
 		t.Fatalf("send: %v; stderr:\n%s\nreceive's stderr:\n%s", sendErr, serr.String(), rerr.String())
 	}
+	if tty == nil && (!strings.Contains(serr.String(), "% ") || !strings.Contains(serr.String(), "ETA")) {
+		t.Errorf("send on a terminal drew no progress bar:\n%q", serr.String())
+	}
+	t.Logf("send:\n%s", serr.String())
 	if err := <-rdone; err != nil {
 		t.Fatalf("receive: %v; stderr:\n%s", err, rerr.String())
 	}

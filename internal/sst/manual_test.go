@@ -182,6 +182,9 @@ func TestProgressBar(t *testing.T) {
 			t.Fatalf("protocol(%q) = false", l)
 		}
 	}
+	if got := out.String(); !strings.HasSuffix(got, "  0 B / 1.0 GiB  --/s  ETA --:--") {
+		t.Errorf("first bar = %q, want no rate or ETA yet", got)
+	}
 	if b.protocol(testUUID+":5") || b.protocol("complete x") {
 		t.Errorf("a position or a bad count was taken for progress")
 	}
@@ -194,8 +197,14 @@ func TestProgressBar(t *testing.T) {
 	}
 	out.Reset()
 	fmt.Fprint(b, "WSREP_SST: [INFO] hello\n")
-	if got := out.String(); !strings.HasPrefix(got, "\r\033[KWSREP_SST: [INFO] hello\n[") {
-		t.Errorf("log line over the bar = %q, want the bar cleared, the line, the bar again", got)
+	if got := out.String(); got != "\r\033[KWSREP_SST: [INFO] hello\n" {
+		t.Errorf("log line over the bar = %q, want the bar cleared, then the line", got)
+	}
+	out.Reset()
+	clock = t0.Add(4*time.Second + 100*time.Millisecond)
+	b.protocol("complete 300000000") // drawn again at once after a log line
+	if got := out.String(); !strings.HasPrefix(got, "\r\033[K[=") {
+		t.Errorf("update after a log line = %q, want the bar drawn", got)
 	}
 	out.Reset()
 	clock = t0.Add(5 * time.Second)
@@ -206,8 +215,9 @@ func TestProgressBar(t *testing.T) {
 	}
 	out.Reset()
 	fmt.Fprint(b, "after\n")
+	b.Finish()
 	if out.String() != "after\n" {
-		t.Errorf("after Finish, log lines are plain: got %q", out.String())
+		t.Errorf("after Finish, log lines are plain and Finish draws nothing: got %q", out.String())
 	}
 	var nilBar *ProgressBar
 	nilBar.Finish()
