@@ -17,7 +17,7 @@ var (
 		name:     "receive",
 		synopsis: "--datadir DIR [--listen ADDR:PORT] [--defaults-file F]",
 		summary:  "manual SST, joiner side: receive a backup into a stopped node's datadir",
-		detail: "Run on the joiner with its server stopped. Listens (default 0.0.0.0:4444) for one 'send' from a donor, " +
+		detail: "Run on the joiner with its server stopped. Listens (default: wsrep_sst_receive_address, else 0.0.0.0:4444) for one 'send' from a donor, " +
 			"with the transport options (TLS, compression, rlimit) of the option files, keeps or replaces the datadir as an SST does, " +
 			"prepares, moves back, gives the files to the datadir's owner and writes grastate.dat with the backup's position, " +
 			"so that the server, once started, joins with IST.\n" +
@@ -54,7 +54,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 	fs.StringVar(&p.Datadir, "datadir", "", "the datadir (receive: required; send: default [mysqld] datadir)")
 	fs.StringVar(&p.DefaultsFile, "defaults-file", "", "read only this option file")
 	if cmd == "receive" {
-		fs.StringVar(&p.Listen, "listen", "", "address to listen on (default 0.0.0.0:4444)")
+		fs.StringVar(&p.Listen, "listen", "", "address to listen on (default wsrep_sst_receive_address, else 0.0.0.0:4444)")
 	} else {
 		fs.StringVar(&p.To, "to", "", "the joiner's HOST:PORT, as receive printed it (required)")
 		fs.StringVar(&p.Socket, "socket", "", "the server's socket (default [mysqld] socket)")

@@ -41,8 +41,8 @@ type ManualParams struct {
 	// Datadir is the joiner's datadir (receive, required) or the donor's
 	// (send; "" means [mysqld] datadir from the option files).
 	Datadir string
-	// Listen is the receive address, ADDR[:PORT]; "" means all
-	// interfaces, port 4444.
+	// Listen is the receive address, ADDR[:PORT]; "" means the option
+	// files' wsrep_sst_receive_address, else all interfaces, port 4444.
 	Listen string
 	// To is the joiner's HOST:PORT (send, required).
 	To string
@@ -177,7 +177,9 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 	}
 	listen := p.Listen
 	if listen == "" {
-		listen = "0.0.0.0:" + DefaultSSTPort
+		if listen, err = defaultListen(p); err != nil {
+			return Position{}, err
+		}
 	}
 	if err := checkListen(listen); err != nil {
 		return Position{}, err
@@ -231,6 +233,20 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 	}
 	p.Log.Info(fmt.Sprintf("Wrote %s (seqno %d, safe_to_bootstrap: 0): start the server; it joins the cluster with IST", filepath.Join(datadir, "grastate.dat"), pos.Seqno))
 	return pos, nil
+}
+
+// defaultListen is where receive listens without --listen: the node's
+// wsrep_sst_receive_address, as for an SST mysqld starts, unless it is
+// unset or AUTO; then all interfaces, port 4444.
+func defaultListen(p ManualParams) (string, error) {
+	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
+	if err != nil {
+		return "", withCode(ExitNoEnt, err)
+	}
+	if o, ok := files.Lookup("--mysqld", "wsrep-sst-receive-address"); ok && !strings.EqualFold(o.Value, "AUTO") {
+		return o.Value, nil
+	}
+	return "0.0.0.0:" + DefaultSSTPort, nil
 }
 
 // checkListen refuses an address the joiner flow would misread.

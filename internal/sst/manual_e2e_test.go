@@ -43,10 +43,11 @@ func TestE2EManualSST(t *testing.T) {
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
 	startSynced(ctx, t, n2, false)
-	port := galeratest.FreePort(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
+	// Without --listen, receive listens on the node's
+	// wsrep_sst_receive_address.
+	listen := n2.SSTAddress()
 	receive := func(ctx context.Context, stderr *syncBuffer) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, "receive", "--datadir", n2.Datadir(), "--listen", listen, "--defaults-file", n2.DefaultsFile())
+		cmd := exec.CommandContext(ctx, bin, "receive", "--datadir", n2.Datadir(), "--defaults-file", n2.DefaultsFile())
 		cmd.Stderr = stderr
 		return cmd
 	}

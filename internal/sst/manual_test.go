@@ -233,3 +233,19 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultListen(t *testing.T) {
+	for cnf, want := range map[string]string{
+		"[mysqld]\nwsrep_sst_receive_address=10.0.0.2:4567\n": "10.0.0.2:4567",
+		"[galera]\nwsrep-sst-receive-address = 10.0.0.3\n":    "10.0.0.3",
+		"[mysqld]\nwsrep_sst_receive_address=AUTO\n":          "0.0.0.0:4444",
+		"[mysqld]\ndatadir=/x\n":                              "0.0.0.0:4444",
+	} {
+		f := filepath.Join(t.TempDir(), "my.cnf")
+		must(t, os.WriteFile(f, []byte(cnf), 0o644))
+		got, err := defaultListen(ManualParams{DefaultsFile: f})
+		if err != nil || got != want {
+			t.Errorf("%q: defaultListen = %q, %v; want %q", cnf, got, err, want)
+		}
+	}
+}
