@@ -33,6 +33,7 @@ var subcommands = []subcommand{
 			"every setting with where its value came from. Nothing is started; passwords are redacted.\n" +
 			"Example: wsrep_sst_mariabackup explain --role joiner --address 10.0.0.2 --datadir /var/lib/mysql/",
 	},
+	manualReceive, manualSend,
 	{
 		name:     "version",
 		synopsis: "",

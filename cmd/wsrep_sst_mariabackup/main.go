@@ -36,6 +36,9 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	if cmd == "check" {
 		return check(args, stdout, log, search)
 	}
+	if cmd == "receive" || cmd == "send" {
+		return manual(cmd, args, stdout, stderr, h, search)
+	}
 	if code, done := human(cmd, args, stdout, log); done {
 		return code
 	}

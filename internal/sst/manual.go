@@ -1,0 +1,693 @@
+package sst
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/proc"
+)
+
+// Manual SST: the "receive" and "send" subcommands run the joiner and
+// donor flows of Run for an operator, with an argv synthesized the way
+// mysqld would pass it, so that option files, transport, TLS, compression
+// and keep-the-datadir behave exactly as in an SST mysqld starts. What
+// mysqld would do around the script is done here instead: find the
+// donor's position, and on the joiner give the files to the datadir's
+// owner and write grastate.dat so that the node joins with IST.
+
+// DefaultSSTPort is the port a manual receive listens on without --listen
+// (the script's default, WSREP_SST_OPT_PORT).
+const DefaultSSTPort = "4444"
+
+// ManualParams are the inputs of Receive and Send.
+type ManualParams struct {
+	// Program is argv[0] (its base name gives the SST method name).
+	Program string
+	// Datadir is the joiner's datadir (receive, required) or the donor's
+	// (send; "" means [mysqld] datadir from the option files).
+	Datadir string
+	// Listen is the receive address, ADDR[:PORT]; "" means the option
+	// files' wsrep_sst_receive_address, else all interfaces, port 4444.
+	Listen string
+	// To is the joiner's HOST:PORT (send, required).
+	To string
+	// DefaultsFile is --defaults-file, "" for the default search.
+	DefaultsFile string
+	// Socket is the donor server's socket; "" means [mysqld] socket.
+	Socket string
+	// Search, when non-nil, replaces the option-file search list (tests).
+	Search []string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Log receives the log lines; Redact (may be nil) learns secrets.
+	Log    *slog.Logger
+	Redact Secrets
+	// Notice receives the lines an operator must read unredacted (the
+	// command to run on the donor, which may carry the joiner's secret);
+	// nil means Log.
+	Notice io.Writer
+	// Progress, when non-nil, draws the data stage's progress (a
+	// terminal); otherwise the option files' progress setting applies.
+	Progress *ProgressBar
+}
+
+// Position is a Galera position: the cluster state UUID and a seqno.
+type Position struct {
+	UUID  string
+	Seqno int64
+}
+
+func (p Position) String() string { return fmt.Sprintf("%s:%d", p.UUID, p.Seqno) }
+
+// ParsePosition parses "uuid:seqno" as the first field of a galera info
+// line ("uuid:seqno [domain ...]").
+func ParsePosition(s string) (Position, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return Position{}, errors.New("empty position")
+	}
+	i := strings.LastIndexByte(f[0], ':')
+	if i < 0 {
+		return Position{}, fmt.Errorf("position %q is not uuid:seqno", f[0])
+	}
+	uuid, seq := f[0][:i], f[0][i+1:]
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if err != nil || !validUUID(uuid) {
+		return Position{}, fmt.Errorf("position %q is not uuid:seqno", f[0])
+	}
+	return Position{UUID: uuid, Seqno: n}, nil
+}
+
+// validUUID checks the 8-4-4-4-12 hex shape of a cluster state UUID.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// protoCapture is the stdout of a manual run: it splits the protocol
+// lines and hands each to fn.
+type protoCapture struct {
+	mu  sync.Mutex
+	buf []byte
+	fn  func(line string)
+}
+
+func (c *protoCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(c.buf, p...)
+	for {
+		i := bytes.IndexByte(c.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(c.buf[:i])
+		c.buf = c.buf[i+1:]
+		c.fn(line)
+	}
+}
+
+func (p *ManualParams) getenv(k string) string {
+	if p.Getenv != nil {
+		return p.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (p *ManualParams) notice(line string) {
+	if p.Notice != nil {
+		fmt.Fprintln(p.Notice, line)
+		return
+	}
+	p.Log.Info(line)
+}
+
+func (p *ManualParams) load(ctx context.Context, argv []string, getenv func(string) string) (*config.Config, error) {
+	cfg, err := config.Load(ctx, config.LoadParams{Program: p.Program, Argv: argv, Search: p.Search, Getenv: getenv, Secrets: p.Redact})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		p.Log.Warn(w)
+	}
+	return cfg, nil
+}
+
+// Receive is the joiner of a manual SST: it refuses a datadir a running
+// server holds, runs the joiner flow (keep-the-datadir, prepare, move
+// back), gives every file to the owner of the datadir, and writes
+// grastate.dat with the position of the received backup. It returns that
+// position; errors carry an exit code (see ExitCode).
+func Receive(ctx context.Context, p ManualParams) (Position, error) {
+	if p.Datadir == "" {
+		return Position{}, errorf(ExitInvalid, "receive: --datadir is required")
+	}
+	datadir, err := filepath.Abs(p.Datadir)
+	if err != nil {
+		return Position{}, errorf(ExitInvalid, "receive: --datadir: %w", err)
+	}
+	listen := p.Listen
+	if listen == "" {
+		if listen, err = defaultListen(p); err != nil {
+			return Position{}, err
+		}
+	}
+	if err := checkListen(listen); err != nil {
+		return Position{}, err
+	}
+	if pid, locked := lockedBy(filepath.Join(datadir, "ibdata1")); locked {
+		return Position{}, errorf(ExitAlready, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
+	}
+	uid, gid, err := ownerOf(datadir)
+	if err != nil {
+		return Position{}, errorf(ExitNoEnt, "receive: %w", err)
+	}
+	argv := []string{"--role", "joiner", "--address", listen, "--datadir", datadir}
+	if p.Progress != nil {
+		argv = append(argv, "--progress", "1")
+	}
+	if p.DefaultsFile != "" {
+		argv = append(argv, "--defaults-file", p.DefaultsFile)
+	}
+	cfg, err := p.load(ctx, argv, p.getenv)
+	if err != nil {
+		return Position{}, err
+	}
+	var final string
+	out := &protoCapture{fn: func(line string) {
+		if addr, ok := strings.CutPrefix(line, "ready "); ok {
+			p.notice(readyNotice(addr, cfg.Args))
+			return
+		}
+		if !p.Progress.protocol(line) {
+			final = line
+		}
+	}}
+	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	p.Progress.Finish()
+	if err != nil {
+		return Position{}, err
+	}
+	// The backup's own galera info (mariadb-backup --galera-info, taken
+	// while commits were blocked) is the position the data is at; the
+	// donor's --gtid is only when the send started.
+	pos, src, err := backupPosition(datadir, final)
+	if err != nil {
+		return Position{}, err
+	}
+	p.Log.Info(fmt.Sprintf("Position of the received data (%s): %s", src, pos))
+	if err := chownTree(datadir, uid, gid); err != nil {
+		return Position{}, errorf(ExitGeneric, "give %s to uid %d gid %d: %w", datadir, uid, gid, err)
+	}
+	if err := writeGrastate(datadir, pos, uid, gid); err != nil {
+		return Position{}, errorf(ExitNoEnt, "write grastate.dat: %w", err)
+	}
+	p.Log.Info(fmt.Sprintf("Wrote %s (seqno %d, safe_to_bootstrap: 0): start the server; it joins the cluster with IST", filepath.Join(datadir, "grastate.dat"), pos.Seqno))
+	return pos, nil
+}
+
+// defaultListen is where receive listens without --listen: the node's
+// wsrep_sst_receive_address, as for an SST mysqld starts, unless it is
+// unset or AUTO; then all interfaces, port 4444.
+func defaultListen(p ManualParams) (string, error) {
+	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
+	if err != nil {
+		return "", withCode(ExitNoEnt, err)
+	}
+	if o, ok := files.Lookup("--mysqld", "wsrep-sst-receive-address"); ok && !strings.EqualFold(o.Value, "AUTO") {
+		return o.Value, nil
+	}
+	return "0.0.0.0:" + DefaultSSTPort, nil
+}
+
+// checkListen refuses an address the joiner flow would misread.
+func checkListen(listen string) error {
+	if strings.ContainsAny(listen, "/@ ") {
+		return errorf(ExitInvalid, "receive: --listen %q: want ADDR[:PORT]", listen)
+	}
+	host, port := listen, ""
+	if strings.HasPrefix(listen, "[") {
+		i := strings.Index(listen, "]")
+		if i < 0 {
+			return errorf(ExitInvalid, "receive: --listen %q: unclosed '['", listen)
+		}
+		host, port = listen[:i+1], strings.TrimPrefix(listen[i+1:], ":")
+	} else if strings.Count(listen, ":") == 1 {
+		host, port, _ = strings.Cut(listen, ":")
+	}
+	if host == "" {
+		return errorf(ExitInvalid, "receive: --listen %q: no address (use 0.0.0.0:PORT for all interfaces)", listen)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			return errorf(ExitInvalid, "receive: --listen %q: port must be 1-65535", listen)
+		}
+	}
+	return nil
+}
+
+// readyNotice tells the operator what to run on the donor. With ssl-mode
+// VERIFY_* the joiner's address carries "cn:secret@", which the donor
+// must echo: it goes through the environment, not argv.
+func readyNotice(addr string, a *config.Args) string {
+	addr, _, _ = strings.Cut(addr, "/")
+	auth, hostport, ok := strings.Cut(addr, "@")
+	if !ok {
+		hostport, auth = addr, ""
+	}
+	if strings.HasPrefix(hostport, "0.0.0.0:") || strings.HasPrefix(hostport, "[::]:") {
+		hostport = "<this host>:" + a.Port
+	}
+	cmd := "wsrep_sst_mariabackup send --to " + hostport
+	if auth != "" {
+		cmd = "WSREP_SST_OPT_REMOTE_AUTH='" + auth + "' " + cmd
+	}
+	return "WSREP_SST: [INFO] Waiting for the donor: on the donor node run  " + cmd
+}
+
+// backupPosition reads the galera info file of the received backup, and
+// falls back on the joiner's final line.
+func backupPosition(datadir, final string) (Position, string, error) {
+	if f, err := findInfoFile(datadir); err == nil {
+		if line, err := firstLine(f); err == nil {
+			pos, err := ParsePosition(line)
+			if err != nil {
+				return Position{}, "", errorf(ExitPipe, "%s: %w", f, err)
+			}
+			return pos, filepath.Base(f), nil
+		}
+	}
+	pos, err := ParsePosition(final)
+	if err != nil {
+		return Position{}, "", errorf(ExitPipe, "no galera info in the received data and no position from the donor: %w", err)
+	}
+	return pos, "from the donor", nil
+}
+
+// lockedBy reports whether a process holds an fcntl lock on path (a
+// running server's InnoDB locks its system tablespace this way) and its
+// pid (-1 for an open-file-description lock, which has no owner pid).
+func lockedBy(path string) (pid int, locked bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil || lk.Type == syscall.F_UNLCK {
+		return 0, false
+	}
+	return int(lk.Pid), true
+}
+
+// ownerOf returns the owner of dir, or of its nearest existing parent
+// when dir does not exist yet.
+func ownerOf(dir string) (uid, gid int, err error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err == nil {
+			uid, gid = statOwner(fi)
+			return uid, gid, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			return 0, 0, fmt.Errorf("owner of %s: %w", dir, err)
+		}
+	}
+}
+
+// statOwner returns the uid and gid of a file (-1, -1 where the system
+// gives none).
+func statOwner(fi os.FileInfo) (uid, gid int) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, -1
+	}
+	return int(st.Uid), int(st.Gid)
+}
+
+// chownTree is chown -R uid:gid dir (symbolic links themselves, not
+// their targets).
+func chownTree(dir string, uid, gid int) error {
+	if os.Geteuid() != 0 && os.Geteuid() == uid {
+		return nil // ours already; only root could give them away
+	}
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+// writeGrastate writes grastate.dat as Galera saves it, atomically.
+func writeGrastate(datadir string, pos Position, uid, gid int) error {
+	content := fmt.Sprintf("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\nsafe_to_bootstrap: 0\n", pos.UUID, pos.Seqno)
+	path := filepath.Join(datadir, "grastate.dat")
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o660)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && os.Geteuid() == 0 {
+		err = os.Chown(tmp, uid, gid)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(datadir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Send is the donor of a manual SST: it reads the server's datadir and
+// socket from the option files (unless given), asks the server for its
+// position, and runs the donor flow to the joiner at p.To. The SST user
+// is WSREP_SST_OPT_AUTH, else [mysqld] wsrep_sst_auth, else [sst]
+// wsrep-sst-auth, as for mysqld's SST.
+func Send(ctx context.Context, p ManualParams) error {
+	if p.To == "" {
+		return errorf(ExitInvalid, "send: --to HOST:PORT is required")
+	}
+	if strings.ContainsAny(p.To, "/@ ") || !strings.Contains(p.To, ":") {
+		return errorf(ExitInvalid, "send: --to %q: want HOST:PORT, as receive printed it", p.To)
+	}
+	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
+	if err != nil {
+		return withCode(ExitNoEnt, err)
+	}
+	lookup := func(key string) string {
+		o, _ := files.Lookup("--mysqld", key)
+		return o.Value
+	}
+	datadir := p.Datadir
+	if datadir == "" {
+		if datadir = lookup("datadir"); datadir == "" {
+			return errorf(ExitInvalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
+		}
+	}
+	socket := p.Socket
+	if socket == "" {
+		socket = lookup("socket")
+	}
+	sstAuth := lookup("wsrep-sst-auth")
+	getenv := func(k string) string {
+		v := p.getenv(k)
+		if k == "WSREP_SST_OPT_AUTH" && v == "" {
+			return sstAuth
+		}
+		return v
+	}
+	if p.Redact != nil && sstAuth != "" {
+		if _, pw, ok := strings.Cut(sstAuth, ":"); ok {
+			p.Redact.AddSecret(pw)
+		}
+	}
+	argv := []string{"--role", "donor", "--address", p.To + "/xtrabackup_sst//1", "--datadir", datadir,
+		"--gtid", "00000000-0000-0000-0000-000000000000:-1", "--gtid-domain-id", "0"}
+	if socket != "" {
+		argv = append(argv, "--socket", socket)
+	}
+	if p.Progress != nil {
+		argv = append(argv, "--progress", "1")
+	}
+	if p.DefaultsFile != "" {
+		argv = append(argv, "--defaults-file", p.DefaultsFile)
+	}
+	cfg, err := p.load(ctx, argv, getenv)
+	if err != nil {
+		return err
+	}
+	st, err := serverStatus(ctx, cfg, p.DefaultsFile, socket)
+	if err != nil {
+		return err
+	}
+	if s := st["wsrep_local_state_comment"]; s != "Synced" {
+		return errorf(ExitInvalid, "send: the server is %q, not Synced: send from a synced node", s)
+	}
+	seqno, err := strconv.ParseInt(st["wsrep_last_committed"], 10, 64)
+	uuid := st["wsrep_local_state_uuid"]
+	if err != nil || !validUUID(uuid) {
+		return errorf(ExitInvalid, "send: the server reports no Galera position (wsrep_local_state_uuid %q, wsrep_last_committed %q): is wsrep on?", uuid, st["wsrep_last_committed"])
+	}
+	cfg.Args.GTID = Position{UUID: uuid, Seqno: seqno}.String()
+	if d := st["wsrep_gtid_domain_id"]; d != "" {
+		cfg.Args.GTIDDomainID = d
+	}
+	p.Log.Info(fmt.Sprintf("Donor position when the send starts: %s (the joiner takes the backup's own)", cfg.Args.GTID))
+	out := &protoCapture{fn: func(line string) {
+		if g, ok := strings.CutPrefix(line, "done "); ok {
+			p.Log.Info("Sent; the donor was at " + g + " when it started")
+			return
+		}
+		p.Progress.protocol(line)
+	}}
+	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	p.Progress.Finish()
+	return err
+}
+
+// serverStatus asks the donor's server, through the mariadb client, for
+// its Galera state; the password travels only in MYSQL_PWD.
+func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket string) (map[string]string, error) {
+	client := ""
+	for _, name := range []string{"mariadb", "mysql"} {
+		if path, err := exec.LookPath(name); err == nil {
+			client = path
+			break
+		}
+	}
+	if client == "" {
+		return nil, errorf(ExitNoEnt, "the mariadb client is not in PATH: install mariadb-client")
+	}
+	var args []string
+	if defaultsFile != "" {
+		args = append(args, "--defaults-file="+defaultsFile)
+	}
+	if socket != "" {
+		args = append(args, "--socket="+socket)
+	}
+	if cfg.User != "" {
+		args = append(args, "--user="+cfg.User)
+	}
+	args = append(args, "--connect-timeout=10", "-N", "-B", "-e",
+		"SHOW STATUS WHERE Variable_name IN ('wsrep_local_state_uuid','wsrep_last_committed','wsrep_local_state_comment'); "+
+			"SELECT 'wsrep_gtid_domain_id', @@global.wsrep_gtid_domain_id")
+	var env []string
+	if pw := cfg.Password.Reveal(); pw != "" {
+		env = append(env, "MYSQL_PWD="+pw)
+	}
+	var stdout bytes.Buffer
+	err := proc.Run(ctx, proc.Cmd{Name: "mariadb", Path: client, Args: args, Env: childEnv(nil, env...), Stdout: &stdout})
+	if err != nil {
+		return nil, errorf(ExitInvalid, "ask the server for its Galera position (check that it runs and that the SST user may connect): %w", err)
+	}
+	st := map[string]string{}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "\t"); ok {
+			st[k] = v
+		}
+	}
+	return st, nil
+}
+
+// ProgressBar draws a one-line progress bar with rate and ETA on a
+// terminal, from the "total" and "complete" lines a run with --progress 1
+// prints (about once a second). It is also the terminal's writer for log
+// lines: each one clears the bar and is written whole; the next update
+// draws the bar below it. Safe for concurrent use.
+type ProgressBar struct {
+	mu      sync.Mutex
+	w       io.Writer
+	now     func() time.Time
+	total   int64
+	done    int64
+	shown   bool        // the bar is on the screen (no newline after it)
+	samples []barSample // recent (time, bytes), for the rate
+	last    time.Time   // when the bar was last drawn
+}
+
+type barSample struct {
+	t time.Time
+	n int64
+}
+
+// barWindow is how far back the rate looks; barWidth is the bar's width
+// in cells.
+const (
+	barWindow = 5 * time.Second
+	barWidth  = 30
+)
+
+// NewProgressBar returns a bar drawing on w (a terminal).
+func NewProgressBar(w io.Writer) *ProgressBar {
+	return &ProgressBar{w: w, now: time.Now}
+}
+
+// Write writes log lines above the bar.
+func (b *ProgressBar) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shown {
+		// The next update draws the bar again below the line; one
+		// that has stopped (the stream is over) is not drawn again.
+		fmt.Fprint(b.w, "\r\033[K")
+		b.shown = false
+	}
+	return b.w.Write(p)
+}
+
+// protocol takes a protocol line; it reports whether it was one of the
+// bar's.
+func (b *ProgressBar) protocol(line string) bool {
+	if b == nil {
+		return false
+	}
+	for _, k := range []string{"total ", "complete "} {
+		v, ok := strings.CutPrefix(line, k)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return false
+		}
+		if k == "total " {
+			b.setTotal(n)
+		} else {
+			b.update(n)
+		}
+		return true
+	}
+	return false
+}
+
+func (b *ProgressBar) setTotal(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.total = n
+}
+
+func (b *ProgressBar) update(done int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.now()
+	b.done = done
+	b.samples = append(b.samples, barSample{t, done})
+	for len(b.samples) > 2 && t.Sub(b.samples[0].t) > barWindow {
+		b.samples = b.samples[1:]
+	}
+	if b.shown && t.Sub(b.last) < 200*time.Millisecond {
+		return
+	}
+	b.last = t
+	fmt.Fprint(b.w, "\r\033[K"+b.line())
+	b.shown = true
+}
+
+// Finish ends the bar's line, leaving its last state on the screen.
+func (b *ProgressBar) Finish() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shown {
+		fmt.Fprint(b.w, "\r\033[K"+b.line()+"\n")
+		b.shown = false
+	}
+}
+
+// line renders the bar, e.g.
+// "[=========>                    ]  31%  1.2 GiB / 3.9 GiB  85.3 MiB/s  ETA 0:32".
+func (b *ProgressBar) line() string {
+	var rate float64
+	if n := len(b.samples); n >= 2 {
+		first, last := b.samples[0], b.samples[n-1]
+		if d := last.t.Sub(first.t).Seconds(); d > 0 {
+			rate = float64(last.n-first.n) / d
+		}
+	}
+	speed := "--"
+	if rate > 0 {
+		speed = humanBytes(rate)
+	}
+	if b.total <= 0 {
+		return fmt.Sprintf("%s  %s/s", humanBytes(float64(b.done)), speed)
+	}
+	frac := float64(b.done) / float64(b.total)
+	if frac > 1 {
+		frac = 1 // the donor's total is an estimate
+	}
+	fill := int(frac * barWidth)
+	bar := strings.Repeat("=", fill)
+	if fill < barWidth {
+		bar += ">" + strings.Repeat(" ", barWidth-fill-1)
+	}
+	eta := "--:--"
+	if rate > 0 && b.done < b.total {
+		s := int(float64(b.total-b.done)/rate + 0.5)
+		eta = fmt.Sprintf("%d:%02d", s/60, s%60)
+		if s >= 3600 {
+			eta = fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+		}
+	}
+	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), humanBytes(float64(b.done)), humanBytes(float64(b.total)), speed, eta)
+}
+
+// humanBytes formats n bytes with a binary unit: "512 B", "1.5 MiB".
+func humanBytes(n float64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := -1
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}

@@ -1,0 +1,251 @@
+package sst
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"wsrep_sst_mariabackup/internal/config"
+)
+
+const testUUID = "0ab161ca-ed72-11f1-a409-8b473c53336a"
+
+func TestParsePosition(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Position
+		bad  bool
+	}{
+		{in: testUUID + ":21", want: Position{testUUID, 21}},
+		{in: testUUID + ":21 0", want: Position{testUUID, 21}},           // with the donor's domain id
+		{in: testUUID + ":7 0-1-7,1-2-3\n", want: Position{testUUID, 7}}, // with a GTID list
+		{in: testUUID + ":-1", want: Position{testUUID, -1}},             // undefined seqno parses; callers decide
+		{in: "", bad: true},                                        // empty file
+		{in: testUUID, bad: true},                                  // no seqno
+		{in: testUUID + ":x", bad: true},                           // seqno not a number
+		{in: "0ab161ca-ed72-11f1-a409:21", bad: true},              // short uuid
+		{in: "0ab161ca-ed72-11f1-a409-8b473c5333zz:21", bad: true}, // not hex
+		{in: "0ab161caXed72-11f1-a409-8b473c53336a:21", bad: true}, // no dash
+	}
+	for _, tt := range tests {
+		got, err := ParsePosition(tt.in)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("ParsePosition(%q) = %v, want an error", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParsePosition(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestBackupPosition: the galera info mariadb-backup wrote into the
+// backup wins over the line the joiner printed (which may be the donor's
+// position when the send started).
+func TestBackupPosition(t *testing.T) {
+	donor := testUUID + ":5"
+	t.Run("info file", func(t *testing.T) {
+		dir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte(testUUID+":42\n"), 0o644))
+		got, src, err := backupPosition(dir, donor)
+		if err != nil || got.Seqno != 42 || src != infoFile {
+			t.Errorf("got %v from %q (%v), want seqno 42 from %s", got, src, err, infoFile)
+		}
+	})
+	t.Run("11.x info file", func(t *testing.T) {
+		dir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(dir, infoFile11), []byte(testUUID+":43 0\n"), 0o644))
+		got, _, err := backupPosition(dir, donor)
+		if err != nil || got.Seqno != 43 {
+			t.Errorf("got %v (%v), want seqno 43", got, err)
+		}
+	})
+	t.Run("bad info file", func(t *testing.T) {
+		dir := t.TempDir()
+		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte("garbage\n"), 0o644))
+		if _, _, err := backupPosition(dir, donor); ExitCode(err) != ExitPipe {
+			t.Errorf("err = %v (exit %d), want exit %d", err, ExitCode(err), ExitPipe)
+		}
+	})
+	t.Run("no info file", func(t *testing.T) {
+		got, _, err := backupPosition(t.TempDir(), donor)
+		if err != nil || got.Seqno != 5 {
+			t.Errorf("got %v (%v), want the final line's seqno 5", got, err)
+		}
+	})
+}
+
+func TestWriteGrastate(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "grastate.dat"), []byte("# GALERA saved state\nseqno: -1\nsafe_to_bootstrap: 1\n"), 0o644))
+	must(t, writeGrastate(dir, Position{testUUID, 42}, os.Getuid(), os.Getgid()))
+	b, err := os.ReadFile(filepath.Join(dir, "grastate.dat"))
+	must(t, err)
+	want := "# GALERA saved state\nversion: 2.1\nuuid:    " + testUUID + "\nseqno:   42\nsafe_to_bootstrap: 0\n"
+	if string(b) != want {
+		t.Errorf("grastate.dat =\n%s\nwant\n%s", b, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "grastate.dat.tmp")); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind: %v", err)
+	}
+}
+
+func TestChownTree(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "db"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "db", "t.ibd"), nil, 0o644))
+	must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "link")))
+	must(t, chownTree(dir, 65534, 65533))
+	for _, p := range []string{dir, filepath.Join(dir, "db"), filepath.Join(dir, "db", "t.ibd"), filepath.Join(dir, "link")} {
+		uid, gid, err := ownerOf(p)
+		if p == filepath.Join(dir, "link") {
+			var fi os.FileInfo
+			fi, err = os.Lstat(p)
+			uid, gid = statOwner(fi)
+		}
+		if err != nil || uid != 65534 || gid != 65533 {
+			t.Errorf("%s: owner %d:%d (%v), want 65534:65533", p, uid, gid, err)
+		}
+	}
+	if uid, _, _ := ownerOf("/etc/passwd"); uid != 0 {
+		t.Errorf("the symlink's target was given away too")
+	}
+}
+
+func TestOwnerOfMissingDir(t *testing.T) {
+	dir := t.TempDir()
+	uid, gid, err := ownerOf(filepath.Join(dir, "a", "b"))
+	wu, wg, _ := ownerOf(dir)
+	if err != nil || uid != wu || gid != wg {
+		t.Errorf("ownerOf(missing) = %d:%d, %v; want the parent's %d:%d", uid, gid, err, wu, wg)
+	}
+}
+
+// TestLockedBy: a held fcntl lock on ibdata1 (what a running server's
+// InnoDB holds) is seen; an unlocked or missing file is not.
+func TestLockedBy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ibdata1")
+	if _, locked := lockedBy(p); locked {
+		t.Errorf("missing file reported locked")
+	}
+	must(t, os.WriteFile(p, []byte("x"), 0o644))
+	if _, locked := lockedBy(p); locked {
+		t.Errorf("unlocked file reported locked")
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	must(t, err)
+	defer f.Close()
+	// An open-file-description lock conflicts even with this process's
+	// own F_GETLK, unlike a classic one.
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	must(t, unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk))
+	if _, locked := lockedBy(p); !locked {
+		t.Errorf("locked file not reported")
+	}
+}
+
+func TestReadyNotice(t *testing.T) {
+	a := &config.Args{Port: "4444"}
+	tests := []struct{ addr, want string }{
+		{"10.0.0.2:4444/xtrabackup_sst//1", "wsrep_sst_mariabackup send --to 10.0.0.2:4444"},
+		{"0.0.0.0:4444/xtrabackup_sst//1", "send --to <this host>:4444"},
+		{"[::]:4444/xtrabackup_sst//1", "send --to <this host>:4444"},
+		{"node2:s3cr3t@10.0.0.2:4444/xtrabackup_sst//1", "WSREP_SST_OPT_REMOTE_AUTH='node2:s3cr3t' wsrep_sst_mariabackup send --to 10.0.0.2:4444"},
+	}
+	for _, tt := range tests {
+		if got := readyNotice(tt.addr, a); !strings.HasSuffix(got, tt.want) {
+			t.Errorf("readyNotice(%q) = %q, want it to end in %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestProgressBar: total/complete lines drive the bar; the rate comes from
+// the recent samples, the ETA from the rate; log lines go above it.
+func TestProgressBar(t *testing.T) {
+	var out strings.Builder
+	b := NewProgressBar(&out)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := t0
+	b.now = func() time.Time { return clock }
+	for _, l := range []string{"total 1073741824", "complete 0"} {
+		if !b.protocol(l) {
+			t.Fatalf("protocol(%q) = false", l)
+		}
+	}
+	if got := out.String(); !strings.HasSuffix(got, "  0 B / 1.0 GiB  --/s  ETA --:--") {
+		t.Errorf("first bar = %q, want no rate or ETA yet", got)
+	}
+	if b.protocol(testUUID+":5") || b.protocol("complete x") {
+		t.Errorf("a position or a bad count was taken for progress")
+	}
+	clock = t0.Add(4 * time.Second)
+	b.protocol("complete 268435456") // 256 MiB in 4 s: 64 MiB/s, 768 MiB left: 12 s
+	got := out.String()
+	want := "\r\033[K[=======>                      ]  25%  256.0 MiB / 1.0 GiB  64.0 MiB/s  ETA 0:12"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("bar = %q, want it to end in %q", got, want)
+	}
+	out.Reset()
+	fmt.Fprint(b, "WSREP_SST: [INFO] hello\n")
+	if got := out.String(); got != "\r\033[KWSREP_SST: [INFO] hello\n" {
+		t.Errorf("log line over the bar = %q, want the bar cleared, then the line", got)
+	}
+	out.Reset()
+	clock = t0.Add(4*time.Second + 100*time.Millisecond)
+	b.protocol("complete 300000000") // drawn again at once after a log line
+	if got := out.String(); !strings.HasPrefix(got, "\r\033[K[=") {
+		t.Errorf("update after a log line = %q, want the bar drawn", got)
+	}
+	out.Reset()
+	clock = t0.Add(5 * time.Second)
+	b.protocol("complete 1200000000") // over the estimate
+	b.Finish()
+	if got := out.String(); !strings.HasSuffix(got, "] 100%  1.1 GiB / 1.0 GiB  228.9 MiB/s  ETA --:--\n") {
+		t.Errorf("final bar = %q", got)
+	}
+	out.Reset()
+	fmt.Fprint(b, "after\n")
+	b.Finish()
+	if out.String() != "after\n" {
+		t.Errorf("after Finish, log lines are plain and Finish draws nothing: got %q", out.String())
+	}
+	var nilBar *ProgressBar
+	nilBar.Finish()
+	if nilBar.protocol("complete 1") {
+		t.Errorf("a nil bar took a line")
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 << 20: "1.5 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%v) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDefaultListen(t *testing.T) {
+	for cnf, want := range map[string]string{
+		"[mysqld]\nwsrep_sst_receive_address=10.0.0.2:4567\n": "10.0.0.2:4567",
+		"[galera]\nwsrep-sst-receive-address = 10.0.0.3\n":    "10.0.0.3",
+		"[mysqld]\nwsrep_sst_receive_address=AUTO\n":          "0.0.0.0:4444",
+		"[mysqld]\ndatadir=/x\n":                              "0.0.0.0:4444",
+	} {
+		f := filepath.Join(t.TempDir(), "my.cnf")
+		must(t, os.WriteFile(f, []byte(cnf), 0o644))
+		got, err := defaultListen(ManualParams{DefaultsFile: f})
+		if err != nil || got != want {
+			t.Errorf("%q: defaultListen = %q, %v; want %q", cnf, got, err, want)
+		}
+	}
+}
