@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"wsrep_sst_mariabackup/internal/config"
 )
 
@@ -128,29 +126,6 @@ func TestOwnerOfMissingDir(t *testing.T) {
 	wu, wg, _ := ownerOf(dir)
 	if err != nil || uid != wu || gid != wg {
 		t.Errorf("ownerOf(missing) = %d:%d, %v; want the parent's %d:%d", uid, gid, err, wu, wg)
-	}
-}
-
-// TestLockedBy: a held fcntl lock on ibdata1 (what a running server's
-// InnoDB holds) is seen; an unlocked or missing file is not.
-func TestLockedBy(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "ibdata1")
-	if _, locked := lockedBy(p); locked {
-		t.Errorf("missing file reported locked")
-	}
-	must(t, os.WriteFile(p, []byte("x"), 0o644))
-	if _, locked := lockedBy(p); locked {
-		t.Errorf("unlocked file reported locked")
-	}
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	must(t, err)
-	defer f.Close()
-	// An open-file-description lock conflicts even with this process's
-	// own F_GETLK, unlike a classic one.
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	must(t, unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk))
-	if _, locked := lockedBy(p); !locked {
-		t.Errorf("locked file not reported")
 	}
 }
 
