@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/swap"
@@ -90,10 +89,6 @@ func journalState(path string) (string, error) {
 	return "", fmt.Errorf("unknown state %q", j.State)
 }
 
-// spaceMargin mirrors internal/sst/keep.go: 5% and 64 MiB for the
-// estimate's error and the logs written beside.
-func spaceMargin(n int64) int64 { return n/20 + 64<<20 }
-
 // space checks the joiner's filesystems against keep-datadir: keeping
 // the old data until the new one is prepared needs room for both (about
 // twice the datadir), the new data estimated by the old.
@@ -116,44 +111,13 @@ func (c *checker) space(cfg *config.Config) {
 		dirs = append(dirs, d)
 	}
 	skip := []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, pidFile), filepath.Join(datadir, progressMarker)}
-	type fsys struct {
-		path      string
-		free, old int64
+	fss, err := swap.Space(swap.Plan{Dirs: dirs, Keep: cfg.CpatRegexp, Skip: skip, Journal: filepath.Join(datadir, swapJournal)})
+	if err != nil {
+		c.problem("cannot measure the space of the datadir's filesystems: %v", "make the directories readable by the user mysqld runs as", err)
+		return
 	}
-	var order []*fsys
-	byDev := map[uint64]*fsys{}
-	for _, d := range dirs {
-		dev, err := swap.Device(d)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			c.problem("cannot measure the filesystem of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
-			return
-		}
-		f := byDev[dev]
-		if f == nil {
-			free, err := swap.Free(d)
-			if err != nil {
-				c.problem("cannot measure free space of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
-				return
-			}
-			f = &fsys{path: d, free: int64(min(free, 1<<62))}
-			byDev[dev] = f
-			order = append(order, f)
-		}
-		if nested(d, dirs) {
-			continue
-		}
-		n, err := swap.Size(swap.Plan{Dirs: []string{d}, Keep: cfg.CpatRegexp, Skip: skip, Journal: filepath.Join(datadir, swapJournal)})
-		if err != nil {
-			c.problem("cannot measure the size of %s: %v", "make the directory readable by the user mysqld runs as", d, err)
-			return
-		}
-		f.old += n
-	}
-	for _, f := range order {
-		c.spaceFor(f.path, f.free, f.old, cfg.KeepDatadir)
+	for _, f := range fss {
+		c.spaceFor(f.Path, f.Free, f.Moved, cfg.KeepDatadir)
 	}
 }
 
@@ -161,41 +125,17 @@ func (c *checker) space(cfg *config.Config) {
 // left under keep-datadir mode (auto, 1 or 0), as decideKeep in
 // internal/sst/keep.go will, estimating the new data by the old.
 func (c *checker) spaceFor(path string, free, old int64, mode string) {
-	want := old + spaceMargin(old)
+	want := old + swap.Margin(old)
 	if free >= want || old == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, bytesIEC(free), bytesIEC(old), bytesIEC(want))
+	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, swap.Bytes(free), swap.Bytes(old), swap.Bytes(want))
 	switch mode {
 	case "1":
 		c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)
 	case "auto":
 		c.warning("%s: the next SST cleans the datadir first, as the stock script does, and a failed SST loses the previous data", "free space on that filesystem to keep the previous data safe during an SST", msg)
 	}
-}
-
-// nested reports whether d lies inside another of dirs.
-func nested(d string, dirs []string) bool {
-	for _, o := range dirs {
-		if o != d && strings.HasPrefix(d, filepath.Clean(o)+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// bytesIEC formats n bytes for an operator.
-func bytesIEC(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // tmpdir checks that the donor can make its temporary directories in

@@ -23,11 +23,6 @@ const swapJournal = "sst_swap.journal"
 // there until killed, so that tests can crash it at every step.
 const pauseEnv = "WSREP_SST_TEST_PAUSE_AT"
 
-// spaceMargin is the slack added to the space an SST is expected to need:
-// 5% and 64 MiB, for the estimate's error (the donor's total is the
-// footprint of its datadir, not of the backup) and the logs written beside.
-func spaceMargin(n int64) int64 { return n/20 + 64<<20 }
-
 // recoverSwap finishes or undoes a swap that a crash interrupted. It runs
 // right after the lock is taken, before anything else touches the
 // datadir.
@@ -92,54 +87,6 @@ func (t targets) plan(hook func(string)) swap.Plan {
 		Journal: filepath.Join(t.datadir, swapJournal), Hook: hook}
 }
 
-// nested reports whether d lies inside another of the dirs.
-func (t targets) nested(d string) bool {
-	for _, o := range t.dirs {
-		if o != d && strings.HasPrefix(d, filepath.Clean(o)+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// fsSpace is one filesystem the SST writes to.
-type fsSpace struct {
-	path string // the first target directory on it
-	free int64
-	old  int64 // bytes of old entries on it (what the stock wipe frees)
-}
-
-// space measures the filesystems of the target directories.
-func (t targets) space() ([]*fsSpace, error) {
-	byDev := map[uint64]*fsSpace{}
-	var order []*fsSpace
-	for _, d := range t.dirs {
-		dev, err := swap.Device(d)
-		if err != nil {
-			return nil, err
-		}
-		f := byDev[dev]
-		if f == nil {
-			free, err := swap.Free(d)
-			if err != nil {
-				return nil, err
-			}
-			f = &fsSpace{path: d, free: int64(min(free, 1<<62))}
-			byDev[dev] = f
-			order = append(order, f)
-		}
-		if t.nested(d) {
-			continue // counted with the directory it is in
-		}
-		n, err := swap.Size(swap.Plan{Dirs: []string{d}, Keep: t.keep, Skip: t.skip, Journal: filepath.Join(t.datadir, swapJournal)})
-		if err != nil {
-			return nil, err
-		}
-		f.old += n
-	}
-	return order, nil
-}
-
 // keepDecision says how the joiner replaces its data.
 type keepDecision int
 
@@ -158,14 +105,14 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		s.log.Info("keep-datadir=0: the datadir is cleaned when the data stream starts, as the stock script does")
 		return stockOrder, nil
 	}
-	fss, err := t.space()
+	fss, err := swap.Space(t.plan(nil))
 	if err != nil {
 		s.log.Warn(fmt.Sprintf("cannot measure free space (%v); keeping the previous datadir until the new one is prepared", err))
 		return keepOld, nil
 	}
 	var old int64
 	for _, f := range fss {
-		old += f.old
+		old += f.Moved
 	}
 	if old == 0 {
 		return keepOld, nil // nothing to keep: no extra space needed
@@ -180,20 +127,20 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 	var short []string
 	stockFits := true
 	for i, f := range fss {
-		want := f.old
+		want := f.Moved
 		if i == 0 {
 			want = need
 		}
-		want += spaceMargin(want)
-		if f.free < want {
-			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.path, bytesIEC(want), bytesIEC(f.free)))
+		want += swap.Margin(want)
+		if f.Free < want {
+			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.Path, swap.Bytes(want), swap.Bytes(f.Free)))
 		}
-		if f.free+f.old < want {
+		if f.Free+f.Moved < want {
 			stockFits = false
 		}
 	}
 	if len(short) == 0 {
-		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", bytesIEC(old), bytesIEC(need), estimated))
+		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", swap.Bytes(old), swap.Bytes(need), estimated))
 		return keepOld, nil
 	}
 	why := strings.Join(short, "; ")
@@ -277,25 +224,11 @@ func (s *session) noSpace(t targets, what string, err error) error {
 	}
 	free := "unknown"
 	if n, ferr := swap.Free(where); ferr == nil {
-		free = bytesIEC(int64(min(n, 1<<62)))
+		free = swap.Bytes(int64(min(n, 1<<62)))
 	}
 	need := ""
 	if s.total > 0 {
-		need = fmt.Sprintf(", about %s needed for the new data", bytesIEC(s.total+spaceMargin(s.total)))
+		need = fmt.Sprintf(", about %s needed for the new data", swap.Bytes(s.total+swap.Margin(s.total)))
 	}
 	return errorf(ExitNoSpace, "%s: no space left on the filesystem of %s (%s free%s): %w; free space there and retry (the previous datadir was left as it was unless a warning above says it was cleaned)", what, where, free, need, err)
-}
-
-// bytesIEC formats n bytes for an operator.
-func bytesIEC(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

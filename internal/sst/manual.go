@@ -20,6 +20,7 @@ import (
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
+	"wsrep_sst_mariabackup/internal/swap"
 )
 
 // Manual SST: the "receive" and "send" subcommands run the joiner and
@@ -653,10 +654,10 @@ func (b *ProgressBar) line() string {
 	}
 	speed := "--"
 	if rate > 0 {
-		speed = humanBytes(rate)
+		speed = swap.Bytes(int64(rate))
 	}
 	if b.total <= 0 {
-		return fmt.Sprintf("%s  %s/s", humanBytes(float64(b.done)), speed)
+		return fmt.Sprintf("%s  %s/s", swap.Bytes(b.done), speed)
 	}
 	frac := float64(b.done) / float64(b.total)
 	if frac > 1 {
@@ -675,19 +676,5 @@ func (b *ProgressBar) line() string {
 			eta = fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
 		}
 	}
-	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), humanBytes(float64(b.done)), humanBytes(float64(b.total)), speed, eta)
-}
-
-// humanBytes formats n bytes with a binary unit: "512 B", "1.5 MiB".
-func humanBytes(n float64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := -1
-	for n >= 1024 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", n, units[i])
+	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), swap.Bytes(b.done), swap.Bytes(b.total), speed, eta)
 }

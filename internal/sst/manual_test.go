@@ -201,14 +201,6 @@ func TestProgressBar(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[float64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 << 20: "1.5 GiB"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%v) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestDefaultListen(t *testing.T) {
 	for cnf, want := range map[string]string{
 		"[mysqld]\nwsrep_sst_receive_address=10.0.0.2:4567\n": "10.0.0.2:4567",
