@@ -2,10 +2,12 @@ package mbstream
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +17,9 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
 // scanned is a copy of a Segment.
@@ -538,6 +543,90 @@ func TestScanMbstreamCreate(t *testing.T) {
 		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
 	}
 	checkScan(t, data, bytes.NewReader(data))
+}
+
+// TestScanMariadbBackup scans what mariadb-backup --backup
+// --stream=mbstream writes for a real server, a one-node Galera cluster
+// holding some tables, with --parallel so that the chunks of several files
+// interleave. It runs only with SST_INTEGRATION=1, under the shared lock:
+//
+//	flock /tmp/sst-integration.lock env SST_INTEGRATION=1 go test -count=1 -run TestScanMariadbBackup ./internal/stream/mbstream/
+func TestScanMariadbBackup(t *testing.T) {
+	if os.Getenv("SST_INTEGRATION") != "1" {
+		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
+	}
+	if err := galeratest.Available(); err != nil {
+		t.Skip(err)
+	}
+	if r := os.Getenv(galeratest.ServerRootEnv); r != "" && r != galeratest.HostRoot {
+		t.Skipf("%s=%s: the node's server is not the host's mariadb-backup's", galeratest.ServerRootEnv, r)
+	}
+	dir := t.TempDir()
+	c, err := galeratest.New(galeratest.Options{Dir: dir, Method: "scantest", Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered after TempDir, so it runs first.
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	n, err := c.AddNode(galeratest.NodeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := galeratest.LoadData(ctx, n, "sbtest", 20000); err != nil {
+		t.Fatal(err)
+	}
+
+	target := filepath.Join(dir, "target")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "mariadb-backup", "--defaults-file="+n.DefaultsFile(),
+		"--backup", "--stream=mbstream", "--parallel=4", "--target-dir="+target,
+		"--user=root", "--socket="+n.Socket())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mariadb-backup: %v\n%s", err, stderr.Bytes())
+	}
+	segs := checkScan(t, data, bytes.NewReader(data))
+
+	paths := map[string]bool{}
+	var payloads, big int
+	for _, s := range segs {
+		paths[s.path] = true
+		if s.typ == ChunkPayload {
+			payloads++
+			if len(s.payload) >= ChunkSize {
+				big++
+			}
+		}
+	}
+	t.Logf("mariadb-backup wrote %d bytes: %d chunks, %d payload chunks (%d of %d bytes or more), %d files",
+		len(data), len(segs), payloads, big, ChunkSize, len(paths))
+	for _, p := range []string{"ibdata1", "sbtest/t1.frm", "sbtest/t3.MAD", "xtrabackup_checkpoints"} {
+		if !paths[p] {
+			t.Errorf("no chunk of %s in the stream", p)
+		}
+	}
+	if t.Failed() {
+		t.Logf("paths: %v", slices.Sorted(maps.Keys(paths)))
+	}
+	if big == 0 {
+		t.Errorf("no payload chunk of %d bytes or more: the test does not cover large chunks", ChunkSize)
+	}
 }
 
 // BenchmarkScan scans 1 GiB of 10 MiB chunks in memory.
