@@ -29,7 +29,8 @@ type ScanOptions struct {
 type Segment struct {
 	// Header is the chunk's bytes before its payload: magic through
 	// checksum, and for a sparse chunk its map. An end-of-file chunk is
-	// all header.
+	// all header. It holds the CRC-32 of the payload, so a receiver that
+	// rebuilds the payload from elsewhere can check what it rebuilt.
 	Header []byte
 	Type   ChunkType // ChunkPayload, ChunkSparse, ChunkEOF, or an ignorable unknown type
 	Flags  byte      // flag bits from the header
@@ -63,7 +64,10 @@ type Segment struct {
 // the last chunk it returned. It keeps one payload buffer, as large as the
 // largest payload seen so far, and grows it only as payload bytes arrive,
 // so that a header announcing more than the stream holds costs no more
-// than the bytes that came. A Scanner is not safe for concurrent use.
+// than the bytes that came; the same goes for its header buffer, which
+// holds sparse maps of up to 1 MiB. Beyond that it keeps the path and next
+// offset of every file whose end-of-file chunk has not come yet, as the
+// Reader does. A Scanner is not safe for concurrent use.
 type Scanner struct {
 	br   *bufio.Reader
 	max  int64
@@ -85,6 +89,7 @@ func NewScanner(r io.Reader, opts ScanOptions) *Scanner {
 	if opts.MaxPayload <= 0 {
 		opts.MaxPayload = DefaultMaxPayload
 	}
+	opts.MaxPayload = min(opts.MaxPayload, math.MaxInt) // lengths become ints
 	return &Scanner{
 		br:    bufio.NewReaderSize(r, 64<<10),
 		max:   opts.MaxPayload,
