@@ -22,6 +22,13 @@ const (
 
 // DefaultCpat is the script's default cpat: files in the datadir the joiner
 // keeps when it wipes it before an SST (read_cnf).
+// Parallel streams of the v2 data stage ([sst] parallel-streams).
+// MaxParallelStreams is xfer.MaxStreams (config does not import xfer).
+const (
+	DefaultParallelStreams = 2
+	MaxParallelStreams     = 64
+)
+
 const DefaultCpat = `.*\.pem$\|.*galera\.cache$\|.*sst_in_progress$\|.*\.sst$\|.*gvwstate\.dat$\|.*grastate\.dat$\|.*\.err$\|.*\.log$\|.*RPM_UPGRADE_MARKER$\|.*RPM_UPGRADE_HISTORY$`
 
 // Config is the fully resolved configuration of one SST run: the parsed
@@ -141,6 +148,15 @@ type Config struct {
 	// for every other step). A major-version SST across an InnoDB redo
 	// format change needs the donor's (older) mariadb-backup here.
 	PrepareTool string
+	// TransferV2 is [sst] transfer-v2 (default on): the joiner offers the
+	// v2 data stage (delta, resume, parallel streams; internal/xfer) to a
+	// donor running this program, and the donor accepts the offer. Off, both
+	// speak only the stock stream.
+	TransferV2 bool
+	// ParallelStreams is [sst] parallel-streams (donor, default
+	// DefaultParallelStreams, 1..64): the TCP connections of a v2 data
+	// stage, each with its own TLS session and compressor.
+	ParallelStreams int
 	// StatusFile is [sst] status-file: a JSON status document rewritten
 	// about once a second (see internal/status), "" for none.
 	StatusFile string
@@ -452,6 +468,15 @@ func (r *resolver) settings() error {
 		return err
 	}
 	c.PrepareTool = r.get(groupsSST, "prepare-tool", "")
+	if c.TransferV2, err = r.getBool(groupsSST, "transfer-v2", true); err != nil {
+		return err
+	}
+	if c.ParallelStreams, err = r.getInt(groupsSST, "parallel-streams", DefaultParallelStreams); err != nil {
+		return err
+	}
+	if c.ParallelStreams < 1 || c.ParallelStreams > MaxParallelStreams {
+		return fmt.Errorf("option parallel-streams=%d: must be 1 to %d: %w", c.ParallelStreams, MaxParallelStreams, ErrInvalid)
+	}
 	c.StatusFile = r.get(groupsSST, "status-file", "")
 	if c.Syslog, err = r.getInt(groupsSST, "sst-syslog", 0); err != nil {
 		return err

@@ -141,6 +141,8 @@ func (c *Config) settingValues() map[string]any {
 		"keep-datadir":        c.KeepDatadir,
 		"prepare-tool":        c.PrepareTool,
 		"status-file":         c.StatusFile,
+		"transfer-v2":         c.TransferV2,
+		"parallel-streams":    c.ParallelStreams,
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,

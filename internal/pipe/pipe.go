@@ -154,25 +154,67 @@ func (r *Receiver) Close() error {
 // decompression, decryption (socat | pv | decompressor | openssl enc -d).
 // Errors from c.Peek are returned as they are.
 func OpenRecv(ctx context.Context, conn net.Conn, c Config) (*Receiver, error) {
-	var r io.Reader = conn
-	if c.Watchdog != nil {
-		r = c.Watchdog.Reader("no data received from the "+c.peer(), r)
+	l, err := Accept(ctx, conn, c)
+	if err != nil {
+		return nil, err
 	}
-	var tc *tls.Conn
-	if c.TLS != nil {
-		tc = tls.Server(readConn{conn, r}, c.TLS)
-		if err := c.handshake(ctx, tc); err != nil {
-			return nil, err
-		}
-		r = tc
-	}
-	br := bufio.NewReaderSize(r, RecvBufferSize)
+	br := bufio.NewReaderSize(l, RecvBufferSize)
 	if c.Peek != nil {
 		if err := c.Peek(br); err != nil {
 			return nil, err
 		}
 	}
-	rs := &Receiver{Reader: br, tlsConn: tc}
+	return l.Recv(ctx, br, c)
+}
+
+// Link is one connection after its TLS handshake, if any: the plaintext
+// stream both ways, under rate limit, progress, compression and cipher.
+// The v2 data stage exchanges its hello and manifest on it before
+// stacking the rest (Recv, Send). Reads (receiving end) or writes
+// (sending end) go through the Config's watchdog.
+type Link struct {
+	conn    net.Conn
+	tlsConn *tls.Conn
+	r       io.Reader
+	w       io.Writer
+}
+
+// Read reads the plaintext stream.
+func (l *Link) Read(p []byte) (int, error) { return l.r.Read(p) }
+
+// Write writes the plaintext stream.
+func (l *Link) Write(p []byte) (int, error) { return l.w.Write(p) }
+
+// TLS returns the state of the TLS session, ok false for a plain stream.
+func (l *Link) TLS() (st tls.ConnectionState, ok bool) {
+	if l.tlsConn == nil {
+		return st, false
+	}
+	return l.tlsConn.ConnectionState(), true
+}
+
+// Accept runs the receiving end's TLS handshake on conn (as the server),
+// reads through c.Watchdog.
+func Accept(ctx context.Context, conn net.Conn, c Config) (*Link, error) {
+	var r io.Reader = conn
+	if c.Watchdog != nil {
+		r = c.Watchdog.Reader("no data received from the "+c.peer(), r)
+	}
+	l := &Link{conn: conn, r: r, w: conn}
+	if c.TLS != nil {
+		tc := tls.Server(readConn{conn, r}, c.TLS)
+		if err := c.handshake(ctx, tc); err != nil {
+			return nil, err
+		}
+		l.tlsConn, l.r, l.w = tc, tc, tc
+	}
+	return l, nil
+}
+
+// Recv stacks progress, decompression and decryption on r, which is l
+// or a buffered reader of l holding what the caller peeked at.
+func (l *Link) Recv(ctx context.Context, r io.Reader, c Config) (*Receiver, error) {
+	rs := &Receiver{Reader: r, tlsConn: l.tlsConn}
 	if c.Progress != nil {
 		rs.Reader = c.Progress.Reader(rs.Reader)
 	}
@@ -229,19 +271,35 @@ type Sender struct {
 // pipeline: openssl enc | compressor | pv (rate limit, progress) | socat
 // (TLS).
 func OpenSend(ctx context.Context, conn net.Conn, c Config) (*Sender, error) {
-	ss := &Sender{conn: conn}
+	l, err := Connect(ctx, conn, c)
+	if err != nil {
+		return nil, err
+	}
+	return l.Send(ctx, c)
+}
+
+// Connect runs the sending end's TLS handshake on conn (as the client),
+// writes through c.Watchdog.
+func Connect(ctx context.Context, conn net.Conn, c Config) (*Link, error) {
 	var w io.Writer = conn
 	if c.Watchdog != nil {
 		w = c.Watchdog.Writer("the "+c.peer()+" accepted no data", w)
 	}
+	l := &Link{conn: conn, r: conn, w: w}
 	if c.TLS != nil {
 		tc := tls.Client(writeConn{conn, w}, c.TLS)
 		if err := c.handshake(ctx, tc); err != nil {
 			return nil, err
 		}
-		ss.tlsConn = tc
-		w = tc
+		l.tlsConn, l.r, l.w = tc, tc, tc
 	}
+	return l, nil
+}
+
+// Send stacks rate limit, progress, compression and encryption on l.
+func (l *Link) Send(ctx context.Context, c Config) (*Sender, error) {
+	ss := &Sender{conn: l.conn, tlsConn: l.tlsConn}
+	w := l.w
 	if c.Rate > 0 {
 		w = stream.NewThrottledWriter(ctx, w, c.Rate)
 	}

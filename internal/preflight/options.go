@@ -20,6 +20,7 @@ var sstKeys = []string{
 	"rlimit", "use-extra", "sst-special-dirs", "sst-initial-timeout",
 	"sst-idle-timeout", "keep-datadir", "prepare-tool", "sst-syslog",
 	"sst-log-archive", "sst-log-archive-dir", "wsrep-sst-auth", "status-file",
+	"transfer-v2", "parallel-streams",
 	// sst|xtrabackup|mariabackup.
 	"inno-backup-opts", "inno-apply-opts", "inno-move-opts", "use-memory",
 	// --mysqld|sst|xtrabackup|mariabackup.

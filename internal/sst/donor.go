@@ -141,6 +141,9 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err != nil {
 		return err
 	}
+	if s.acceptV2() {
+		return s.streamBackupV2(ctx, addr, tool, args, env, datadir)
+	}
 	return s.streamBackup(ctx, addr, tool, args, env, datadir)
 }
 

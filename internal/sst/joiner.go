@@ -19,6 +19,7 @@ import (
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/tlsx"
+	"wsrep_sst_mariabackup/internal/xfer"
 )
 
 // joiner receives the state as the joiner branch of wsrep_sst_mariabackup
@@ -63,6 +64,10 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return err
 	}
 	defer unmark()
+	if s.offerV2() {
+		s.ref = s.startReference(ctx, datadir, dirs)
+		defer func() { s.ref.stop() }()
+	}
 
 	ln, err := s.listen(ctx)
 	if err != nil {
@@ -103,6 +108,12 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := s.printCoords(coordsFile, magic); err != nil {
 		return err
 	}
+	if s.ref != nil {
+		s.ref.stop()
+		if err := os.RemoveAll(filepath.Join(datadir, resumeDir)); err != nil {
+			s.log.Warn(fmt.Sprintf("remove %s: %v", resumeDir, err))
+		}
+	}
 	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
 	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
 	return nil
@@ -141,14 +152,20 @@ func (s *session) markInProgress(datadir string) (func(), error) {
 }
 
 // printReady prints the "ready" line with the address the donor must use.
-// The joiner's lsn is always empty and sst_ver is 1 (backup locks).
+// sst_ver is 1 (backup locks). The lsn field, empty in the script, offers
+// transfer v2 (xfer.Range.Token) when this joiner can take it; a stock
+// donor ignores the field.
 func (s *session) printReady() error {
 	a := s.args
 	module := a.Module
 	if module == "" {
 		module = "xtrabackup_sst"
 	}
-	return s.proto.line("ready %s%s:%s/%s//1", s.tr.addrPrefix, a.Host, a.Port, module)
+	lsn := ""
+	if s.ref != nil {
+		lsn = xfer.Supported.Token()
+	}
+	return s.proto.line("ready %s%s:%s/%s/%s/1", s.tr.addrPrefix, a.Host, a.Port, module, lsn)
 }
 
 // printCoords prints the final line: the donor's coordinates, or those of
@@ -310,6 +327,9 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		}
 	}
 	decision, err := s.decideKeep(t, s.total)
+	if (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs) {
+		decision, err = s.decideKeep(t, s.total)
+	}
 	if err != nil {
 		return err
 	}
@@ -360,15 +380,26 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	defer stopProgress()
 	pc := s.tr.pipeConfig("donor", progress, false)
 	pc.Watchdog = stall
-	pc.Peek = func(br *bufio.Reader) error {
-		if _, err := br.Peek(1); err != nil {
-			// Nothing has been touched yet: a donor that failed
-			// before sending data leaves this datadir as it was.
-			return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
-		}
-		return nil
+	link, err := pipe.Accept(ctx, conn, pc)
+	if err != nil {
+		return pipeError(ctx, err)
 	}
-	in, err := pipe.OpenRecv(ctx, conn, pc)
+	br := bufio.NewReaderSize(link, pipe.RecvBufferSize)
+	if _, err := br.Peek(1); err != nil {
+		// Nothing has been touched yet: a donor that failed before
+		// sending data leaves this datadir as it was.
+		return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+	}
+	if s.ref != nil {
+		if v2, err := xfer.IsHello(br); err != nil {
+			return s.stageError(ctx, "read the data stream", err)
+		} else if v2 {
+			return s.receiveV2(ctx, ln, v2Conn{conn: conn, link: link, br: br}, t, decision, pc)
+		}
+		s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
+		s.ref.stop()
+	}
+	in, err := link.Recv(ctx, br, pc)
 	if err != nil {
 		return pipeError(ctx, err)
 	}

@@ -53,7 +53,7 @@ type targets struct {
 
 func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
 	t := targets{datadir: datadir, keep: keep,
-		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
+		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
 	t.dirs = append(t.dirs, datadir)
 	for _, d := range dirs {
 		if d != "" {

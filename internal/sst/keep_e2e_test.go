@@ -20,7 +20,7 @@ import (
 // volatileRE matches the datadir entries mariadbd or the SST program
 // rewrite on every start (the script's default cpat, plus ours): they are
 // left out of the "previous data is intact" comparisons.
-var volatileRE = regexp.MustCompile(`(^|/)(.*\.pem|galera\.cache|sst_in_progress|\.sst|\.sst-old|gvwstate\.dat|grastate\.dat|.*\.err|.*\.log|.*\.log\..*|wsrep_sst\.pid|` + regexp.QuoteMeta(swapJournal) + `(\.tmp)?)$`)
+var volatileRE = regexp.MustCompile(`(^|/)(.*\.pem|galera\.cache|sst_in_progress|\.sst|\.sst-old|\.sst-resume|gvwstate\.dat|grastate\.dat|.*\.err|.*\.log|.*\.log\..*|wsrep_sst\.pid|` + regexp.QuoteMeta(swapJournal) + `(\.tmp)?)$`)
 
 func dataSums(t *testing.T, n *galeratest.Node) map[string]string {
 	t.Helper()

@@ -130,6 +130,9 @@ type session struct {
 	status *status.Writer
 	// total is the donor's size estimate (the "total" of the gtid stage).
 	total int64
+	// ref is the joiner's reference data for a v2 transfer, nil when the
+	// joiner does not offer one.
+	ref *reference
 }
 
 // protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).

@@ -50,7 +50,11 @@ func (s *session) failStaging(ctx context.Context, t targets, err, cause error) 
 		}
 		return nerr
 	}
-	s.log.Info(fmt.Sprintf("Keeping '%s' of the failed SST for diagnosis (the next SST removes it)", staging))
+	if s.cfg.TransferV2 {
+		s.log.Info(fmt.Sprintf("Keeping '%s' of the failed SST: the next SST from a donor running this program reuses its data (resume), then removes it", staging))
+	} else {
+		s.log.Info(fmt.Sprintf("Keeping '%s' of the failed SST for diagnosis (the next SST removes it)", staging))
+	}
 	return err
 }
 

@@ -231,3 +231,13 @@ func ValidPath(p string) bool {
 	}
 	return true
 }
+
+// Empty returns a manifest without files: what a joiner with no
+// reference data sends.
+func Empty(blockSize int, seed uint64) (*Manifest, error) {
+	b, err := newBuilder(blockSize, seed)
+	if err != nil {
+		return nil, err
+	}
+	return b.finish(), nil
+}

@@ -1,0 +1,271 @@
+package sst
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/xfer"
+	"wsrep_sst_mariabackup/internal/xfer/manifest"
+)
+
+// resumeDir is where the staging directory of an interrupted SST waits
+// for the next attempt, whose reference data it is (transfer v2 resume).
+// It is removed once an SST or IST succeeds.
+const resumeDir = ".sst-resume"
+
+// Reference prefixes in the joiner's manifest: resumePrefix for resumeDir,
+// oldPrefix+N for the Nth directory of the previous data.
+const (
+	resumePrefix = "r"
+	oldPrefix    = "d"
+)
+
+// reference hashes the joiner's reference data in the background, from
+// the start of the joiner run (overlapping the gtid stage): the previous
+// data in its directories and an interrupted attempt's staging directory.
+// Its manifest tells a v2 donor which blocks need not be sent.
+type reference struct {
+	seed   uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+	// Set by the build goroutine before done is closed.
+	old, resume *manifest.Manifest
+	err         error
+	// roots maps each prefix to its directory.
+	roots map[string]string
+}
+
+// mutableRefs are names of files that the joiner's mysqld or Galera may
+// rewrite in place while the SST runs (a rewritten reference block fails
+// the transfer), or that no backup stream ever contains.
+var mutableRefs = map[string]bool{
+	"galera.cache": true, "gvwstate.dat": true, "grastate.dat": true, "ibtmp1": true,
+	progressMarker: true, "wsrep_sst.pid": true, swapJournal: true,
+}
+
+// includeOld is the manifest filter of the previous data's directories.
+func includeOld(p string, dir bool) bool {
+	base := path.Base(p)
+	if !strings.Contains(p, "/") && (base == stagingDir || base == resumeDir || base == ".sst-old") {
+		return false
+	}
+	if dir {
+		return true
+	}
+	switch {
+	case mutableRefs[base], strings.HasPrefix(base, "ib_logfile"), strings.HasSuffix(base, ".pid"),
+		strings.HasSuffix(base, ".sock"), strings.HasSuffix(base, ".err"),
+		strings.HasPrefix(base, "mariabackup.") && strings.HasSuffix(base, ".log"):
+		return false
+	}
+	return true
+}
+
+// startReference moves a stale staging directory to resumeDir and starts
+// hashing t's directories and resumeDir.
+func (s *session) startReference(ctx context.Context, datadir string, dirs []string) *reference {
+	staging := filepath.Join(datadir, stagingDir)
+	resume := filepath.Join(datadir, resumeDir)
+	if _, err := os.Stat(staging); err == nil {
+		_ = os.RemoveAll(resume)
+		if err := os.Rename(staging, resume); err != nil {
+			s.log.Warn(fmt.Sprintf("cannot keep %s for a resumed transfer: %v", staging, err))
+		} else {
+			s.log.Info(fmt.Sprintf("Keeping '%s' of the interrupted SST as '%s': reference data for this one (resume)", staging, resume))
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	r := &reference{seed: binary.BigEndian.Uint64(b[:]) | 1, done: make(chan struct{}), roots: map[string]string{}}
+	if _, err := os.Stat(resume); err == nil {
+		r.roots[resumePrefix] = resume
+	}
+	var old []string
+	for _, d := range append([]string{datadir}, dirs...) {
+		// keep-datadir=0 wipes the previous data before it could be
+		// read: only an interrupted attempt's data is of use.
+		if d != "" && s.cfg.KeepDatadir != "0" && !coveredBy(d, old) {
+			old = append(old, d)
+		}
+	}
+	for i, d := range old {
+		r.roots[oldPrefix+strconv.Itoa(i)] = d
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	go r.build(ctx, s, len(old))
+	return r
+}
+
+// coveredBy reports whether d is one of dirs or inside one.
+func coveredBy(d string, dirs []string) bool {
+	for _, o := range dirs {
+		if rel, err := filepath.Rel(o, d); err == nil && !strings.HasPrefix(rel, "..") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *reference) build(ctx context.Context, s *session, nold int) {
+	defer close(r.done)
+	start := time.Now()
+	opts := func(prefix string, include func(string, bool) bool) manifest.BuildOptions {
+		return manifest.BuildOptions{Seed: r.seed, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second,
+			Progress: func(p manifest.Progress) {
+				if !p.Done {
+					s.log.Info(fmt.Sprintf("Hashing reference data in %s: %s of %s", r.roots[prefix], swap.Bytes(p.Bytes), swap.Bytes(p.TotalBytes)))
+				}
+			}}
+	}
+	if dir, ok := r.roots[resumePrefix]; ok {
+		m, err := manifest.Build(ctx, dir, opts(resumePrefix, nil))
+		if err != nil {
+			r.err = fmt.Errorf("hash %s: %w", dir, err)
+			return
+		}
+		r.resume = m
+	}
+	var olds []*manifest.Manifest
+	for i := range nold {
+		p := oldPrefix + strconv.Itoa(i)
+		m, err := manifest.Build(ctx, r.roots[p], opts(p, includeOld))
+		if err != nil {
+			r.err = fmt.Errorf("hash %s: %w", r.roots[p], err)
+			return
+		}
+		olds = append(olds, m)
+	}
+	if len(olds) > 0 {
+		m, err := manifest.Merge(olds...)
+		if err != nil {
+			r.err = err
+			return
+		}
+		r.old = m
+	}
+	var n int64
+	for _, m := range []*manifest.Manifest{r.old, r.resume} {
+		if m != nil {
+			n += m.Bytes()
+		}
+	}
+	s.log.Info(fmt.Sprintf("Hashed %s of reference data in %.1fs", swap.Bytes(n), time.Since(start).Seconds()))
+}
+
+// stop cancels the build and waits for it to end.
+func (r *reference) stop() {
+	if r == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+}
+
+// manifest waits, at most bound (0: no bound), for the build and returns
+// the manifest to send and the directories the references of it point
+// to: the previous data only if it is kept until the new data is
+// prepared (withOld), the interrupted attempt's data always. A build that
+// fails or does not finish in time gives an empty manifest (a full
+// transfer) with a warning.
+func (r *reference) manifest(ctx context.Context, s *session, withOld bool, bound time.Duration) (*manifest.Manifest, map[string]string, error) {
+	empty := func() (*manifest.Manifest, map[string]string, error) {
+		m, err := manifest.Empty(manifest.DefaultBlockSize, r.seed)
+		return m, nil, err
+	}
+	var timeout <-chan time.Time
+	if bound > 0 {
+		t := time.NewTimer(bound)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.stop()
+		return nil, nil, context.Cause(ctx)
+	case <-timeout:
+		r.stop()
+		s.log.Warn(fmt.Sprintf("the reference data was not hashed within %v of the donor's connection: full transfer (no delta)", bound))
+		return empty()
+	}
+	if r.err != nil {
+		if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {
+			return nil, nil, context.Cause(ctx)
+		}
+		s.log.Warn(fmt.Sprintf("reference data unusable (%v): full transfer (no delta)", r.err))
+		return empty()
+	}
+	var ms []*manifest.Manifest
+	roots := map[string]string{}
+	if r.resume != nil {
+		ms = append(ms, r.resume)
+		roots[resumePrefix] = r.roots[resumePrefix]
+	}
+	if withOld && r.old != nil {
+		ms = append(ms, r.old)
+		for p, d := range r.roots {
+			if p != resumePrefix {
+				roots[p] = d
+			}
+		}
+	}
+	if len(ms) == 0 {
+		return empty()
+	}
+	m, err := manifest.Merge(ms...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, roots, nil
+}
+
+// reconstructor opens the reference directories for reading.
+func reconstructor(m *manifest.Manifest, roots map[string]string) (*xfer.Reconstructor, func(), error) {
+	rec := xfer.NewReconstructor(nil, m.Seed(), 0)
+	var opened []*os.Root
+	closeAll := func() {
+		rec.Close()
+		for _, r := range opened {
+			r.Close()
+		}
+	}
+	for p, d := range roots {
+		root, err := os.OpenRoot(d)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("open reference directory %s: %w", d, err)
+		}
+		opened = append(opened, root)
+		rec.Mount(p, root)
+	}
+	return rec, closeAll, nil
+}
+
+// dropResume removes an interrupted attempt's data (resumeDir) to make
+// room, and hashes the previous data again without it. It reports whether
+// there was anything to remove.
+func (s *session) dropResume(ctx context.Context, datadir string, dirs []string) bool {
+	resume := filepath.Join(datadir, resumeDir)
+	if _, err := os.Stat(resume); err != nil {
+		return false
+	}
+	s.ref.stop()
+	s.log.Warn(fmt.Sprintf("Removing '%s' (the data of the interrupted SST) to make room: this SST does not resume", resume))
+	if err := os.RemoveAll(resume); err != nil {
+		s.log.Warn(fmt.Sprintf("remove %s: %v", resume, err))
+	}
+	if s.ref != nil {
+		s.ref = s.startReference(ctx, datadir, dirs)
+	}
+	return true
+}

@@ -1,0 +1,269 @@
+package sst
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/proc"
+	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/xfer"
+	"wsrep_sst_mariabackup/internal/xfer/manifest"
+)
+
+// acceptV2 reports whether the donor runs the v2 data stage: the joiner
+// offered it in the lsn field of its address, [sst] transfer-v2 is on
+// here, and the transport fits it (no encrypt=1 cipher; no compressor, or
+// lz4 or zstd, which run in process on every connection). Otherwise the
+// joiner gets the stock stream, which every joiner reads.
+func (s *session) acceptV2() bool {
+	r, ok := xfer.ParseToken(s.args.LSN)
+	if !ok {
+		return false
+	}
+	if _, ok := xfer.Negotiate(r, xfer.Supported); !ok {
+		s.log.Info(fmt.Sprintf("The joiner offers transfer versions %d..%d, this donor speaks %d..%d: sending the stock stream", r.Min, r.Max, xfer.Supported.Min, xfer.Supported.Max))
+		return false
+	}
+	switch {
+	case !s.cfg.TransferV2:
+		s.log.Info("The joiner offers transfer v2; transfer-v2=0 here: sending the stock stream")
+		return false
+	case s.tr.cipher != "":
+		s.log.Info("The joiner offers transfer v2; encrypt=1 is not supported by it: sending the stock stream")
+		return false
+	case s.tr.codec != nil && !v2Codec(s.tr.codec):
+		s.log.Info(fmt.Sprintf("The joiner offers transfer v2; compressor %q does not run in process: sending the stock stream", s.tr.codec.Command()))
+		return false
+	}
+	return true
+}
+
+// v2Codec reports whether a compressor compresses in process with lz4 or
+// zstd, the codecs a v2 joiner recognises by their first bytes.
+func v2Codec(c *stream.Codec) bool {
+	return c.InProcess()
+}
+
+// streamBackupV2 is the donor's v2 data stage: open parallel-streams
+// connections (each with its own TLS session and compressor) and greet
+// the joiner on each, read the manifest of its reference data, then run
+// mariadb-backup and send its mbstream as frames, each run of payload
+// bytes the joiner already has as a reference to them.
+func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
+	n := s.cfg.ParallelStreams
+	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s: transfer v2, %d stream(s)", addr, n))
+	ctx, stall, release := s.stallContext(ctx, "joiner")
+	defer release()
+	progress, stopProgress := s.startProgress(ctx, s.total)
+	defer stopProgress()
+	pc := s.tr.pipeConfig("joiner", progress, true)
+	pc.Watchdog = stall
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	links := make([]*pipe.Link, n)
+	var version xfer.Version
+	for i := range n {
+		conn, err := s.dial(ctx, addr)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, conn)
+		stop := stream.CloseOnCancel(ctx, conn)
+		defer stop()
+		if links[i], err = pipe.Connect(ctx, conn, pc); err != nil {
+			return pipeError(ctx, err)
+		}
+		if version, err = s.greet(ctx, conn, links[i], xfer.Hello{Versions: xfer.Supported, Stream: i, Streams: n}); err != nil {
+			return err
+		}
+	}
+	m, err := s.readManifest(ctx, conns[0], links[0])
+	if err != nil {
+		return err
+	}
+
+	senders := make([]*pipe.Sender, n)
+	defer func() {
+		for _, ss := range senders {
+			if ss != nil {
+				ss.Abort()
+			}
+		}
+	}()
+	writers := make([]io.Writer, n)
+	for i, l := range links {
+		c := pc
+		if c.Rate > 0 {
+			c.Rate = max(c.Rate/int64(n), 1)
+		}
+		if senders[i], err = l.Send(ctx, c); err != nil {
+			return pipeError(ctx, err)
+		}
+		writers[i] = senders[i]
+	}
+	xs := xfer.NewSender(ctx, writers, xfer.SenderOptions{Version: version})
+
+	logFile := filepath.Join(datadir, backupLog)
+	f, err := openLog(logFile)
+	if err != nil {
+		xs.Close()
+		return err
+	}
+	defer f.Close()
+	s.logCommand("mariadb-backup backup", tool.path, args)
+	start := time.Now()
+	out, err := proc.StartReader(ctx, proc.Cmd{
+		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
+		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+	})
+	if err != nil {
+		xs.Close()
+		return errorf(ExitInvalid, "%w", err)
+	}
+	s.status.Stage(stageSending)
+	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
+	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
+	refBytes, sendErr := sendScanned(xs, m, src)
+	var exitErr *proc.ExitError
+	if errors.As(sendErr, &exitErr) {
+		sendErr = nil // the backup failed: Close reports it
+	}
+	// As in streamBackup: after a send error Close stops the backup now.
+	waitErr := out.Close()
+	if s.cfg.Time {
+		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
+	}
+	if sendErr != nil || waitErr != nil || ctx.Err() != nil {
+		// Reset the connections before the Sender ends: the joiner must
+		// see a broken transfer, not the end frames of a complete one.
+		for _, ss := range senders {
+			ss.Abort()
+		}
+		xs.Close()
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if waitErr != nil {
+		return errorf(ExitInvalid, "%w", waitErr)
+	}
+	if sendErr != nil {
+		var scanErr *mbstream.ChunkError
+		if errors.As(sendErr, &scanErr) {
+			return errorf(ExitPipe, "read mariadb-backup's stream: %w", sendErr)
+		}
+		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, src.N(), sendErr)
+	}
+	if err := xs.Close(); err != nil {
+		return s.stageError(ctx, "send the backup stream to "+addr, err)
+	}
+	// All at once: each Finish ends its compressor and then waits for the
+	// joiner to close the connection, which it does once every stream's
+	// end frame arrived.
+	errs := make(chan error, n)
+	for _, ss := range senders {
+		go func() { errs <- ss.Finish(ctx) }()
+	}
+	var finishErr error
+	for range senders {
+		if err := <-errs; err != nil && finishErr == nil {
+			finishErr = err
+		}
+	}
+	clear(senders)
+	if finishErr != nil {
+		return s.stageError(ctx, "finish the backup stream to "+addr, finishErr)
+	}
+	reused := ""
+	if src.N() > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(src.N()))
+	}
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", src.N(), time.Since(start).Seconds(), n, reused))
+	return nil
+}
+
+// greet runs the hello exchange on one connection, within the handshake
+// bound (a joiner that accepts and says nothing must not hold us).
+func (s *session) greet(ctx context.Context, conn net.Conn, l *pipe.Link, h xfer.Hello) (xfer.Version, error) {
+	_ = conn.SetReadDeadline(time.Now().Add(pipe.DefaultHandshakeTimeout))
+	v, err := xfer.Greet(l, h)
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		return 0, s.v2Error(ctx, fmt.Sprintf("the v2 hello on stream %d", h.Stream), err)
+	}
+	return v, nil
+}
+
+// readManifest reads the joiner's manifest from stream 0. The joiner
+// sends it once its reference data is hashed, within half of
+// sst-idle-timeout; we wait the whole timeout.
+func (s *session) readManifest(ctx context.Context, conn net.Conn, l *pipe.Link) (*manifest.Manifest, error) {
+	if t := s.cfg.IdleTimeout; t > 0 {
+		_ = conn.SetReadDeadline(time.Now().Add(t))
+	}
+	m, err := manifest.Decode(bufio.NewReader(l), manifest.DecodeOptions{})
+	_ = conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, errorf(ExitTimedOut, "the joiner sent no manifest of its reference data within sst-idle-timeout=%ds", int(s.cfg.IdleTimeout.Seconds()))
+		}
+		return nil, errorf(ExitPipe, "read the joiner's manifest: %w", err)
+	}
+	s.log.Info(fmt.Sprintf("The joiner has %s of reference data in %d files", swap.Bytes(m.Bytes()), len(m.Files())))
+	return m, nil
+}
+
+// sendScanned sends the mbstream read from src on xs: chunk headers as
+// data, payloads through xfer.SendPayload (references where m has the
+// bytes; sparse chunks, whose payload is not laid out as the file is, as
+// data). It returns the bytes sent as references.
+func sendScanned(xs *xfer.Sender, m *manifest.Manifest, src io.Reader) (int64, error) {
+	if m != nil && m.Blocks() == 0 {
+		m = nil
+	}
+	sc := mbstream.NewScanner(src, mbstream.ScanOptions{})
+	var refs int64
+	for {
+		seg, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return refs, nil
+		}
+		if err != nil {
+			return refs, err
+		}
+		if err := xs.Data(seg.Header); err != nil {
+			return refs, err
+		}
+		if len(seg.Payload) == 0 {
+			continue
+		}
+		if seg.Sparse {
+			err = xs.Data(seg.Payload)
+		} else {
+			var n int64
+			n, err = xfer.SendPayload(xs, m, seg.Offset, seg.Payload)
+			refs += n
+		}
+		if err != nil {
+			return refs, err
+		}
+	}
+}

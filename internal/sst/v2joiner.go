@@ -1,0 +1,323 @@
+package sst
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/status"
+	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/xfer"
+)
+
+// offerV2 reports whether this joiner offers transfer v2 (and so hashes
+// its reference data): [sst] transfer-v2 on, and no encrypt=1 cipher
+// (the v2 stage runs over plain TCP or TLS only).
+func (s *session) offerV2() bool {
+	return s.cfg.TransferV2 && s.tr.cipher == ""
+}
+
+// v2Conn is one data connection of a v2 transfer.
+type v2Conn struct {
+	conn net.Conn
+	link *pipe.Link
+	br   *bufio.Reader // reads link; holds the peeked hello
+}
+
+// rw is the connection's plaintext both ways, reads through br.
+func (c v2Conn) rw() io.ReadWriter {
+	return struct {
+		io.Reader
+		io.Writer
+	}{c.br, c.link}
+}
+
+// receiveV2 is the joiner's v2 data stage, begun on the first connection
+// (whose hello IsHello saw): answer the hellos of all the donor's
+// connections, send the manifest of the reference data on stream 0, then
+// rebuild the mbstream from the frames (data as sent, references from the
+// reference data) and extract it into the staging directory as the stock
+// stream is.
+func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Conn, t targets, decision keepDecision, pc pipe.Config) error {
+	staging := filepath.Join(t.datadir, stagingDir)
+	var conns []v2Conn
+	closeAll := sync.OnceFunc(func() {
+		for _, c := range conns {
+			c.conn.Close()
+		}
+	})
+	conns = append(conns, first)
+	defer closeAll()
+	hello, version, err := xfer.Answer(first.rw(), xfer.Supported)
+	if err != nil {
+		return s.v2Error(ctx, "the v2 hello of the donor", err)
+	}
+	links := make([]*v2Conn, hello.Streams)
+	links[hello.Stream] = &conns[0]
+	peerHost := hostOf(first.conn.RemoteAddr())
+	for range hello.Streams - 1 {
+		conn, err := s.acceptStage(ctx, ln, "data")
+		if err != nil {
+			return err
+		}
+		conns = append(conns, v2Conn{conn: conn})
+		if h := hostOf(conn.RemoteAddr()); h != peerHost {
+			return errorf(ExitPipe, "a v2 data connection came from %s, the first from %s: refusing connections of another host", h, peerHost)
+		}
+		c := &conns[len(conns)-1]
+		if c.link, err = pipe.Accept(ctx, conn, pc); err != nil {
+			return pipeError(ctx, err)
+		}
+		c.br = bufio.NewReaderSize(c.link, pipe.RecvBufferSize)
+		h, _, err := xfer.Answer(c.rw(), xfer.Supported)
+		if err != nil {
+			return s.v2Error(ctx, "the v2 hello of the donor", err)
+		}
+		if h.Streams != hello.Streams || links[h.Stream] != nil {
+			return s.v2Error(ctx, "the v2 hello of the donor", fmt.Errorf("%w: stream %d of %d after stream %d of %d", xfer.ErrBadHello, h.Stream, h.Streams, hello.Stream, hello.Streams))
+		}
+		links[h.Stream] = c
+	}
+	// The links slice now holds pointers into conns, which no longer grows.
+
+	m, roots, err := s.ref.manifest(ctx, s, decision == keepOld, s.cfg.IdleTimeout/2)
+	if err != nil {
+		return s.stageError(ctx, "hash the reference data", err)
+	}
+	if err := m.Encode(links[0].link); err != nil {
+		return s.stageError(ctx, "send the manifest of the reference data to the donor", err)
+	}
+	s.log.Info(fmt.Sprintf("Transfer v%d from the donor over %d stream(s); reference data offered: %s in %d files",
+		version, hello.Streams, swap.Bytes(m.Bytes()), len(m.Files())))
+	rec, closeRec, err := reconstructor(m, roots)
+	if err != nil {
+		return s.localError(ctx, t, "open the reference data", err)
+	}
+	defer closeRec()
+
+	var wire atomic.Int64
+	readers := make([]io.Reader, len(links))
+	var decoders []io.Closer
+	var decMu sync.Mutex
+	for i, c := range links {
+		readers[i] = &v2Decoder{ctx: ctx, br: c.br, wire: &wire, onOpen: func(cl io.Closer) {
+			decMu.Lock()
+			decoders = append(decoders, cl)
+			decMu.Unlock()
+		}}
+	}
+	s.log.Info("Data stream from the donor started")
+	s.status.Stage(status.StageReceiving)
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		return s.localError(ctx, t, "create "+staging, err)
+	}
+	start := time.Now()
+	rc := xfer.NewReceiver(ctx, readers, xfer.ReceiverOptions{Version: version})
+	pr, pw := io.Pipe()
+	var st xfer.Stats
+	assembled := make(chan error, 1)
+	go func() {
+		var err error
+		st, err = xfer.Assemble(ctx, pw, rc, rec)
+		pw.CloseWithError(err)
+		if err != nil {
+			closeAll() // stop the readers blocked in the connections
+		}
+		assembled <- err
+	}()
+	var out io.Reader = pr
+	if pc.Progress != nil {
+		out = pc.Progress.Reader(out)
+	}
+	counted := stream.NewCountingReader(out)
+	s.status.Bytes(func() (int64, int64) { return counted.N(), s.total })
+	extracted := make(chan error, 1)
+	go func() {
+		extracted <- s.extractAbort(ctx, counted, staging, "SST", func(error) { closeAll() })
+	}()
+	if decision == stockOrder {
+		if err := s.cleanDatadir(t); err != nil {
+			closeAll()
+			pr.CloseWithError(err)
+			<-extracted
+			<-assembled
+			rc.Close()
+			rc.Wait()
+			return err
+		}
+	}
+	s.log.Info("Waiting for SST streaming to complete!")
+	xerr := <-extracted
+	pr.CloseWithError(errors.New("extraction ended")) // unblock Assemble if extraction failed
+	aerr := <-assembled
+	rc.Close()
+	if xerr == nil && aerr == nil {
+		rc.Wait()
+		// Read each connection to its end (the compressor's and TLS's
+		// closing bytes follow the end frame): closing a socket with
+		// unread data resets it, and the donor would see an error.
+		drainLinks(links)
+	}
+	// Closing tells the donor that everything has been read.
+	closeAll()
+	rc.Wait()
+	decMu.Lock()
+	for _, d := range decoders {
+		d.Close()
+	}
+	decMu.Unlock()
+	// The extractor's error (a full disk, a bad chunk) is the cause when
+	// there is one: the transfer output broke because of it.
+	err = xerr
+	if err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return s.failStaging(ctx, t, s.v2Error(ctx, "receive the v2 data stream", err), err)
+	}
+	secs := time.Since(start).Seconds()
+	reused := ""
+	if total := st.Data + st.RefBytes; total > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it from the reference data", swap.Bytes(st.RefBytes), 100*float64(st.RefBytes)/float64(total))
+	}
+	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d)",
+		counted.N(), secs, swap.Bytes(wire.Load()), len(links), reused, wire.Load(), st.RefBytes))
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// v2Error gives a v2 failure its exit code: a reference that does not
+// match, a broken frame or a hello without a common version is a bug or a
+// mix-up of nodes; the message says how to fall back.
+func (s *session) v2Error(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		return err
+	}
+	switch {
+	case errors.Is(err, xfer.ErrRefMismatch), errors.Is(err, xfer.ErrRefPath), errors.Is(err, xfer.ErrRefRange):
+		return errorf(ExitPipe, "%s: %w (the joiner's reference data changed during the SST, or a bug: set [sst] transfer-v2=0 on either node to use the stock stream, and report it)", what, err)
+	case errors.Is(err, xfer.ErrNoVersion), errors.Is(err, xfer.ErrBadHello):
+		return errorf(ExitPipe, "%s: %w (set [sst] transfer-v2=0 on either node to use the stock stream)", what, err)
+	}
+	return errorf(ExitPipe, "%s: %w", what, err)
+}
+
+// hostOf is the IP address of a connection's remote end.
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// v2Decoder reads one v2 connection's frame stream. The donor may
+// compress each connection with lz4 or zstd; the first bytes tell which,
+// so the decoder is chosen at the first Read, in the Receiver's goroutine
+// of the connection. Bytes read from the connection are added to wire.
+type v2Decoder struct {
+	ctx    context.Context
+	br     *bufio.Reader
+	wire   *atomic.Int64
+	onOpen func(io.Closer)
+	r      io.Reader
+}
+
+// Magic numbers of the first bytes of a v2 connection's frame stream.
+var (
+	lz4FrameMagic  = []byte{0x04, 0x22, 0x4d, 0x18}
+	zstdFrameMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+func (d *v2Decoder) Read(p []byte) (int, error) {
+	if d.r == nil {
+		if err := d.open(); err != nil {
+			return 0, err
+		}
+	}
+	return d.r.Read(p)
+}
+
+func (d *v2Decoder) open() error {
+	b, err := d.br.Peek(4)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("read the start of a v2 stream: %w", err)
+	}
+	var wire io.Reader = countInto{d.br, d.wire}
+	var f stream.Format
+	switch {
+	case string(b) == "XFRS":
+		d.r = wire
+		return nil
+	case string(b) == string(lz4FrameMagic):
+		f = stream.LZ4
+	case string(b) == string(zstdFrameMagic):
+		f = stream.Zstd
+	default:
+		return fmt.Errorf("%w: a v2 stream starting with %x is neither a frame stream nor lz4 or zstd", xfer.ErrFrame, b)
+	}
+	codec, err := stream.NewCodec(f, 0)
+	if err != nil {
+		return err
+	}
+	r, err := codec.NewReader(d.ctx, wire)
+	if err != nil {
+		return err
+	}
+	d.onOpen(r)
+	d.r = r
+	return nil
+}
+
+// countInto adds what it reads to n.
+type countInto struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countInto) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
+
+// drainTimeout bounds how long the joiner reads what follows the end
+// frames.
+const drainTimeout = 10 * time.Second
+
+// drainLinks reads every connection to its end, all at once, within
+// drainTimeout.
+func drainLinks(links []*v2Conn) {
+	var wg sync.WaitGroup
+	for _, c := range links {
+		wg.Go(func() {
+			_ = c.conn.SetReadDeadline(time.Now().Add(drainTimeout))
+			_, _ = io.Copy(io.Discard, c.br)
+		})
+	}
+	wg.Wait()
+}
