@@ -208,7 +208,18 @@ func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
 	d := startSynced(ctx, t, n2, false)
 	t.Logf("stock donor -> our joiner: SST in %v", d.Round(time.Millisecond))
-	assertTransfer(t, n2, "SST", true)
+	log := assertTransfer(t, n2, "SST", true)
+	// Our joiner offered transfer v2 (mysqld passed the offer to the
+	// stock donor's command line); the stock donor ignored it and sent
+	// the stock stream.
+	donorLog, err := n1.ErrorLog()
+	must(t, err)
+	if !strings.Contains(donorLog, "/xtrabackup_sst/xfer-v") {
+		t.Errorf("the stock donor's address has no v2 offer:\n%s", grep(donorLog, "--address"))
+	}
+	if !strings.Contains(log, "The donor sends the stock stream") {
+		t.Errorf("our joiner did not read the stock stream:\n%s", grep(log, "WSREP_SST"))
+	}
 	assertSameData(ctx, t, n1, n2)
 }
 
@@ -229,6 +240,9 @@ func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
 	must(t, err)
 	if !strings.Contains(donorLog, "WSREP_SST: [INFO] Sent ") {
 		t.Errorf("our donor's lines are missing from the donor's error log:\n%s", grep(donorLog, "WSREP_SST"))
+	}
+	if strings.Contains(donorLog, "transfer v2") {
+		t.Errorf("our donor ran transfer v2 towards a stock joiner:\n%s", grep(donorLog, "WSREP_SST"))
 	}
 	assertSameData(ctx, t, n1, n2)
 }

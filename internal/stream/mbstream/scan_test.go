@@ -50,7 +50,7 @@ func scanAll(r io.Reader, opts ScanOptions) ([]scanned, []byte, error) {
 		seg, err := s.Next()
 		if errors.Is(err, io.EOF) {
 			if _, err2 := s.Next(); !errors.Is(err2, io.EOF) {
-				return segs, out, fmt.Errorf("Next after io.EOF returned %v", err2)
+				return segs, out, fmt.Errorf("next after io.EOF returned %w", err2)
 			}
 			return segs, out, nil
 		}
@@ -58,7 +58,7 @@ func scanAll(r io.Reader, opts ScanOptions) ([]scanned, []byte, error) {
 			if seg != nil {
 				return segs, out, fmt.Errorf("Next returned a segment with error %w", err)
 			}
-			if _, err2 := s.Next(); err2 != err {
+			if _, err2 := s.Next(); !errors.Is(err2, err) {
 				return segs, out, fmt.Errorf("error not sticky: Next returned %w after %w", err2, err)
 			}
 			return segs, out, err
@@ -513,7 +513,7 @@ func TestScanBuffer(t *testing.T) {
 			last = &seg.Payload[0]
 		}
 	}
-	if _, err := s.Next(); err != io.EOF {
+	if _, err := s.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("got %v, want io.EOF", err)
 	}
 }
