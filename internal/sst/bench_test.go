@@ -3,13 +3,17 @@ package sst
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
@@ -104,4 +108,64 @@ func receiveOnce(b *testing.B, data []byte, size int, dir string) error {
 		return err
 	}
 	return <-sent
+}
+
+// BenchmarkSSTDataStage runs whole SSTs (both roles in process, the fake
+// mariadb-backup streaming a 256 MiB table of sbtest-like pages) over
+// loopback: the stock stream (transfer-v2=0) against transfer v2 with 1, 2
+// and 4 streams, plain and compressed, into an empty joiner; "rejoin" is
+// v2 into a joiner that already holds the table (everything referenced).
+// It chose the default of [sst] parallel-streams (see README).
+//
+//	go test -run '^$' -bench SSTDataStage -benchtime 3x ./internal/sst/
+func BenchmarkSSTDataStage(b *testing.B) {
+	const mb = 256
+	codecs := []struct{ name, cnf string }{
+		{"plain", ""},
+		{"lz4", "compressor=lz4\ndecompressor=lz4 -d\n"},
+		{"zstd", "compressor=zstd -1\ndecompressor=zstd -d\n"},
+	}
+	modes := []struct {
+		name, cnf string
+		rejoin    bool
+	}{
+		{"stock", "transfer-v2=0\n", false},
+		{"v2x1", "parallel-streams=1\n", false},
+		{"v2x2", "parallel-streams=2\n", false},
+		{"v2x4", "parallel-streams=4\n", false},
+		{"v2x2-rejoin", "parallel-streams=2\n", true},
+	}
+	for _, c := range codecs {
+		for _, m := range modes {
+			b.Run(m.name+"/"+c.name, func(b *testing.B) {
+				b.Setenv("FAKE_BACKUP_MB", strconv.Itoa(mb))
+				e := newSSTEnv(b, c.cnf+m.cnf)
+				e.handler = NewLogHandler(io.Discard, slog.LevelWarn)
+				sst := func() {
+					ctx, cancel := context.WithTimeout(b.Context(), 5*time.Minute)
+					defer cancel()
+					addr, _, jdone := e.startJoiner(b, ctx)
+					if _, err := e.runDonor(b, ctx, addr); err != nil {
+						b.Fatalf("donor: %v", err)
+					}
+					if err := <-jdone; err != nil {
+						b.Fatalf("joiner: %v", err)
+					}
+				}
+				if m.rejoin {
+					sst()
+				}
+				b.SetBytes(mb << 20)
+				for b.Loop() {
+					if !m.rejoin {
+						b.StopTimer()
+						must(b, os.RemoveAll(e.joiner))
+						must(b, os.Mkdir(e.joiner, 0o755))
+						b.StartTimer()
+					}
+					sst()
+				}
+			})
+		}
+	}
 }

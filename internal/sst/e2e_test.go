@@ -53,7 +53,7 @@ func cluster(t *testing.T, method string) (*galeratest.Cluster, context.Context)
 	return c, ctx
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,13 @@
 package sst
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +98,9 @@ func fakeBackup(args []string) int {
 			time.Sleep(time.Minute)
 			return 0
 		}
+		if mb, _ := strconv.Atoi(os.Getenv("FAKE_BACKUP_MB")); mb > 0 {
+			return fakeBigBackup(opt["--datadir"], mb)
+		}
 		w := mbstream.NewWriter(os.Stdout)
 		must := func(err error) {
 			if err != nil {
@@ -168,6 +173,57 @@ func hasKey(m map[string]string, k string) bool { _, ok := m[k]; return ok }
 func writeFile(p, s string) int {
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		return 9
+	}
+	return 0
+}
+
+// fakeBigBackup streams a backup of a table of mb MiB whose 16 KiB pages
+// compress about as sbtest's do (a quarter random bytes, the rest
+// repeated text), in 10 MiB chunks as mariadb-backup writes them.
+func fakeBigBackup(datadir string, mb int) int {
+	bw := bufio.NewWriterSize(os.Stdout, 1<<20)
+	w := mbstream.NewWriter(bw)
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, err)
+		return 5
+	}
+	if err := w.WriteFile("xtrabackup_checkpoints", []byte("backup_type = full-backuped\nfrom_lsn = 0\n")); err != nil {
+		return fail(err)
+	}
+	f, err := w.Create("db/big.ibd")
+	if err != nil {
+		return fail(err)
+	}
+	chunk := make([]byte, 10<<20)
+	rng := rand.NewChaCha8([32]byte{1})
+	text := []byte(strings.Repeat("68487932199-96439406143-93774651418-41631865787-", 400))
+	for left := mb << 20; left > 0; left -= len(chunk) {
+		for p := 0; p < len(chunk); p += 16 << 10 {
+			page := chunk[p : p+16<<10]
+			_, _ = rng.Read(page[:4<<10])
+			copy(page[4<<10:], text)
+		}
+		if _, err := f.Write(chunk[:min(left, len(chunk))]); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	info, err := os.ReadFile(filepath.Join(datadir, "donor_galera_info"))
+	if err != nil {
+		return fail(err)
+	}
+	for _, n := range []string{"xtrabackup_galera_info", "donor_galera_info"} {
+		if err := w.WriteFile(n, info); err != nil {
+			return fail(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
 	}
 	return 0
 }

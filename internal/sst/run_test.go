@@ -47,7 +47,7 @@ type sstEnv struct {
 	handler                  *LogHandler
 }
 
-func newSSTEnv(t *testing.T, cnfExtra string) *sstEnv {
+func newSSTEnv(t testing.TB, cnfExtra string) *sstEnv {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -80,7 +80,7 @@ func newSSTEnv(t *testing.T, cnfExtra string) *sstEnv {
 	return e
 }
 
-func (e *sstEnv) load(t *testing.T, env map[string]string, argv ...string) *config.Config {
+func (e *sstEnv) load(t testing.TB, env map[string]string, argv ...string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load(t.Context(), config.LoadParams{
 		Program: "/usr/bin/wsrep_sst_gotest",
@@ -98,7 +98,7 @@ func (e *sstEnv) load(t *testing.T, env map[string]string, argv ...string) *conf
 // startJoiner runs the joiner in the background and returns its "ready"
 // address, the rest of its stdout (delivered when it closes), and its
 // result channel.
-func (e *sstEnv) startJoiner(t *testing.T, ctx context.Context, extra ...string) (string, <-chan string, <-chan error) {
+func (e *sstEnv) startJoiner(t testing.TB, ctx context.Context, extra ...string) (string, <-chan string, <-chan error) {
 	t.Helper()
 	// The stock parser keeps the first value of most options, so extra
 	// options go first to override the defaults.
@@ -129,7 +129,7 @@ func (e *sstEnv) startJoiner(t *testing.T, ctx context.Context, extra ...string)
 	return addr, rest, done
 }
 
-func (e *sstEnv) runDonor(t *testing.T, ctx context.Context, addr string, extra ...string) (string, error) {
+func (e *sstEnv) runDonor(t testing.TB, ctx context.Context, addr string, extra ...string) (string, error) {
 	t.Helper()
 	var tail []string
 	if len(extra) > 0 && extra[0] == "--mysqld-args" {
