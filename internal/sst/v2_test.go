@@ -1,13 +1,20 @@
 package sst
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/xfer"
+	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
 
 // v2RoundTrip runs one SST with the fake mariadb-backup between a joiner
@@ -131,5 +138,108 @@ func TestV2NotOfferedByJoiner(t *testing.T) {
 	}
 	if log := e.logs.String(); strings.Contains(log, "reference data") || strings.Contains(log, "transfer v2") {
 		t.Errorf("v2 ran although the joiner did not offer it:\n%s", log)
+	}
+}
+
+// hostileDonor plays a donor that sends a valid gtid stage and then a v2
+// data stage whose frames come from frames: the joiner must fail with
+// exit 32 and one ERROR, leave its previous data alone and write nothing
+// outside its staging directory.
+func hostileDonor(t *testing.T, addr string, frames func(w *xfer.Writer, m *manifest.Manifest) error) {
+	t.Helper()
+	hostPort, _, _ := strings.Cut(addr, "/")
+	conn, err := net.Dial("tcp", hostPort)
+	must(t, err)
+	w := mbstream.NewWriter(conn)
+	must(t, w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\n")))
+	must(t, w.Close())
+	conn.Close()
+	var data net.Conn
+	waitFor(t, 10*time.Second, "the joiner's data stage", func() bool {
+		data, err = net.Dial("tcp", hostPort)
+		return err == nil
+	})
+	defer data.Close()
+	v, err := xfer.Greet(data, xfer.Hello{Versions: xfer.Supported, Stream: 0, Streams: 1})
+	must(t, err)
+	m, err := manifest.Decode(bufio.NewReader(data), manifest.DecodeOptions{})
+	must(t, err)
+	fw := xfer.NewWriter(data, v)
+	if err := frames(fw, m); err == nil {
+		_ = fw.Close()
+	}
+}
+
+func TestV2HostileDonor(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		frames func(w *xfer.Writer, m *manifest.Manifest) error
+		want   string
+	}{
+		{"reference outside the reference set", func(w *xfer.Writer, _ *manifest.Manifest) error {
+			if err := w.WriteRef(0, xfer.Ref{Path: "etc/passwd", Offset: 0, Length: 100}); err != nil {
+				return err
+			}
+			return w.WriteEnd(1)
+		}, "bad reference path"},
+		{"reference past the end of a file", func(w *xfer.Writer, m *manifest.Manifest) error {
+			f := m.Files()[0]
+			if err := w.WriteRef(0, xfer.Ref{Path: f.Path, Offset: f.Size - 10, Length: 100}); err != nil {
+				return err
+			}
+			return w.WriteEnd(1)
+		}, "past the end of its file"},
+		{"reference with a wrong hash", func(w *xfer.Writer, m *manifest.Manifest) error {
+			f := m.Files()[0]
+			if err := w.WriteRef(0, xfer.Ref{Path: f.Path, Offset: 0, Length: int(f.Size)}); err != nil {
+				return err
+			}
+			return w.WriteEnd(1)
+		}, "referenced bytes differ"},
+		{"end frame with a wrong total", func(w *xfer.Writer, _ *manifest.Manifest) error {
+			if err := w.WriteData(0, []byte("XBSTCK01")); err != nil {
+				return err
+			}
+			return w.WriteEnd(5)
+		}, "xfer"},
+		{"stream cut in the middle", func(w *xfer.Writer, _ *manifest.Manifest) error {
+			if err := w.WriteData(0, []byte("XBSTCK01")); err != nil {
+				return err
+			}
+			_ = w.Flush()
+			return errors.New("cut")
+		}, "truncated stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSSTEnv(t, "")
+			old := filepath.Join(e.joiner, "db", "t1.ibd")
+			must(t, os.MkdirAll(filepath.Dir(old), 0o755))
+			must(t, os.WriteFile(old, fakeTable, 0o644))
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			addr, _, jdone := e.startJoiner(t, ctx)
+			hostileDonor(t, addr, tc.frames)
+			err := <-jdone
+			if code := ExitCode(err); code != ExitPipe {
+				t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("joiner error %q lacks %q", err, tc.want)
+			}
+			if n := strings.Count(e.logs.String(), "[ERROR]"); n > 1 {
+				t.Errorf("%d ERROR lines, want at most one", n)
+			}
+			if got, _ := os.ReadFile(old); !bytes.Equal(got, fakeTable) {
+				t.Errorf("the previous data was changed")
+			}
+			entries, _ := os.ReadDir(e.joiner)
+			for _, en := range entries {
+				switch en.Name() {
+				case "db", stagingDir, "grastate.dat", progressMarker, "wsrep_sst.pid":
+				default:
+					t.Errorf("unexpected %s in the datadir after the failed SST", en.Name())
+				}
+			}
+		})
 	}
 }
