@@ -21,6 +21,7 @@ import (
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/xfer"
 )
 
 // Manual SST: the "receive" and "send" subcommands run the joiner and
@@ -446,7 +447,10 @@ func Send(ctx context.Context, p ManualParams) error {
 			p.Redact.AddSecret(pw)
 		}
 	}
-	argv := []string{"--role", "donor", "--address", p.To + "/xtrabackup_sst//1", "--datadir", datadir,
+	// receive is this program: it takes transfer v2 (delta against the
+	// datadir it receives into, parallel streams), offered as its ready
+	// line would; transfer-v2=0 in [sst] sends the stock stream.
+	argv := []string{"--role", "donor", "--address", p.To + "/xtrabackup_sst/" + xfer.Supported.Token() + "/1", "--datadir", datadir,
 		"--gtid", "00000000-0000-0000-0000-000000000000:-1", "--gtid-domain-id", "0"}
 	if socket != "" {
 		argv = append(argv, "--socket", socket)
