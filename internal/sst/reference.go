@@ -38,6 +38,8 @@ type reference struct {
 	seed   uint64
 	cancel context.CancelFunc
 	done   chan struct{}
+	// enough, once closed, ends the hashing early with what is hashed.
+	enough chan struct{}
 	// Set by the build goroutine before done is closed.
 	old, resume *manifest.Manifest
 	err         error
@@ -86,7 +88,7 @@ func (s *session) startReference(ctx context.Context, datadir string, dirs []str
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	r := &reference{seed: binary.BigEndian.Uint64(b[:]) | 1, done: make(chan struct{}), roots: map[string]string{}}
+	r := &reference{seed: binary.BigEndian.Uint64(b[:]) | 1, done: make(chan struct{}), enough: make(chan struct{}), roots: map[string]string{}}
 	if _, err := os.Stat(resume); err == nil {
 		r.roots[resumePrefix] = resume
 	}
@@ -120,9 +122,11 @@ func (r *reference) build(ctx context.Context, s *session, nold int) {
 	defer close(r.done)
 	start := time.Now()
 	opts := func(prefix string, include func(string, bool) bool) manifest.BuildOptions {
-		return manifest.BuildOptions{Seed: r.seed, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second,
+		return manifest.BuildOptions{Seed: r.seed, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second, Stop: r.enough,
 			Progress: func(p manifest.Progress) {
-				if !p.Done {
+				if p.Stopped {
+					s.log.Warn(fmt.Sprintf("Hashing of %s stopped: the donor is waiting; %s of %s is offered as reference data, the rest is sent whole", r.roots[prefix], swap.Bytes(p.Bytes), swap.Bytes(p.TotalBytes)))
+				} else if !p.Done {
 					s.log.Info(fmt.Sprintf("Hashing reference data in %s: %s of %s", r.roots[prefix], swap.Bytes(p.Bytes), swap.Bytes(p.TotalBytes)))
 				}
 			}}
@@ -174,9 +178,10 @@ func (r *reference) stop() {
 // manifest waits, at most bound (0: no bound), for the build and returns
 // the manifest to send and the directories the references of it point
 // to: the previous data only if it is kept until the new data is
-// prepared (withOld), the interrupted attempt's data always. A build that
-// fails or does not finish in time gives an empty manifest (a full
-// transfer) with a warning.
+// prepared (withOld), the interrupted attempt's data always. A build not
+// finished in time is stopped and offers the files hashed by then; one
+// that fails gives an empty manifest (a full transfer); both with a
+// warning.
 func (r *reference) manifest(ctx context.Context, s *session, withOld bool, bound time.Duration) (*manifest.Manifest, map[string]string, error) {
 	empty := func() (*manifest.Manifest, map[string]string, error) {
 		m, err := manifest.Empty(manifest.DefaultBlockSize, r.seed)
@@ -194,9 +199,15 @@ func (r *reference) manifest(ctx context.Context, s *session, withOld bool, boun
 		r.stop()
 		return nil, nil, context.Cause(ctx)
 	case <-timeout:
-		r.stop()
-		s.log.Warn(fmt.Sprintf("the reference data was not hashed within %v of the donor's connection: full transfer (no delta)", bound))
-		return empty()
+		// Offer what is hashed by now: the donor gives up at
+		// sst-idle-timeout.
+		close(r.enough)
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			r.stop()
+			return nil, nil, context.Cause(ctx)
+		}
 	}
 	if r.err != nil {
 		if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {

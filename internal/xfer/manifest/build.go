@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,12 @@ type BuildOptions struct {
 	// (0 means 5 seconds) and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// Stop, if set, ends the build early when it is closed: no new work
+	// is started, the stripes being hashed are finished, and Build returns
+	// a manifest of the files hashed whole by then (Progress.Done and
+	// Bytes tell how much that is). A joiner whose donor is waiting sends
+	// what it has rather than nothing.
+	Stop <-chan struct{}
 }
 
 // Progress reports how far Build got.
@@ -46,6 +53,7 @@ type Progress struct {
 	Bytes      int64 // bytes hashed so far
 	TotalBytes int64 // bytes to hash
 	Done       bool  // the last report
+	Stopped    bool  // the last report of a build ended by BuildOptions.Stop
 }
 
 // stripe is how many blocks one work item hashes: big files are split so
@@ -161,6 +169,8 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 	defer cancel(nil)
 	jobs := make(chan work)
 	done := make(chan int64, opts.Workers)
+	stripesDone := make([]atomic.Int32, len(files))
+	stopped := false
 	var wg sync.WaitGroup
 	for range opts.Workers {
 		wg.Go(func() {
@@ -171,6 +181,7 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 					cancel(err)
 					return
 				}
+				stripesDone[w.file].Add(1)
 				select {
 				case done <- n:
 				case <-ctx.Done():
@@ -187,6 +198,9 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 				select {
 				case jobs <- work{file: i, block: b, blocks: min(stripe, k-b), size: f.size}:
 				case <-ctx.Done():
+					return
+				case <-opts.Stop:
+					stopped = true
 					return
 				}
 			}
@@ -205,6 +219,26 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 	}
 	if err := context.Cause(ctx); err != nil {
 		return nil, err
+	}
+	// The feeder has returned (jobs is closed, every worker is done), so
+	// stopped is safe to read.
+	if stopped {
+		var kept int64
+		for i, f := range files {
+			n := blocksOf(f.size, bs)
+			if int(stripesDone[i].Load()) != (n+stripe-1)/stripe {
+				continue
+			}
+			if err := bld.add(f.path, f.size, hashes[offsets[i]:offsets[i]+n]); err != nil {
+				return nil, err
+			}
+			kept += f.size
+		}
+		p.Bytes, p.Done, p.Stopped = kept, true, true
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+		return bld.finish(), nil
 	}
 	for i, f := range files {
 		bld.m.files = append(bld.m.files, File{Path: f.path, Size: f.size, first: offsets[i]})

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 const bs = MinBlockSize
@@ -355,5 +358,59 @@ func TestMemoryPerTiB(t *testing.T) {
 	t.Logf("manifest of 1 TiB: %d blocks, %.1f MiB on the heap", m.Blocks(), float64(used)/(1<<20))
 	if used > 32<<20 {
 		t.Errorf("manifest of 1 TiB keeps %d bytes, budget %d", used, 32<<20)
+	}
+}
+
+// A build stopped early describes only files hashed whole, with the
+// hashes a full build gives them, and its lookups find only those.
+func TestBuildStop(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range 24 {
+		writeFile(t, dir, fmt.Sprintf("db/t%02d.ibd", i), randBytes(rng, (i%4)*stripe*bs/8+7))
+	}
+	full, err := Build(t.Context(), dir, BuildOptions{BlockSize: bs, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []int{0, 3, 20} {
+		stop := make(chan struct{})
+		var last Progress
+		reports := 0
+		m, err := Build(t.Context(), dir, BuildOptions{BlockSize: bs, Seed: 9, Workers: 2, Stop: stop, ProgressEvery: time.Nanosecond,
+			Progress: func(p Progress) {
+				last = p
+				if reports++; reports == after+1 {
+					close(stop)
+				}
+			}})
+		if reports <= after {
+			close(stop)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Files()) > len(full.Files()) || !last.Done {
+			t.Fatalf("stop after %d reports: %d files of %d, last report %+v", after, len(m.Files()), len(full.Files()), last)
+		}
+		var bytes int64
+		for _, f := range m.Files() {
+			bytes += f.Size
+			if got, want := m.FileBlocks(f.Path), full.FileBlocks(f.Path); !slices.Equal(got, want) {
+				t.Errorf("%s: blocks differ from the full build's", f.Path)
+			}
+		}
+		if last.Stopped && last.Bytes != bytes {
+			t.Errorf("last report says %d bytes, the manifest has %d", last.Bytes, bytes)
+		}
+		for _, f := range full.Files() {
+			for _, b := range full.FileBlocks(f.Path) {
+				got, ok := m.Lookup(b.Hash, b.Length)
+				if ok && m.FileBlocks(got.Path) == nil {
+					t.Fatalf("lookup found %s, which is not in the manifest", got.Path)
+				}
+			}
+		}
+		t.Logf("stopped after %d reports: %d of %d files (stopped=%v)", after, len(m.Files()), len(full.Files()), last.Stopped)
 	}
 }
