@@ -105,6 +105,12 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		}
 	}()
 	writers := make([]io.Writer, n)
+	if pc.Codec != nil && n > 1 {
+		// One compressor per connection, each on its connection's
+		// goroutine: n of them use the cores, within n codecs' memory.
+		single := pc.Codec.SingleThreaded()
+		pc.Codec = &single
+	}
 	for i, l := range links {
 		c := pc
 		if c.Rate > 0 {

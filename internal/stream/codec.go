@@ -106,6 +106,20 @@ func NewCodec(f Format, level int) (Codec, error) {
 	return c, nil
 }
 
+// SingleThreaded returns c compressing on the calling goroutine (lz4
+// Concurrency 1, zstd as --single-thread), for callers that run one codec
+// per connection and get their parallelism, and their memory bound, from
+// the number of connections.
+func (c Codec) SingleThreaded() Codec {
+	c.Concurrency = 1
+	if c.zstd != nil {
+		o := *c.zstd
+		o.single = true
+		c.zstd = &o
+	}
+	return c
+}
+
 // Command returns the command as configured, trimmed.
 func (c Codec) Command() string { return c.cmd }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -141,4 +142,44 @@ func TestCodecExternal(t *testing.T) {
 			t.Fatalf("lz4 -d as compressor wrote %d bytes, want the %d decompressed", len(got), len(data))
 		}
 	})
+}
+
+// SingleThreaded codecs still write standard frames that their
+// multithreaded originals read back.
+func TestCodecSingleThreaded(t *testing.T) {
+	data := bytes.Repeat([]byte("single-threaded codec "), 200000)
+	for _, cmd := range []string{"zstd -1 -T2", "lz4 -z"} {
+		c, err := ParseCodec(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := c.SingleThreaded()
+		if st.Concurrency != 1 || c.Concurrency != 0 {
+			t.Errorf("%s: Concurrency %d (original %d)", cmd, st.Concurrency, c.Concurrency)
+		}
+		if c.zstd != nil && (!st.zstd.single || c.zstd.single) {
+			t.Errorf("%s: single %v (original %v)", cmd, st.zstd.single, c.zstd.single)
+		}
+		var buf bytes.Buffer
+		w, err := st.NewWriter(t.Context(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := ParseCodec(strings.Fields(cmd)[0] + " -d")
+		r, err := d.NewReader(t.Context(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s: round trip: %v, %d of %d bytes", cmd, err, len(got), len(data))
+		}
+		r.Close()
+	}
 }
