@@ -35,7 +35,8 @@ const (
 // data in its directories and an interrupted attempt's staging directory.
 // Its manifest tells a v2 donor which blocks need not be sent.
 type reference struct {
-	seed   uint64
+	seed      uint64
+	blockSize int
 	cancel context.CancelFunc
 	done   chan struct{}
 	// enough, once closed, ends the hashing early with what is hashed.
@@ -118,11 +119,25 @@ func coveredBy(d string, dirs []string) bool {
 	return false
 }
 
+// manifestBudget is the memory a manifest may take before its blocks grow
+// past one InnoDB page (manifest.ChooseBlockSize); at 1 MiB blocks, for a
+// TiB and more of reference data, it takes 20 MiB per TiB.
+const manifestBudget = 16 << 20
+
 func (r *reference) build(ctx context.Context, s *session, nold int) {
 	defer close(r.done)
 	start := time.Now()
+	var total int64
+	for p, d := range r.roots {
+		include := includeOld
+		if p == resumePrefix {
+			include = nil
+		}
+		total += treeSize(d, include)
+	}
+	r.blockSize = manifest.ChooseBlockSize(total, manifestBudget)
 	opts := func(prefix string, include func(string, bool) bool) manifest.BuildOptions {
-		return manifest.BuildOptions{Seed: r.seed, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second, Stop: r.enough,
+		return manifest.BuildOptions{Seed: r.seed, BlockSize: r.blockSize, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second, Stop: r.enough,
 			Progress: func(p manifest.Progress) {
 				if p.Stopped {
 					s.log.Warn(fmt.Sprintf("Hashing of %s stopped: the donor is waiting; %s of %s is offered as reference data, the rest is sent whole", r.roots[prefix], swap.Bytes(p.Bytes), swap.Bytes(p.TotalBytes)))
@@ -163,7 +178,7 @@ func (r *reference) build(ctx context.Context, s *session, nold int) {
 			n += m.Bytes()
 		}
 	}
-	s.log.Info(fmt.Sprintf("Hashed %s of reference data in %.1fs", swap.Bytes(n), time.Since(start).Seconds()))
+	s.log.Info(fmt.Sprintf("Hashed %s of reference data in %.1fs (%s blocks)", swap.Bytes(n), time.Since(start).Seconds(), swap.Bytes(int64(r.blockSize))))
 }
 
 // stop cancels the build and waits for it to end.
@@ -184,7 +199,7 @@ func (r *reference) stop() {
 // warning.
 func (r *reference) manifest(ctx context.Context, s *session, withOld bool, bound time.Duration) (*manifest.Manifest, map[string]string, error) {
 	empty := func() (*manifest.Manifest, map[string]string, error) {
-		m, err := manifest.Empty(manifest.DefaultBlockSize, r.seed)
+		m, err := manifest.Empty(max(r.blockSize, manifest.MinBlockSize), r.seed)
 		return m, nil, err
 	}
 	var timeout <-chan time.Time
@@ -279,4 +294,33 @@ func (s *session) dropResume(ctx context.Context, datadir string, dirs []string)
 		s.ref = s.startReference(ctx, datadir, dirs)
 	}
 	return true
+}
+
+// treeSize is the size of the regular files under dir that include (nil:
+// all) lets in, as manifest.Build will list them.
+func treeSize(dir string, include func(string, bool) bool) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, rerr := filepath.Rel(dir, p)
+		if rerr != nil {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if include != nil && !include(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

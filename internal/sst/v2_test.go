@@ -92,16 +92,13 @@ func TestV2ChangedReferenceFails(t *testing.T) {
 	changed := bytes.Clone(fakeTable)
 	changed[100] ^= 1
 	must(t, os.WriteFile(ref, changed, 0o644))
-	_, derr := e.runDonor(t, ctx, addr)
+	_, _ = e.runDonor(t, ctx, addr) // it may have sent everything before the joiner failed
 	jerr := <-jdone
 	if code := ExitCode(jerr); code != ExitPipe {
 		t.Fatalf("joiner exit %d (%v), want %d", code, jerr, ExitPipe)
 	}
 	if !strings.Contains(jerr.Error(), "referenced bytes differ") || !strings.Contains(jerr.Error(), "transfer-v2=0") {
 		t.Errorf("joiner error %q does not name the mismatch and the fallback", jerr)
-	}
-	if derr == nil {
-		t.Errorf("the donor succeeded although the joiner failed")
 	}
 	if got, _ := os.ReadFile(ref); !bytes.Equal(got, changed) {
 		t.Errorf("the previous data was changed by the failed SST")

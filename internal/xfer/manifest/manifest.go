@@ -18,7 +18,9 @@ const (
 	// enough that a rejoin after scattered row changes reuses most of a
 	// table (InnoDB pages are 16 KiB; a changed page costs one block).
 	DefaultBlockSize = 1 << 20
-	MinBlockSize     = 64 << 10
+	// MinBlockSize is InnoDB's default page size: a block smaller than a
+	// page finds no more matches.
+	MinBlockSize = 16 << 10
 	MaxBlockSize     = 16 << 20
 	// MaxFileSize is the largest file a manifest describes, 1 PiB.
 	MaxFileSize = 1 << 50
@@ -230,6 +232,28 @@ func ValidPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// bytesPerBlock is the memory a block costs in a manifest: its hash and
+// its place in the index.
+const bytesPerBlock = 16 + 4
+
+// ChooseBlockSize returns the block size for total bytes of reference
+// data: the smallest, from MinBlockSize (one InnoDB page, so that
+// scattered row changes cost only their pages), whose manifest fits in
+// budget bytes of memory; past DefaultBlockSize only as far as needed to
+// stay within DefaultMaxBlocks, whatever the budget.
+func ChooseBlockSize(total, budget int64) int {
+	bs := MinBlockSize
+	for bs < MaxBlockSize {
+		blocks := total/int64(bs) + 1
+		if bs < DefaultBlockSize && blocks*bytesPerBlock > budget || blocks > DefaultMaxBlocks {
+			bs *= 2
+			continue
+		}
+		break
+	}
+	return bs
 }
 
 // Empty returns a manifest without files: what a joiner with no

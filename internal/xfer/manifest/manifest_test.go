@@ -414,3 +414,30 @@ func TestBuildStop(t *testing.T) {
 		t.Logf("stopped after %d reports: %d of %d files (stopped=%v)", after, len(m.Files()), len(full.Files()), last.Stopped)
 	}
 }
+
+func TestChooseBlockSize(t *testing.T) {
+	const budget = 16 << 20
+	for _, tc := range []struct {
+		total int64
+		want  int
+	}{
+		{0, MinBlockSize},
+		{2 << 30, MinBlockSize},         // 131072 blocks: 2.5 MiB
+		{13 << 30, 32 << 10},            // 851968 blocks at 16 KiB would be 16.3 MiB
+		{100 << 30, 128 << 10},          // 819200 blocks: 15.6 MiB
+		{1 << 40, DefaultBlockSize},     // 1 Mi blocks at 1 MiB: 20 MiB, the per-TiB regime
+		{6 << 40, 2 * DefaultBlockSize}, // 6 Mi blocks at 1 MiB would pass DefaultMaxBlocks
+		{1 << 50, MaxBlockSize},
+	} {
+		got := ChooseBlockSize(tc.total, budget)
+		if got != tc.want {
+			t.Errorf("ChooseBlockSize(%d) = %d, want %d", tc.total, got, tc.want)
+		}
+		// The smallest that fits: half of it would not.
+		if half := got / 2; half >= MinBlockSize && half < DefaultBlockSize {
+			if blocks := tc.total/int64(half) + 1; blocks*bytesPerBlock <= budget && blocks <= DefaultMaxBlocks {
+				t.Errorf("ChooseBlockSize(%d) = %d, but %d fits", tc.total, got, half)
+			}
+		}
+	}
+}
