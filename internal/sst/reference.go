@@ -37,8 +37,8 @@ const (
 type reference struct {
 	seed      uint64
 	blockSize int
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel    context.CancelFunc
+	done      chan struct{}
 	// enough, once closed, ends the hashing early with what is hashed.
 	enough chan struct{}
 	// Set by the build goroutine before done is closed.

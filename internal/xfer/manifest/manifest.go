@@ -21,7 +21,7 @@ const (
 	// MinBlockSize is InnoDB's default page size: a block smaller than a
 	// page finds no more matches.
 	MinBlockSize = 16 << 10
-	MaxBlockSize     = 16 << 20
+	MaxBlockSize = 16 << 20
 	// MaxFileSize is the largest file a manifest describes, 1 PiB.
 	MaxFileSize = 1 << 50
 	// MaxPath is the longest path in bytes.
