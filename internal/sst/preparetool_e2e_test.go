@@ -146,6 +146,22 @@ func assertPreparedWith(t *testing.T, joiner *galeratest.Node, log, tool, calls,
 	}
 }
 
+// checkPeer runs our binary's check --role joiner --peer-version peer
+// against a host joiner's option file and returns the line about the peer.
+func checkPeer(t *testing.T, joiner *galeratest.Node, peer string) string {
+	t.Helper()
+	cmd := exec.Command(galeratest.SSTProgram(t), "check", "--role", "joiner", "--defaults-file", joiner.DefaultsFile(), "--peer-version", peer)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, _ := cmd.Output() // exit 22 for any problem, not only ours
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "an SST from the "+peer+" donor to this ") {
+			return l
+		}
+	}
+	t.Fatalf("check --peer-version %s printed no line about the peer:\n%s", peer, out)
+	return ""
+}
+
 // TestE2EPrepareToolOlderOnNewerJoiner is the rolling-upgrade case the
 // option exists for: a 10.11 donor (host) and an 11.8 joiner (chroot)
 // whose prepare-tool is the 10.11 mariadb-backup, unpacked aside with its
@@ -189,6 +205,15 @@ func TestE2EPrepareToolChroot118(t *testing.T) {
 	log := assertTransfer(t, joiner, "SST", true)
 	assertPreparedWith(t, joiner, log, tool, calls, "11.8.")
 	assertSameData(ctx, t, donor, joiner)
+	// check, on this joiner's settings, runs the wrapper for its version
+	// and calls it able to prepare the donor's backup.
+	dv := strings.SplitN(serverVersion(ctx, t, donor), "-", 2)[0]
+	if l := checkPeer(t, joiner, dv); !strings.HasPrefix(l, "note: ") || !strings.Contains(l, "prepare-tool="+tool+" (mariadb-backup 11.8.") ||
+		!strings.Contains(l, "which can prepare a 10.11 backup") {
+		t.Errorf("check --peer-version %s: %s", dv, l)
+	} else {
+		t.Logf("check: %s", l)
+	}
 }
 
 // TestE2EPrepareToolDowngradeFails: an 11.8 donor (chroot) and a 10.11
@@ -203,7 +228,8 @@ func TestE2EPrepareToolDowngradeFails(t *testing.T) {
 	dir := t.TempDir()
 	calls := filepath.Join(dir, "calls")
 	tool := unpackAside(t, filepath.Join(dir, "mariadb-10.11"), calls)
-	ctx, _, joiner := prepareToolCluster(t, root, galeratest.HostRoot, tool)
+	ctx, donor, joiner := prepareToolCluster(t, root, galeratest.HostRoot, tool)
+	dv := strings.SplitN(serverVersion(ctx, t, donor), "-", 2)[0]
 	err := joiner.Start(ctx, false)
 	if err == nil {
 		err = joiner.WaitSynced(ctx)
@@ -229,4 +255,10 @@ func TestE2EPrepareToolDowngradeFails(t *testing.T) {
 		t.Errorf("the joiner's SST program did not exit 22:\n%s", grep(log, "WSREP"))
 	}
 	t.Logf("joiner's ERROR: %s", errs[0])
+	// check, on this joiner's settings, calls the pair a downgrade.
+	if l := checkPeer(t, joiner, dv); !strings.HasPrefix(l, "problem: ") || !strings.Contains(l, "is a downgrade") {
+		t.Errorf("check --peer-version %s: %s", dv, l)
+	} else {
+		t.Logf("check: %s", l)
+	}
 }
