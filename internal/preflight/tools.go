@@ -136,7 +136,7 @@ func (c *checker) tools(ctx context.Context) {
 		return
 	}
 	switch {
-	case mbv.major != sv.major || mbv.minor != sv.minor:
+	case !mbv.sameSeries(sv):
 		c.problem("%s is version %s but the server (%s) is %s: mariadb-backup cannot back up or prepare another major version's data",
 			"install the mariadb-backup package of the server's version ("+sv.String()+")", mb, mbv, srv, sv)
 	case mbv != sv:
