@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# deb-test.sh: install, check, upgrade, remove and purge the package made by
-# deb.sh in a throwaway root, never on this machine's /usr/bin.
+# deb-test.sh: install, check, upgrade, run an SST through, remove and purge
+# the package made by deb.sh in a throwaway root, never on this machine's
+# /usr/bin.
 #
-#   deb-test.sh DEB VERSION      (make deb-test calls it; needs root)
+#   deb-test.sh DEB VERSION      (make deb-test calls it; needs root and go)
 #
 # The throwaway root is a copy-on-write overlay over a Debian root that has
 # mariadb-server (the stock script and man page): by default the Debian 13
@@ -12,6 +13,13 @@
 # swapping it meanwhile). Set SST_CHROOT to use another root. All mounts are
 # made in a private mount namespace and vanish with it; the upper layer is
 # deleted on exit.
+#
+# Between install and removal, a real 2-node Galera SST runs through the
+# installed /usr/bin/wsrep_sst_mariabackup of that root: sstlab demo (built
+# here with go) with both nodes' servers run from the root (SST_SERVER_ROOT)
+# and that file as their SST program, on a small dataset (SSTLAB_ROWS rows
+# per table, default 2000), checksums compared. It starts real nodes: run
+# it under the integration lock when other cluster tests may run.
 set -euo pipefail
 
 die() { echo "deb-test.sh: $*" >&2; exit 1; }
@@ -24,15 +32,22 @@ base=${SST_CHROOT:-/var/cache/wsrep-sst-go/trixie}
 [ -x "$base/usr/bin/dpkg" ] && [ -f "$base/usr/bin/wsrep_sst_mariabackup" ] ||
     die "no Debian root with mariadb-server at $base: build one with 'scripts/chroot-118.sh build' or set SST_CHROOT"
 
+rows=${SSTLAB_ROWS:-2000}
+[[ $rows =~ ^[0-9]+$ ]] || die "SSTLAB_ROWS=$rows: want a number of rows"
+
 tmp=$(mktemp -d /var/tmp/deb-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/upper/tmp" "$tmp/work" "$tmp/merged"
 cp "$deb" "$tmp/upper/tmp/pkg.deb"
+# The SST harness, built from this checkout; it runs on the host side.
+(cd "$(dirname "$0")/.." && CGO_ENABLED=0 ${GO:-go} build -o "$tmp/sstlab" ./internal/galeratest/sstlab) ||
+    die "cannot build internal/galeratest/sstlab (needs go)"
 
-# The checks, run inside the root by /bin/sh.
+# The checks, run inside the root by /bin/sh: "install" installs and checks
+# (twice: the upgrade path), "remove" removes, reinstalls and purges.
 inner=$(cat <<'EOF'
 set -eu
-ver=$1
+phase=$1 ver=$2
 pkg=wsrep-sst-mariabackup-go
 p=/usr/bin/wsrep_sst_mariabackup
 m=/usr/share/man/man1/wsrep_sst_mariabackup.1.gz
@@ -41,9 +56,12 @@ fail() { echo "deb-test: FAIL: $*" >&2; exit 1; }
 ok() { echo "deb-test: ok: $*"; }
 sum() { sha256sum <"$1" | cut -d' ' -f1; }
 
-head -c 2 "$p" | grep -q '#!' || fail "$p is not the stock script before install"
-s0=$(sum "$p")
-m0=$(sum "$m")
+if [ "$phase" = install ]; then
+    head -c 2 "$p" | grep -q '#!' || fail "$p is not the stock script before install"
+    sum "$p" >/tmp/stock.sums
+    sum "$m" >>/tmp/stock.sums
+fi
+{ read -r s0; read -r m0; } </tmp/stock.sums
 
 stock_is_back() {
     [ "$(sum "$p")" = "$s0" ] || fail "$1: $p is not the stock script"
@@ -81,10 +99,14 @@ is_ours() {
     ok "$1: $p is ours ($out), stock script at $p.stock and runnable"
 }
 
-dpkg -i /tmp/pkg.deb >/dev/null
-is_ours "install"
-dpkg -i /tmp/pkg.deb >/dev/null
-is_ours "reinstall (upgrade path)"
+if [ "$phase" = install ]; then
+    dpkg -i /tmp/pkg.deb >/dev/null
+    is_ours "install"
+    dpkg -i /tmp/pkg.deb >/dev/null
+    is_ours "reinstall (upgrade path)"
+    exit 0
+fi
+is_ours "after the SST"
 dpkg -r $pkg >/dev/null
 stock_is_back "remove"
 dpkg -i /tmp/pkg.deb >/dev/null
@@ -99,10 +121,30 @@ lock=$base.lock
 [ -e "$lock" ] || lock=/dev/null
 flock -s "$lock" unshare -m --propagation private bash -c '
     set -euo pipefail
-    base=$1 tmp=$2 version=$3 inner=$4
+    base=$1 tmp=$2 version=$3 inner=$4 rows=$5
     mount -t overlay overlay -o "lowerdir=$base,upperdir=$tmp/upper,workdir=$tmp/work" "$tmp/merged"
     mount -t proc proc "$tmp/merged/proc"
     mount --bind /dev "$tmp/merged/dev"
-    exec chroot "$tmp/merged" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
-        /bin/sh -c "$inner" deb-test "$version"
-' deb-test "$base" "$tmp" "$version" "$inner"
+    inroot() {
+        chroot "$tmp/merged" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+            /bin/sh -c "$inner" deb-test "$@"
+    }
+    inroot install "$version"
+    # An SST through the installed binary: both nodes run the root'"'"'s
+    # server with that file as their SST program.
+    prog=$tmp/merged/usr/bin/wsrep_sst_mariabackup
+    want=$(dpkg-deb --fsys-tarfile "$tmp/upper/tmp/pkg.deb" | tar -xO ./usr/bin/wsrep_sst_mariabackup | sha256sum)
+    [ "$(sha256sum <"$prog")" = "$want" ] ||
+        { echo "deb-test: FAIL: $prog is not the binary of the package" >&2; exit 1; }
+    if ! out=$(SST_SERVER_ROOT=$tmp/merged "$tmp/sstlab" demo --sst-program "$prog" --rows "$rows" 2>&1); then
+        echo "$out" >&2
+        echo "deb-test: FAIL: SST through the packaged $prog" >&2
+        exit 1
+    fi
+    echo "$out" | sed "s/^/deb-test: sstlab: /"
+    n=$(grep -c " match$" <<<"$out" || true)
+    [ "$n" -ge 1 ] || { echo "deb-test: FAIL: no table checksums compared" >&2; exit 1; }
+    srv=$(chroot "$tmp/merged" /usr/sbin/mariadbd --version | grep -o "Ver [^ ]*" || true)
+    echo "deb-test: ok: SST between two nodes of the root'"'"'s mariadbd ($srv) through the packaged /usr/bin/wsrep_sst_mariabackup, $n tables match"
+    inroot remove "$version"
+' deb-test "$base" "$tmp" "$version" "$inner" "$rows"

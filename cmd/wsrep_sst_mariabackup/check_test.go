@@ -120,3 +120,53 @@ func TestCheckFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckPeerVersion: --peer-version adds one line per role saying
+// whether the two versions straddle a redo-log format change, and what to
+// set on which side; a straddle this joiner cannot prepare exits 22.
+func TestCheckPeerVersion(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		code  int
+		lines []string // prefixes of the stdout lines, summary last
+	}{
+		{"same format", []string{"--peer-version", "11.8.3", "--role", "donor"}, 0, []string{
+			"note: an SST from this 10.11.19 donor to the 11.8.3 joiner does not straddle an InnoDB redo-log format change; the joiner prepares this donor's backup with its own 11.8 mariadb-backup, which can: no prepare-tool needed",
+			"check: OK ("}},
+		{"straddle", []string{"--peer-version=10.6.21"}, 22, []string{
+			"warning: an SST from this 10.11.19 donor to the 10.6.21 joiner is a downgrade across the InnoDB redo-log format change of 10.8.1 (MDEV-14425)",
+			"problem: an SST from the 10.6.21 donor to this 10.11.19 joiner straddles the InnoDB redo-log format change of 10.8.1 (MDEV-14425): the joiner prepares the donor's backup, and its own mariadb-backup 10.11.19 cannot prepare a 10.6 backup; fix: on this joiner set [sst] prepare-tool = /path/to/the 10.6 mariadb-backup",
+			"check: 1 problem, 1 warning ("}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cnf := checkNode(t)
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"wsrep_sst_mariabackup", "check", "--defaults-file", cnf}, tt.args...), nil, &stdout, &stderr, []string{})
+			if code != tt.code {
+				t.Errorf("exit code = %d, want %d", code, tt.code)
+			}
+			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+			if len(lines) != len(tt.lines) {
+				t.Fatalf("stdout:\n%s\nwant %d lines", stdout.String(), len(tt.lines))
+			}
+			for i, l := range lines {
+				if !strings.HasPrefix(l, tt.lines[i]) {
+					t.Errorf("line %d = %q\nwant prefix %q", i+1, l, tt.lines[i])
+				}
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr = %q, want nothing", stderr.String())
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"wsrep_sst_mariabackup", "check", "--peer-version", "newest"}, nil, &stdout, &stderr, []string{}); code != 22 ||
+		!strings.Contains(stderr.String(), `--peer-version "newest": want the other node's server version`) {
+		t.Errorf("bad --peer-version: exit %d, stderr %q", code, stderr.String())
+	}
+	if code := run([]string{"wsrep_sst_mariabackup", "check", "--help"}, nil, &stdout, &stderr, []string{}); code != 0 || !strings.Contains(stdout.String(), "--peer-version") {
+		t.Errorf("check --help does not document --peer-version:\n%s", stdout.String())
+	}
+}

@@ -5,7 +5,9 @@
 // version against mariadbd's, the SST user's login and privileges when
 // mysqld is up, the TLS files, the joiner's SST port, the space for the
 // keep-the-datadir rule, the donor's tmpdir, and what an interrupted SST
-// left in the datadir.
+// left in the datadir. Given the peer's server version, it says whether the
+// two straddle an InnoDB redo-log format change (redo.go) and which side
+// must set prepare-tool.
 //
 // Every problem is a Finding: one line saying what is wrong and how to fix
 // it. The package changes nothing on the node: it never runs swap.Recover,

@@ -21,9 +21,11 @@ const (
 	// Warning means something needs attention soon (a certificate
 	// expiring within 30 days) but the next SST can work.
 	Warning
+	// Note is information asked for (--peer-version), nothing to fix.
+	Note
 )
 
-// Finding is one thing wrong, with its fix.
+// Finding is one thing wrong, with its fix (a Note may have none).
 type Finding struct {
 	Level Level
 	// What says what is wrong, naming the file, option or value.
@@ -35,8 +37,14 @@ type Finding struct {
 // String is the line check prints for f.
 func (f Finding) String() string {
 	l := "problem"
-	if f.Level == Warning {
+	switch f.Level {
+	case Warning:
 		l = "warning"
+	case Note:
+		l = "note"
+	}
+	if f.Fix == "" {
+		return l + ": " + f.What
 	}
 	return l + ": " + f.What + "; fix: " + f.Fix
 }
@@ -56,10 +64,12 @@ type Report struct {
 }
 
 // Problems counts the findings of level Problem.
-func (r *Report) Problems() int {
+func (r *Report) Problems() int { return r.count(Problem) }
+
+func (r *Report) count(l Level) int {
 	n := 0
 	for _, f := range r.Findings {
-		if f.Level == Problem {
+		if f.Level == l {
 			n++
 		}
 	}
@@ -68,8 +78,7 @@ func (r *Report) Problems() int {
 
 // Summary is the one-line summary check prints last.
 func (r *Report) Summary() string {
-	p := r.Problems()
-	w := len(r.Findings) - p
+	p, w := r.Problems(), r.count(Warning)
 	var b strings.Builder
 	if p == 0 {
 		b.WriteString("check: OK")
@@ -121,6 +130,10 @@ type Params struct {
 	// Now gives the time certificates are checked against; nil means
 	// time.Now.
 	Now func() time.Time
+	// PeerVersion is the other node's server version (--peer-version,
+	// "10.6.21" or "10.6"), "" for none: check then says whether the two
+	// straddle an InnoDB redo-log format change, for each role.
+	PeerVersion string
 	// ChildTimeout bounds each child (mariadb-backup --version, the
 	// mariadb client); 0 means 30s.
 	ChildTimeout time.Duration
@@ -147,6 +160,12 @@ type checker struct {
 	files   *config.OptionFiles
 	server  serverSettings
 	configs map[string]*config.Config // by role, nil when Load failed
+
+	// versions are those tools found, for the peer check.
+	versions struct {
+		server, backup, prepare *version // nil when unknown
+	}
+	peer *version // Params.PeerVersion parsed
 }
 
 // serverSettings are the [mysqld] options check needs that mysqld itself
@@ -160,7 +179,7 @@ type serverSettings struct {
 }
 
 // Run runs every check for the selected roles and returns what it found.
-// Only a bad Role is an error; everything else is a Finding. Run changes
+// Only a bad Role or PeerVersion is an error; everything else is a Finding. Run changes
 // nothing on the node.
 func Run(ctx context.Context, p Params) (*Report, error) {
 	roles, err := p.roles()
@@ -168,6 +187,13 @@ func Run(ctx context.Context, p Params) (*Report, error) {
 		return nil, err
 	}
 	c := &checker{p: p, r: &Report{Roles: roles}, getenv: p.Getenv, configs: map[string]*config.Config{}}
+	if p.PeerVersion != "" {
+		v, err := parsePeer(p.PeerVersion)
+		if err != nil {
+			return nil, err
+		}
+		c.peer = &v
+	}
 	if c.getenv == nil {
 		c.getenv = os.Getenv
 	}
@@ -295,6 +321,7 @@ func (c *checker) run(ctx context.Context, roles []string) {
 		c.values(cfg)
 	}
 	c.tools(ctx)
+	c.peerCheck(roles)
 	for _, role := range roles {
 		if role == "donor" {
 			c.sstUser(ctx, c.configs["donor"])

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
@@ -17,16 +18,47 @@ import (
 var versionRE = regexp.MustCompile(`\b(\d+)\.(\d+)\.(\d+)-MariaDB`)
 
 // version is a parsed MariaDB version.
-type version struct{ major, minor, patch string }
+type version struct{ major, minor, patch int }
 
-func (v version) String() string { return v.major + "." + v.minor + "." + v.patch }
+func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+// series is "major.minor", the major version in MariaDB's sense.
+func (v version) series() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
+
+// less orders versions.
+func (v version) less(o version) bool {
+	if v.major != o.major {
+		return v.major < o.major
+	}
+	if v.minor != o.minor {
+		return v.minor < o.minor
+	}
+	return v.patch < o.patch
+}
+
+// sameSeries reports whether v and o are of one major version (10.11.x).
+func (v version) sameSeries(o version) bool { return v.major == o.major && v.minor == o.minor }
 
 func parseVersion(out string) (version, bool) {
 	m := versionRE.FindStringSubmatch(out)
 	if m == nil {
 		return version{}, false
 	}
-	return version{m[1], m[2], m[3]}, true
+	return atoiVersion(m[1], m[2], m[3])
+}
+
+func atoiVersion(major, minor, patch string) (version, bool) {
+	var v version
+	var err error
+	for _, f := range []struct {
+		s string
+		p *int
+	}{{major, &v.major}, {minor, &v.minor}, {patch, &v.patch}} {
+		if *f.p, err = strconv.Atoi(f.s); err != nil || *f.p > 9999 {
+			return version{}, false
+		}
+	}
+	return v, true
 }
 
 // output runs prog with args and returns its standard output and error,
@@ -69,6 +101,9 @@ func (c *checker) tools(ctx context.Context) {
 	}
 	out, err := c.output(ctx, "mariadb-backup --version", mb, []string{"--version"})
 	mbv, ok := parseVersion(out)
+	if ok {
+		c.versions.backup = &mbv
+	}
 	if !ok {
 		why := "no version in its output"
 		if err != nil {
@@ -89,6 +124,9 @@ func (c *checker) tools(ctx context.Context) {
 	}
 	out, err = c.output(ctx, "mariadbd --version", srv, []string{"--version"})
 	sv, ok := parseVersion(out)
+	if ok {
+		c.versions.server = &sv
+	}
 	if !ok {
 		why := "no version in its output"
 		if err != nil {
@@ -98,7 +136,7 @@ func (c *checker) tools(ctx context.Context) {
 		return
 	}
 	switch {
-	case mbv.major != sv.major || mbv.minor != sv.minor:
+	case !mbv.sameSeries(sv):
 		c.problem("%s is version %s but the server (%s) is %s: mariadb-backup cannot back up or prepare another major version's data",
 			"install the mariadb-backup package of the server's version ("+sv.String()+")", mb, mbv, srv, sv)
 	case mbv != sv:
@@ -119,7 +157,8 @@ func (c *checker) prepareTool(ctx context.Context, tool string) {
 		path = p
 	}
 	out, err := c.output(ctx, "prepare-tool --version", path, []string{"--version"})
-	if _, ok := parseVersion(out); ok {
+	if v, ok := parseVersion(out); ok {
+		c.versions.prepare = &v
 		return
 	}
 	why := "no MariaDB version in its output"

@@ -253,6 +253,11 @@ func (s *session) prepare(ctx context.Context, tool *backupTool, staging, datadi
 		if noSpaceInLog(logFile) {
 			err = errors.Join(err, syscall.ENOSPC)
 		}
+		if s.cfg.PrepareTool != "" {
+			return errorf(ExitInvalid, "mariadb-backup apply with [sst] prepare-tool=%s finished with errors "+
+				"(it must be able to prepare the donor's backup: 'wsrep_sst_mariabackup check --peer-version <donor version>' says which one can): %w",
+				s.cfg.PrepareTool, err)
+		}
 		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
 	}
 	return nil
