@@ -20,6 +20,10 @@ type ScanOptions struct {
 	// memory too, so the limit applies to those as well. 0 means
 	// DefaultMaxPayload.
 	MaxPayload int64
+	// SkipChecksum leaves the payloads' CRC-32 unchecked, for a forwarder
+	// whose receiver checks every chunk itself (the v2 donor: the joiner's
+	// extractor checks each chunk, references included).
+	SkipChecksum bool
 }
 
 // Segment is one chunk as Scanner.Next returns it: its exact bytes, split
@@ -71,6 +75,7 @@ type Segment struct {
 type Scanner struct {
 	br   *bufio.Reader
 	max  int64
+	skip bool  // ScanOptions.SkipChecksum
 	err  error // sticky
 	seg  Segment
 	hdr  []byte        // Header of the current segment, reused
@@ -93,6 +98,7 @@ func NewScanner(r io.Reader, opts ScanOptions) *Scanner {
 	return &Scanner{
 		br:    bufio.NewReaderSize(r, 64<<10),
 		max:   opts.MaxPayload,
+		skip:  opts.SkipChecksum,
 		hdr:   make([]byte, 0, headerLen+MaxPathLen+4+payloadHeaderLen),
 		index: -1,
 		next:  make(map[string]uint64),
@@ -248,6 +254,10 @@ func (s *Scanner) scan() error {
 	s.next[path] = end
 	if err := s.readPayload(int(length)); err != nil {
 		return s.fail(path, off, readErr("payload", err))
+	}
+	if s.skip {
+		seg.Header, seg.Offset = s.hdr, int64(off)
+		return nil
 	}
 	if crc = crc32.Update(crc, crc32.IEEETable, seg.Payload); crc != wantCRC {
 		return s.fail(path, off, fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, crc, wantCRC))

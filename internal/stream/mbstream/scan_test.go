@@ -646,3 +646,36 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// SkipChecksum passes a payload whose CRC does not match, and the bytes
+// still come back as they were.
+func TestScanSkipChecksum(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	if err := w.WriteFile("db/t.ibd", bytes.Repeat([]byte("p"), 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := bytes.Clone(buf.Bytes())
+	in[bytes.Index(in, []byte("ppp"))] = 'q'
+	s := NewScanner(bytes.NewReader(in), ScanOptions{SkipChecksum: true})
+	var out []byte
+	for {
+		seg, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(append(out, seg.Header...), seg.Payload...)
+	}
+	if !bytes.Equal(out, in) {
+		t.Error("segments differ from the input")
+	}
+	if _, err := NewScanner(bytes.NewReader(in), ScanOptions{}).Next(); !errors.Is(err, ErrChecksum) {
+		t.Errorf("without SkipChecksum: %v, want ErrChecksum", err)
+	}
+}
