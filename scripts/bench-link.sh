@@ -9,7 +9,8 @@
 # donor's SST was killed half-way; seconds, bytes on the namespace's
 # loopback, peak RSS of our SST program, checksums, and a PASS/FAIL line
 # per target of issue 11. ROUNDS=N repeats every case N times (medians),
-# rotating which configuration goes first. ZSTD_LEVEL=N (default 1).
+# rotating which configuration goes first. ZSTD_LEVEL=N (default 1);
+# CASES=full,rejoin,resume (the default) or a subset.
 #
 # A benchmark, not a test: run it on a quiet machine, as root, and not at
 # the same time as other cluster tests, e.g.
@@ -29,6 +30,7 @@ case "$size" in
 esac
 rounds=${ROUNDS:-1}
 zstd_level=${ZSTD_LEVEL:-1}
+cases=${CASES:-full,rejoin,resume}
 if [ "$(id -u)" -ne 0 ]; then
     echo "$0: needs root (ip netns, tc, mariadbd nodes)" >&2
     exit 1
@@ -68,4 +70,4 @@ tc -n "$ns" qdisc add dev lo root tbf rate "$rate" burst 256kb latency 20ms
 echo "network namespace $ns, loopback: $(tc -n "$ns" qdisc show dev lo)"
 echo "dataset: ${mb} MB (${rows} rows per table), rounds: ${rounds}"
 ip netns exec "$ns" "$tmp/sstlab" link --sst-program bin/wsrep_sst_mariabackup \
-    --rows "$rows" --rounds "$rounds" --zstd-level "$zstd_level" --rate "$rate"
+    --rows "$rows" --rounds "$rounds" --zstd-level "$zstd_level" --rate "$rate" --cases "$cases"

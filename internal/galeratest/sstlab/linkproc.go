@@ -11,9 +11,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -34,12 +36,24 @@ func loTxBytes() (int64, error) {
 	return n, nil
 }
 
-// inNetns reports whether this process runs in another network namespace
-// than pid 1.
+// inNetns reports whether this process runs in a named network namespace
+// (one of /run/netns, as "ip netns exec" sets up), not the host's.
 func inNetns() bool {
-	self, err1 := os.Readlink("/proc/self/ns/net")
-	pid1, err2 := os.Readlink("/proc/1/ns/net")
-	return err1 == nil && err2 == nil && self != pid1
+	var self syscall.Stat_t
+	if syscall.Stat("/proc/self/ns/net", &self) != nil {
+		return false
+	}
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join("/run/netns", e.Name()), &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			return true
+		}
+	}
+	return false
 }
 
 // sstPids returns the pids of SST programs running with --role role for
@@ -169,11 +183,12 @@ func (s *rssSampler) stop() (donor, joiner int64) {
 const blockSize = 16 << 10
 
 // volatileFile reports whether rel (relative to a datadir) is rewritten on
-// every start or belongs to the SST machinery rather than the data.
+// every start (ibtmp1, the temporary tablespace, is recreated, never
+// transferred) or belongs to the SST machinery rather than the data.
 func volatileFile(rel string) bool {
 	base := filepath.Base(rel)
 	switch {
-	case base == "galera.cache", base == "grastate.dat", base == "gvwstate.dat",
+	case base == "galera.cache", base == "grastate.dat", base == "gvwstate.dat", base == "ibtmp1",
 		base == "wsrep_sst.pid", base == "sst_in_progress",
 		strings.HasSuffix(base, ".pem"), strings.HasSuffix(base, ".err"),
 		strings.HasSuffix(base, ".log"), strings.Contains(base, ".log."),
@@ -243,6 +258,13 @@ type blockDiff struct {
 	t1Changed, t1Total int64
 	// ib_logfile0 and the like, which always change wholesale.
 	logChanged int64
+	// files lists the data files with changed blocks, most first.
+	files []fileDiff
+}
+
+type fileDiff struct {
+	rel     string
+	changed int64
 }
 
 func diffBlocks(before, after map[string][]uint32) blockDiff {
@@ -265,7 +287,16 @@ func diffBlocks(before, after map[string][]uint32) blockDiff {
 		}
 		d.changed += c
 		d.total += int64(len(a))
+		if c > 0 {
+			d.files = append(d.files, fileDiff{rel, c})
+		}
 	}
+	sort.Slice(d.files, func(i, j int) bool {
+		if d.files[i].changed != d.files[j].changed {
+			return d.files[i].changed > d.files[j].changed
+		}
+		return d.files[i].rel < d.files[j].rel
+	})
 	return d
 }
 
@@ -276,7 +307,15 @@ func (d blockDiff) String() string {
 		}
 		return 100 * float64(a) / float64(b)
 	}
-	return fmt.Sprintf("joiner datadir before vs after: t1.ibd %d of %d pages differ (%.1f%%), all data files %d of %d 16K blocks (%.1f MB, %.1f%%) plus %.1f MB of redo log",
+	var top []string
+	for i, f := range d.files {
+		if i == 4 {
+			top = append(top, fmt.Sprintf("%d more files", len(d.files)-i))
+			break
+		}
+		top = append(top, fmt.Sprintf("%s %d", f.rel, f.changed))
+	}
+	return fmt.Sprintf("joiner datadir before vs after: t1.ibd %d of %d pages differ (%.1f%%), all data files %d of %d 16K blocks (%.1f MB, %.1f%%; %s) plus %.1f MB of redo log",
 		d.t1Changed, d.t1Total, pct(d.t1Changed, d.t1Total), d.changed, d.total,
-		float64(d.changed*blockSize)/1e6, pct(d.changed, d.total), float64(d.logChanged*blockSize)/1e6)
+		float64(d.changed*blockSize)/1e6, pct(d.changed, d.total), strings.Join(top, ", "), float64(d.logChanged*blockSize)/1e6)
 }

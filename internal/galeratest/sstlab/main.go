@@ -3,7 +3,7 @@
 //
 //	go run ./internal/galeratest/sstlab demo  --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
 //	go run ./internal/galeratest/sstlab bench --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
-//	sstlab link --sst-program bin/wsrep_sst_mariabackup [--rows N] [--rounds N] [--zstd-level N] [--rate RATE]
+//	sstlab link --sst-program bin/wsrep_sst_mariabackup [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST]
 //
 // demo bootstraps node1, loads about N KB of data, lets node2 join by SST
 // with the given program on both nodes, prints phase timings and compares
@@ -51,6 +51,7 @@ type options struct {
 	rounds    int    // rounds of every case, for medians
 	zstdLevel int    // level of the zstd compressor cases
 	rate      string // the link's rate, for the report only
+	cases     string // comma-separated subset of full,rejoin,resume
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -64,6 +65,7 @@ func (o *options) addLinkFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds of every case; the table shows medians")
 	fs.IntVar(&o.zstdLevel, "zstd-level", 1, "level of the zstd cases (compressor='zstd -N')")
 	fs.StringVar(&o.rate, "rate", "", "rate the loopback is limited to, printed in the report")
+	fs.StringVar(&o.cases, "cases", "full,rejoin,resume", "cases to run, comma-separated")
 }
 
 func main() {
@@ -72,7 +74,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sstlab demo|bench --sst-program FILE|stock [--rows N] [--keep] [-v]")
-	fmt.Fprintln(w, "       sstlab link --sst-program FILE [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--keep] [-v]")
+	fmt.Fprintln(w, "       sstlab link --sst-program FILE [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST] [--keep] [-v]")
 }
 
 // run executes one subcommand and returns the process exit code: 0 on
