@@ -172,16 +172,10 @@ func link(ctx context.Context, l *lab) error {
 	}
 	for r := range l.opts.rounds {
 		fmt.Fprintf(l.out, "round %d of %d\n", r+1, l.opts.rounds)
-		for _, c := range rotate(confs, r) {
-			if !want[caseFull] {
-				break
-			}
-			m, err := k.full(ctx, c)
-			if err != nil {
-				return fmt.Errorf("full SST, %s: %w", c.label(), err)
-			}
-			k.record(caseFull, c, m, "")
-		}
+		// The rejoins first: their changes grow the donor's ibdata1
+		// (undo log, in 64 MiB steps), so the full SSTs and the resumes
+		// after them copy the same data, and the rejoins are compared
+		// with full SSTs of the data they ended with.
 		for _, c := range rotate(others, r) {
 			if !want[caseRejoin] {
 				break
@@ -191,6 +185,16 @@ func link(ctx context.Context, l *lab) error {
 				return fmt.Errorf("rejoin, %s: %w", c.label(), err)
 			}
 			k.record(caseRejoin, c, m, note)
+		}
+		for _, c := range rotate(confs, r) {
+			if !want[caseFull] {
+				break
+			}
+			m, err := k.full(ctx, c)
+			if err != nil {
+				return fmt.Errorf("full SST, %s: %w", c.label(), err)
+			}
+			k.record(caseFull, c, m, "")
 		}
 		for _, c := range rotate(others, r) {
 			if !want[caseResume] {
