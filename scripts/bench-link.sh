@@ -10,7 +10,8 @@
 # loopback, peak RSS of our SST program, checksums, and a PASS/FAIL line
 # per target of issue 11. ROUNDS=N repeats every case N times (medians),
 # rotating which configuration goes first. ZSTD_LEVEL=N (default 1);
-# CASES=full,rejoin,resume (the default) or a subset.
+# CASES=full,rejoin,resume (the default) or a subset; KEEP=1 keeps the
+# work directory (datadirs, logs) and prints its path.
 #
 # A benchmark, not a test: run it on a quiet machine, as root, and not at
 # the same time as other cluster tests, e.g.
@@ -31,6 +32,8 @@ esac
 rounds=${ROUNDS:-1}
 zstd_level=${ZSTD_LEVEL:-1}
 cases=${CASES:-full,rejoin,resume}
+keep=()
+[ "${KEEP:-0}" = 0 ] || keep=(--keep)
 if [ "$(id -u)" -ne 0 ]; then
     echo "$0: needs root (ip netns, tc, mariadbd nodes)" >&2
     exit 1
@@ -70,4 +73,4 @@ tc -n "$ns" qdisc add dev lo root tbf rate "$rate" burst 256kb latency 20ms
 echo "network namespace $ns, loopback: $(tc -n "$ns" qdisc show dev lo)"
 echo "dataset: ${mb} MB (${rows} rows per table), rounds: ${rounds}"
 ip netns exec "$ns" "$tmp/sstlab" link --sst-program bin/wsrep_sst_mariabackup \
-    --rows "$rows" --rounds "$rounds" --zstd-level "$zstd_level" --rate "$rate" --cases "$cases"
+    --rows "$rows" --rounds "$rounds" --zstd-level "$zstd_level" --rate "$rate" --cases "$cases" "${keep[@]}"
