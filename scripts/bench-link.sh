@@ -41,7 +41,11 @@ fi
 # LoadData stores about 1000 bytes per row per table pair (galeratest.RowBytes).
 rows=$(( mb * 1024 * 1024 / 1000 ))
 ./scripts/install-deps.sh
-make -s build
+program=${SST_PROGRAM:-}
+if [ -z "$program" ]; then
+    make -s build
+    program=bin/wsrep_sst_mariabackup
+fi
 # Built here so that go itself never runs inside the namespace.
 tmp=$(mktemp -d /tmp/bench-link.XXXXXX)
 go build -o "$tmp/sstlab" ./internal/galeratest/sstlab
@@ -72,5 +76,5 @@ ip -n "$ns" link set lo up
 tc -n "$ns" qdisc add dev lo root tbf rate "$rate" burst 256kb latency 20ms
 echo "network namespace $ns, loopback: $(tc -n "$ns" qdisc show dev lo)"
 echo "dataset: ${mb} MB (${rows} rows per table), rounds: ${rounds}"
-ip netns exec "$ns" "$tmp/sstlab" link --sst-program bin/wsrep_sst_mariabackup \
+ip netns exec "$ns" "$tmp/sstlab" link --sst-program "$program" \
     --rows "$rows" --rounds "$rounds" --zstd-level "$zstd_level" --rate "$rate" --cases "$cases" "${keep[@]}"

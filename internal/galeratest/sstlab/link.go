@@ -724,8 +724,8 @@ func sstFootprint(datadir string) (int64, error) {
 		}
 		rel, _ := filepath.Rel(datadir, p)
 		if d.IsDir() {
-			if rel == ".sst" {
-				return filepath.SkipDir
+			if rel != "." && volatileFile(rel) {
+				return filepath.SkipDir // staging of an SST
 			}
 			return nil
 		}
