@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Integration tests start real mariadbd + Galera nodes; they run serially.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build deps test unit integration race fuzz lint demo bench deb deb-test clean chroot-118 test-118 test-118-nodes test-118-all
+.PHONY: all build deps test unit integration race fuzz lint demo bench bench-link deb deb-test clean chroot-118 test-118 test-118-nodes test-118-all
 
 all: build
 
@@ -75,6 +75,13 @@ demo: deps build
 SIZE ?= 200M
 bench: deps build
 	./scripts/bench-sst.sh $(SIZE)
+
+# Stock script vs ours over a loopback rate-limited to RATE in a network
+# namespace: full SSTs, rejoin, resume (issue 11's targets); needs root.
+RATE ?= 1gbit
+LINK_SIZE ?= 2G
+bench-link: deps build
+	./scripts/bench-link.sh $(RATE) $(LINK_SIZE)
 
 # The Debian package that replaces the stock script (dpkg-divert keeps it
 # as /usr/bin/wsrep_sst_mariabackup.stock): bin/wsrep-sst-mariabackup-go_*.deb.

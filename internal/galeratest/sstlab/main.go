@@ -3,12 +3,15 @@
 //
 //	go run ./internal/galeratest/sstlab demo  --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
 //	go run ./internal/galeratest/sstlab bench --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
+//	sstlab link --sst-program bin/wsrep_sst_mariabackup [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST]
 //
 // demo bootstraps node1, loads about N KB of data, lets node2 join by SST
 // with the given program on both nodes, prints phase timings and compares
 // per-table checksums. bench does the same SST twice on one dataset, first
 // with the stock script and then with the given program, and prints both
 // times and their ratio. --sst-program stock selects the stock script.
+// link is the slow-link benchmark of scripts/bench-link.sh (see link.go),
+// meant to run inside a network namespace with a rate-limited loopback.
 //
 // Both need root, mariadb-server, mariadb-backup and galera-4 (see
 // galeratest.Available). The work directory is removed at the end unless
@@ -43,6 +46,12 @@ type options struct {
 	rows    int    // rows per InnoDB table, about 1 KB each
 	keep    bool   // keep the work directory
 	verbose bool   // print galeratest's progress log
+
+	// link only
+	rounds    int    // rounds of every case, for medians
+	zstdLevel int    // level of the zstd compressor cases
+	rate      string // the link's rate, for the report only
+	cases     string // comma-separated subset of full,rejoin,resume
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -52,12 +61,20 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.verbose, "v", false, "log cluster progress to stderr")
 }
 
+func (o *options) addLinkFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds of every case; the table shows medians")
+	fs.IntVar(&o.zstdLevel, "zstd-level", 1, "level of the zstd cases (compressor='zstd -N')")
+	fs.StringVar(&o.rate, "rate", "", "rate the loopback is limited to, printed in the report")
+	fs.StringVar(&o.cases, "cases", "full,rejoin,resume", "cases to run, comma-separated")
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sstlab demo|bench --sst-program FILE|stock [--rows N] [--keep] [-v]")
+	fmt.Fprintln(w, "       sstlab link --sst-program FILE [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST] [--keep] [-v]")
 }
 
 // run executes one subcommand and returns the process exit code: 0 on
@@ -77,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd = demo
 	case "bench":
 		cmd = bench
+	case "link":
+		cmd = link
+		opts.addLinkFlags(fs)
 	default:
 		usage(stderr)
 		return 2
@@ -84,7 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if opts.program == "" || opts.rows < 0 || fs.NArg() > 0 {
+	if opts.program == "" || opts.rows < 0 || fs.NArg() > 0 ||
+		args[0] == "link" && (opts.program == "stock" || opts.rounds < 1 || opts.zstdLevel < 1 || opts.zstdLevel > 19) {
 		usage(stderr)
 		return 2
 	}
