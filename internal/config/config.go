@@ -22,12 +22,9 @@ const (
 
 // DefaultCpat is the script's default cpat: files in the datadir the joiner
 // keeps when it wipes it before an SST (read_cnf).
-// Parallel streams of the v2 data stage ([sst] parallel-streams).
-// MaxParallelStreams is xfer.MaxStreams (config does not import xfer).
-const (
-	DefaultParallelStreams = 2
-	MaxParallelStreams     = 64
-)
+// MaxParallelStreams bounds [sst] parallel-streams; it is xfer.MaxStreams
+// (config does not import xfer).
+const MaxParallelStreams = 64
 
 const DefaultCpat = `.*\.pem$\|.*galera\.cache$\|.*sst_in_progress$\|.*\.sst$\|.*gvwstate\.dat$\|.*grastate\.dat$\|.*\.err$\|.*\.log$\|.*RPM_UPGRADE_MARKER$\|.*RPM_UPGRADE_HISTORY$`
 
@@ -153,9 +150,10 @@ type Config struct {
 	// donor running this program, and the donor accepts the offer. Off, both
 	// speak only the stock stream.
 	TransferV2 bool
-	// ParallelStreams is [sst] parallel-streams (donor, default
-	// DefaultParallelStreams, 1..64): the TCP connections of a v2 data
-	// stage, each with its own TLS session and compressor.
+	// ParallelStreams is [sst] parallel-streams (donor, 1..64, 0 for the
+	// default "auto": the donor decides from the transport): the TCP
+	// connections of a v2 data stage, each with its own TLS session and
+	// compressor.
 	ParallelStreams int
 	// StatusFile is [sst] status-file: a JSON status document rewritten
 	// about once a second (see internal/status), "" for none.
@@ -471,11 +469,12 @@ func (r *resolver) settings() error {
 	if c.TransferV2, err = r.getBool(groupsSST, "transfer-v2", true); err != nil {
 		return err
 	}
-	if c.ParallelStreams, err = r.getInt(groupsSST, "parallel-streams", DefaultParallelStreams); err != nil {
-		return err
-	}
-	if c.ParallelStreams < 1 || c.ParallelStreams > MaxParallelStreams {
-		return fmt.Errorf("option parallel-streams=%d: must be 1 to %d: %w", c.ParallelStreams, MaxParallelStreams, ErrInvalid)
+	if v := r.get(groupsSST, "parallel-streams", "auto"); !strings.EqualFold(v, "auto") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxParallelStreams {
+			return fmt.Errorf("option parallel-streams=%q (from %s): want auto or 1 to %d: %w", v, r.c.Sources["parallel-streams"], MaxParallelStreams, ErrInvalid)
+		}
+		c.ParallelStreams = n
 	}
 	c.StatusFile = r.get(groupsSST, "status-file", "")
 	if c.Syslog, err = r.getInt(groupsSST, "sst-syslog", 0); err != nil {

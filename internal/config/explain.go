@@ -142,7 +142,7 @@ func (c *Config) settingValues() map[string]any {
 		"prepare-tool":        c.PrepareTool,
 		"status-file":         c.StatusFile,
 		"transfer-v2":         c.TransferV2,
-		"parallel-streams":    c.ParallelStreams,
+		"parallel-streams":    parallelStreams(c.ParallelStreams),
 		"sst-syslog":          c.Syslog,
 		"syslog-tag":          c.SyslogTag,
 		"sst-log-archive":     c.LogArchive,
@@ -189,4 +189,11 @@ func (c *Config) explainArgValue(k string) string {
 		return a.LogBasename
 	}
 	return ""
+}
+
+func parallelStreams(n int) any {
+	if n == 0 {
+		return "auto"
+	}
+	return n
 }

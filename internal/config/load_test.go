@@ -272,3 +272,36 @@ func TestTransportTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestTransferV2Options(t *testing.T) {
+	for _, tt := range []struct {
+		cnf     string
+		v2      bool
+		streams int
+		bad     bool
+	}{
+		{"", true, 0, false},
+		{"transfer-v2=0\nparallel-streams=4", false, 4, false},
+		{"transfer-v2=1\nparallel-streams=AUTO", true, 0, false},
+		{"parallel-streams=1", true, 1, false},
+		{"parallel-streams=64", true, 64, false},
+		{"parallel-streams=0", false, 0, true},
+		{"parallel-streams=65", false, 0, true},
+		{"parallel-streams=two", false, 0, true},
+		{"transfer-v2=maybe", false, 0, true},
+	} {
+		c, err := loadCnf(t, "[sst]\n"+tt.cnf+"\n", nil, donorArgv...)
+		if tt.bad {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%q: error = %v, want ErrInvalid", tt.cnf, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tt.cnf, err)
+		}
+		if c.TransferV2 != tt.v2 || c.ParallelStreams != tt.streams {
+			t.Errorf("%q: transfer-v2 %v, parallel-streams %d; want %v, %d", tt.cnf, c.TransferV2, c.ParallelStreams, tt.v2, tt.streams)
+		}
+	}
+}

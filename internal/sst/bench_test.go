@@ -114,7 +114,8 @@ func receiveOnce(b *testing.B, data []byte, size int, dir string) error {
 // mariadb-backup streaming a 256 MiB table of sbtest-like pages) over
 // loopback: the stock stream (transfer-v2=0) against transfer v2 with 1, 2
 // and 4 streams, plain and compressed, into an empty joiner; "rejoin" is
-// v2 into a joiner that already holds the table (everything referenced).
+// v2 into a joiner that already holds the table (everything referenced);
+// tls is encrypt=3 without compression.
 // It chose the default of [sst] parallel-streams (see README).
 //
 //	go test -run '^$' -bench SSTDataStage -benchtime 3x ./internal/sst/
@@ -135,6 +136,8 @@ func BenchmarkSSTDataStage(b *testing.B) {
 		{"v2x4", "parallel-streams=4\n", false},
 		{"v2x2-rejoin", "parallel-streams=2\n", true},
 	}
+	certs := makeCerts(b, b.TempDir(), time.Now().Add(time.Hour))
+	codecs = append(codecs, struct{ name, cnf string }{"tls", fmt.Sprintf("encrypt=3\ntca=%s\ntcert=%s\ntkey=%s\n", certs.CA, certs.Cert, certs.Key)})
 	for _, c := range codecs {
 		for _, m := range modes {
 			b.Run(m.name+"/"+c.name, func(b *testing.B) {

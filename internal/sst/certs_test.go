@@ -16,7 +16,7 @@ type testCerts struct {
 }
 
 // makeCerts writes a new CA and a leaf valid until notAfter into dir.
-func makeCerts(t *testing.T, dir string, notAfter time.Time) testCerts {
+func makeCerts(t testing.TB, dir string, notAfter time.Time) testCerts {
 	t.Helper()
 	ca := tlsxtest.NewCert(t, tlsxtest.Options{CN: "sst test CA", CA: true}, nil)
 	leaf := tlsxtest.NewCert(t, tlsxtest.Options{

@@ -60,6 +60,9 @@ func v2Codec(c *stream.Codec) bool {
 // bytes the joiner already has as a reference to them.
 func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
 	n := s.cfg.ParallelStreams
+	if n == 0 {
+		n = s.autoStreams()
+	}
 	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s: transfer v2, %d stream(s)", addr, n))
 	ctx, stall, release := s.stallContext(ctx, "joiner")
 	defer release()
@@ -200,6 +203,18 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	}
 	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", src.N(), time.Since(start).Seconds(), n, reused))
 	return nil
+}
+
+// autoStreams is parallel-streams=auto: two connections when each can
+// take a share of per-byte work that parallelizes better across
+// connections than inside one (TLS, zstd), else one (plain TCP, whose work
+// is the kernel's, and lz4, whose codec already compresses blocks in
+// parallel). Measured with BenchmarkSSTDataStage; see README.
+func (s *session) autoStreams() int {
+	if s.tr.tlsConfig != nil || s.tr.codec != nil && s.tr.codec.Format() == stream.Zstd {
+		return 2
+	}
+	return 1
 }
 
 // greet runs the hello exchange on one connection, within the handshake

@@ -120,6 +120,18 @@ func (c Codec) SingleThreaded() Codec {
 	return c
 }
 
+// Format returns the format the codec handles in process, "" for a
+// filter program.
+func (c Codec) Format() Format {
+	switch {
+	case c.lz4 != nil:
+		return LZ4
+	case c.zstd != nil:
+		return Zstd
+	}
+	return ""
+}
+
 // Command returns the command as configured, trimmed.
 func (c Codec) Command() string { return c.cmd }
 
