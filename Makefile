@@ -89,7 +89,8 @@ deb: build
 	./scripts/deb.sh $(BIN) $(VERSION) bin
 
 # Install, upgrade, remove and purge that package in a throwaway overlay
-# root over the Debian 13 chroot (scripts/chroot-118.sh); needs root.
+# root over the Debian 13 chroot (scripts/chroot-118.sh), with a real
+# 2-node SST through the installed binary in between; needs root.
 deb-test: deb chroot-118
 	./scripts/deb-test.sh $$(./scripts/deb.sh $(BIN) $(VERSION) bin) $(VERSION)
 
