@@ -201,40 +201,67 @@ func Assemble(ctx context.Context, dst io.Writer, rc *Receiver, rec *Reconstruct
 	}
 }
 
+// MaxRefRun is the longest reference SendPayload makes of consecutive
+// matching blocks: the joiner reads a reference into memory whole.
+const MaxRefRun = 1 << 20
+
 // SendPayload queues p, the bytes at offset off of a file the donor
 // streams (an mbstream chunk's payload), on s. It cuts p at multiples of
 // the manifest's block size in the file's offsets, the joiner's block
 // boundaries, and sends each piece whose hash and length the manifest
-// has as a reference, the rest as data. m may be nil: everything is data.
-// It returns the bytes sent as references.
+// has as a reference, the rest as data. Pieces that match consecutive
+// blocks of one reference file go as one reference of up to MaxRefRun
+// bytes, hashed and checksummed whole, so that unchanged data costs one
+// frame and one read on the joiner per MiB rather than per block. m may
+// be nil: everything is data. It returns the bytes sent as references.
 func SendPayload(s *Sender, m *manifest.Manifest, off int64, p []byte) (int64, error) {
 	if m == nil {
 		return 0, s.Data(p)
 	}
 	bs := int64(m.BlockSize())
 	var refBytes int64
-	pending := 0 // bytes of p before i not sent yet, to go as one Data
+	pending := 0 // bytes of p before i not sent yet, to go as data or as the run
+	// The run: p[pending:i] matches the reference file's bytes from
+	// run.Offset on, when run.Length > 0.
+	var run manifest.Block
+	flushRun := func(end int) error {
+		if run.Length == 0 {
+			return nil
+		}
+		piece := p[pending:end]
+		err := s.Ref(Ref{Path: run.Path, Offset: run.Offset, Length: len(piece), Hash: Hash(m.Sum(piece)), CRC: crc32.ChecksumIEEE(piece)})
+		refBytes += int64(len(piece))
+		pending, run = end, manifest.Block{}
+		return err
+	}
 	i := 0
 	for i < len(p) {
 		end := min(len(p), i+int(bs-(off+int64(i))%bs))
 		piece := p[i:end]
 		b, ok := m.Lookup(m.Sum(piece), len(piece))
-		if !ok {
-			i = end
-			continue
-		}
-		if i > pending {
-			if err := s.Data(p[pending:i]); err != nil {
+		switch {
+		case ok && run.Length > 0 && b.Path == run.Path && b.Offset == run.Offset+int64(run.Length) && run.Length+len(piece) <= MaxRefRun:
+			run.Length += len(piece)
+		case ok:
+			if err := flushRun(i); err != nil {
+				return refBytes, err
+			}
+			if i > pending {
+				if err := s.Data(p[pending:i]); err != nil {
+					return refBytes, err
+				}
+				pending = i
+			}
+			run = manifest.Block{Path: b.Path, Offset: b.Offset, Length: len(piece)}
+		default:
+			if err := flushRun(i); err != nil {
 				return refBytes, err
 			}
 		}
-		err := s.Ref(Ref{Path: b.Path, Offset: b.Offset, Length: b.Length, Hash: Hash(b.Hash), CRC: crc32.ChecksumIEEE(piece)})
-		if err != nil {
-			return refBytes, err
-		}
-		refBytes += int64(len(piece))
 		i = end
-		pending = i
+	}
+	if err := flushRun(len(p)); err != nil {
+		return refBytes, err
 	}
 	if pending < len(p) {
 		return refBytes, s.Data(p[pending:])

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
@@ -293,5 +294,56 @@ func TestMergedSources(t *testing.T) {
 	}
 	if _, err := rec.Read(Ref{Path: "t.ibd", Length: 1}, nil); !errors.Is(err, ErrRefPath) {
 		t.Errorf("path outside every mount: %v, want ErrRefPath", err)
+	}
+}
+
+// Consecutive matching blocks of one file go as one reference of up to
+// MaxRefRun bytes; a changed block in the middle splits the run.
+func TestSendPayloadRuns(t *testing.T) {
+	refDir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 7))
+	data := randData(rng, 3*MaxRefRun+5*testBlock)
+	if err := os.WriteFile(filepath.Join(refDir, "t.ibd"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Build(t.Context(), refDir, manifest.BuildOptions{BlockSize: testBlock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	donor := bytes.Clone(data)
+	donor[MaxRefRun+testBlock/2] ^= 1 // one changed block in the second MiB
+	var frames bytes.Buffer
+	s := NewSender(t.Context(), []io.Writer{&frames}, SenderOptions{})
+	refBytes, err := SendPayload(s, m, 0, donor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len(donor) - testBlock); refBytes != want {
+		t.Errorf("referenced %d bytes, want %d", refBytes, want)
+	}
+	r := NewReader(&frames, ReaderOptions{})
+	var refs, datas []int
+	for {
+		f, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == FrameEnd {
+			break
+		}
+		if f.Type == FrameRef {
+			refs = append(refs, f.Ref.Length)
+		} else {
+			datas = append(datas, f.Len)
+		}
+	}
+	// [0, 1 MiB) one run; the changed block as data; then runs of at
+	// most MaxRefRun to the end.
+	wantRefs := []int{MaxRefRun, MaxRefRun, MaxRefRun, 4 * testBlock}
+	if !slices.Equal(refs, wantRefs) || len(datas) != 1 {
+		t.Errorf("references %v and %d data frames, want %v and 1", refs, len(datas), wantRefs)
 	}
 }
