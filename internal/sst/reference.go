@@ -252,7 +252,13 @@ func (r *reference) manifest(ctx context.Context, s *session, withOld bool, boun
 	if err != nil {
 		return nil, nil, err
 	}
+	raiseMemoryLimit(manifestMemory(m) * int64(len(ms)+1)) // the parts and the merge
 	return m, roots, nil
+}
+
+// manifestMemory is about what m takes in memory.
+func manifestMemory(m *manifest.Manifest) int64 {
+	return int64(m.Blocks()) * 20
 }
 
 // reconstructor opens the reference directories for reading.

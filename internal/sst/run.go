@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -43,6 +45,22 @@ type Params struct {
 // Run performs one SST or IST in the role the configuration names. It
 // returns nil only after the final protocol line has been printed; any
 // error carries its exit code (see ExitCode).
+// MemoryLimit is the Go heap limit the program sets for itself
+// (runtime/debug.SetMemoryLimit, unless GOMEMLIMIT says otherwise): a soft
+// bound that makes the collector return memory instead of letting the
+// heap double, so that an SST program stays within 64 MiB of RSS per side
+// with 4 zstd streams. A v2 manifest larger than a few MiB (more than a
+// TiB of reference data) raises it by twice its size (raiseMemoryLimit).
+const MemoryLimit = 48 << 20
+
+// raiseMemoryLimit adds room for n bytes of long-lived data to a memory
+// limit set by MemoryLimit; without a limit it does nothing.
+func raiseMemoryLimit(n int64) {
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 && n > 0 {
+		debug.SetMemoryLimit(max(cur, MemoryLimit+2*n))
+	}
+}
+
 func Run(ctx context.Context, p Params) (err error) {
 	if p.Redact == nil {
 		p.Redact = nopSecrets{}

@@ -106,15 +106,21 @@ func NewCodec(f Format, level int) (Codec, error) {
 	return c, nil
 }
 
+// singleWindow is the zstd window of SingleThreaded codecs: the encoder's
+// history and the decoder's buffer per connection, where InnoDB pages
+// find their repeats.
+const singleWindow = 2 << 20
+
 // SingleThreaded returns c compressing on the calling goroutine (lz4
-// Concurrency 1, zstd as --single-thread), for callers that run one codec
-// per connection and get their parallelism, and their memory bound, from
-// the number of connections.
+// Concurrency 1, zstd as --single-thread with a 2 MiB window), for callers
+// that run one codec per connection and get their parallelism, and their
+// memory bound, from the number of connections.
 func (c Codec) SingleThreaded() Codec {
 	c.Concurrency = 1
 	if c.zstd != nil {
 		o := *c.zstd
 		o.single = true
+		o.window = singleWindow
 		c.zstd = &o
 	}
 	return c

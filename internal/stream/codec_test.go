@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // mixedData returns n bytes alternating random runs (incompressible, like
@@ -170,6 +172,17 @@ func TestCodecSingleThreaded(t *testing.T) {
 		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if c.zstd != nil {
+			// The window is capped: a decoder allowing only 2 MiB reads it.
+			zr, err := zstd.NewReader(bytes.NewReader(buf.Bytes()), zstd.WithDecoderMaxWindow(singleWindow))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, zr); err != nil {
+				t.Errorf("%s: a 2 MiB-window decoder: %v", cmd, err)
+			}
+			zr.Close()
 		}
 		d, _ := ParseCodec(strings.Fields(cmd)[0] + " -d")
 		r, err := d.NewReader(t.Context(), &buf)

@@ -23,7 +23,7 @@ type zstdWriter struct {
 func newZstdWriter(w io.Writer, o *zstdOptions) (*zstdWriter, error) {
 	n, jobs := o.concurrency()
 	gate := &gateWriter{w: w}
-	zw, err := zstd.NewWriter(gate,
+	opts := []zstd.EOption{
 		zstd.WithEncoderLevel(o.encoderLevel()),
 		zstd.WithEncoderCRC(o.check),
 		// The CLI writes a frame for empty input too, and zstd -d
@@ -31,7 +31,11 @@ func newZstdWriter(w io.Writer, o *zstdOptions) (*zstdWriter, error) {
 		zstd.WithZeroFrames(true),
 		zstd.WithEncoderConcurrency(n),
 		zstd.WithConcurrentBlocks(jobs),
-	)
+	}
+	if o.window > 0 {
+		opts = append(opts, zstd.WithWindowSize(o.window))
+	}
+	zw, err := zstd.NewWriter(gate, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("set up zstd compression: %w", err)
 	}

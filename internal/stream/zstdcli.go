@@ -19,6 +19,9 @@ type zstdOptions struct {
 	threads int
 	// single is --single-thread: compression and I/O share one thread.
 	single bool
+	// window, when set, caps the encoder's window (SingleThreaded codecs:
+	// many of them at once must stay small, on both ends).
+	window int
 	// check is --[no-]check: write the content checksum when compressing,
 	// verify it when decompressing.
 	check bool

@@ -56,6 +56,7 @@ func fullConfs(zstdLevel int) []linkConf {
 		{toolStock, "lz4", lz4},
 		{toolOurs, "plain", nil},
 		{toolOurs, "lz4", lz4},
+		{toolOurs, "lz4, transfer-v2=0", append(slices.Clone(lz4), "transfer-v2=0")},
 		{toolOurs, fmt.Sprintf("zstd -%d", zstdLevel), zstd},
 		{toolOurs, fmt.Sprintf("zstd -%d, 4 streams", zstdLevel), append(slices.Clone(zstd), "parallel-streams=4")},
 	}
