@@ -297,7 +297,7 @@ func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) er
 // extractAbort is extract with a function called on the first local
 // failure (to close the connection the stream comes from).
 func (s *session) extractAbort(ctx context.Context, r io.Reader, dir, what string, abort func(error)) error {
-	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers, Abort: abort})
+	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers, Abort: abort, WriteBehind: writeBehind})
 	if err != nil {
 		return fmt.Errorf("extract the %s stream into %s: %w", what, dir, err)
 	}
@@ -307,6 +307,13 @@ func (s *session) extractAbort(ctx context.Context, r io.Reader, dir, what strin
 
 // extractWorkers bounds the files written in parallel on the joiner.
 const extractWorkers = 4
+
+// writeBehind is how much of a file the extractor writes before it starts
+// the kernel's writeback of it: the staging directory is synced before
+// the swap, and a fast transfer (a rejoin rebuilt mostly from the
+// previous data) would otherwise leave gigabytes of dirty pages, below
+// the kernel's dirty thresholds, for that sync to wait on.
+const writeBehind = 8 << 20
 
 // receiveSST is the data stage: wait for the donor's backup stream,
 // extract it into <datadir>/.sst, prepare it, and only then replace the

@@ -639,3 +639,27 @@ func TestExtractNoAbortOnStreamError(t *testing.T) {
 		t.Fatalf("got %v, want ErrChecksum", err)
 	}
 }
+
+// WriteBehind changes nothing in what is written.
+func TestExtractWriteBehind(t *testing.T) {
+	var stream bytes.Buffer
+	w := NewWriter(&stream)
+	data := make([]byte, 3<<20+12345)
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	if err := w.WriteFile("db/t.ibd", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Extract(t.Context(), &stream, dir, ExtractOptions{WriteBehind: 64 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "db", "t.ibd"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("extracted file differs (%v, %d of %d bytes)", err, len(got), len(data))
+	}
+}
