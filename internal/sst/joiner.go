@@ -108,11 +108,11 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := s.printCoords(coordsFile, magic); err != nil {
 		return err
 	}
-	if s.ref != nil {
-		s.ref.stop()
-		if err := os.RemoveAll(filepath.Join(datadir, resumeDir)); err != nil {
-			s.log.Warn(fmt.Sprintf("remove %s: %v", resumeDir, err))
-		}
+	// The interrupted attempt's data served this transfer, or a stock
+	// one made it useless: either way it goes.
+	s.ref.stop()
+	if err := os.RemoveAll(filepath.Join(datadir, resumeDir)); err != nil {
+		s.log.Warn(fmt.Sprintf("remove %s: %v", resumeDir, err))
 	}
 	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
 	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
