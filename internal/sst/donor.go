@@ -255,9 +255,11 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	defer f.Close()
 	s.logCommand("mariadb-backup backup", tool.path, args)
 	start := time.Now()
+	stderr, stderrDone := s.childOutput(f, "backup")
+	defer stderrDone()
 	out, err := proc.StartReader(ctx, proc.Cmd{
 		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
-		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
 	})
 	if err != nil {
 		return errorf(ExitInvalid, "%w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,9 +208,11 @@ func (s *session) runBackupTool(ctx context.Context, t *backupTool, what string,
 	defer f.Close()
 	s.logCommand(what, t.path, args)
 	start := time.Now()
+	out, done := s.childOutput(f, strings.TrimPrefix(what, "mariadb-backup "))
+	defer done()
 	err = proc.Run(ctx, proc.Cmd{
 		Name: what, Path: t.path, Args: args, Env: childEnv(s.env, env...),
-		Stdout: f, Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+		Stdout: out, Stderr: out, LogFile: logFile, WaitDelay: childWaitDelay,
 	})
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("%s took %.3f seconds", what, time.Since(start).Seconds()))
@@ -323,4 +326,24 @@ func (s *session) connectionOptions() ([]string, error) {
 		return []string{"--socket=" + s.args.Socket}, nil
 	}
 	return nil, nil
+}
+
+// childOutput is where a mariadb-backup run writes: its log file, and with
+// syslog on (sst-syslog, [mysqld_safe] syslog) also syslog at daemon.err
+// under the script's tag, <syslog-tag>innobackupex-<stage> (stage
+// "backup", "prepare" as the script's "apply", or "move"). The log file
+// stays: error messages quote its tail. Call done once the child ended.
+func (s *session) childOutput(f *os.File, stage string) (io.Writer, func()) {
+	h, ok := s.log.Handler().(*LogHandler)
+	if !ok {
+		return f, func() {}
+	}
+	if stage == "prepare" {
+		stage = "apply"
+	}
+	sw := h.SyslogWriter(ChildSyslogTag(s.cfg.SyslogTag, stage))
+	if sw == nil {
+		return f, func() {}
+	}
+	return io.MultiWriter(f, sw), func() { sw.Close() }
 }

@@ -135,9 +135,11 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	defer f.Close()
 	s.logCommand("mariadb-backup backup", tool.path, args)
 	start := time.Now()
+	stderr, stderrDone := s.childOutput(f, "backup")
+	defer stderrDone()
 	out, err := proc.StartReader(ctx, proc.Cmd{
 		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
-		Stderr: f, LogFile: logFile, WaitDelay: childWaitDelay,
+		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
 	})
 	if err != nil {
 		xs.Close()
