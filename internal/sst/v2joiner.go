@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,8 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	if err != nil {
 		return s.v2Error(ctx, "the v2 hello of the donor", err)
 	}
+	// Room for every connection first: links points into conns.
+	conns = slices.Grow(conns, hello.Streams-1)
 	links := make([]*v2Conn, hello.Streams)
 	links[hello.Stream] = &conns[0]
 	peerHost := hostOf(first.conn.RemoteAddr())
@@ -88,7 +91,6 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		}
 		links[h.Stream] = c
 	}
-	// The links slice now holds pointers into conns, which no longer grows.
 
 	m, roots, err := s.ref.manifest(ctx, s, decision == keepOld, s.cfg.IdleTimeout/2)
 	if err != nil {
