@@ -209,7 +209,7 @@ func TestE2EKeepDatadir(t *testing.T) {
 		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = []string{"prepare-tool=" + fake} }))
 		must(t, n2.Start(ctx, false))
 		log := failedJoin(ctx, t, n2, 2*time.Minute)
-		if !strings.Contains(log, "apply finished with errors") {
+		if !strings.Contains(log, "apply with [sst] prepare-tool="+fake+" finished with errors") {
 			t.Errorf("no prepare error in the joiner's log:\n%s", grep(log, "WSREP_SST"))
 		}
 		if !strings.Contains(log, "fake prepare failure") {

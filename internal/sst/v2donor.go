@@ -125,11 +125,24 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		writers[i] = senders[i]
 	}
 	xs := xfer.NewSender(ctx, writers, xfer.SenderOptions{Version: version})
+	// abort ends a failed transfer: the connections are reset first (the
+	// joiner must see a broken transfer, not the end frames of a complete
+	// one), and the stages are released (Abort) only once the Sender's
+	// writers, which the reset makes fail, have stopped using them.
+	abort := func() {
+		for _, c := range conns {
+			resetConn(c)
+		}
+		xs.Close()
+		for _, ss := range senders {
+			ss.Abort()
+		}
+	}
 
 	logFile := filepath.Join(datadir, backupLog)
 	f, err := openLog(logFile)
 	if err != nil {
-		xs.Close()
+		abort()
 		return err
 	}
 	defer f.Close()
@@ -142,7 +155,7 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
 	})
 	if err != nil {
-		xs.Close()
+		abort()
 		return errorf(ExitInvalid, "%w", err)
 	}
 	s.status.Stage(stageSending)
@@ -159,12 +172,7 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
 	}
 	if sendErr != nil || waitErr != nil || ctx.Err() != nil {
-		// Reset the connections before the Sender ends: the joiner must
-		// see a broken transfer, not the end frames of a complete one.
-		for _, ss := range senders {
-			ss.Abort()
-		}
-		xs.Close()
+		abort()
 	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -292,4 +300,12 @@ func sendScanned(xs *xfer.Sender, m *manifest.Manifest, src io.Reader) (int64, e
 			return refs, err
 		}
 	}
+}
+
+// resetConn closes c so that the peer sees a reset, not an orderly end.
+func resetConn(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
 }
