@@ -247,26 +247,12 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	}
 	defer ss.Abort()
 
-	logFile := filepath.Join(datadir, backupLog)
-	f, err := openLog(logFile)
+	start := time.Now()
+	out, src, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	s.logCommand("mariadb-backup backup", tool.path, args)
-	start := time.Now()
-	stderr, stderrDone := s.childOutput(f, "backup")
-	defer stderrDone()
-	out, err := proc.StartReader(ctx, proc.Cmd{
-		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
-		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
-	})
-	if err != nil {
-		return errorf(ExitInvalid, "%w", err)
-	}
-	s.status.Stage(stageSending)
-	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
-	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
+	defer done()
 	n, copyErr := stream.Copy(ctx, ss.Writer, src)
 	var exitErr *proc.ExitError
 	if errors.As(copyErr, &exitErr) {
@@ -294,4 +280,34 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	}
 	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
 	return nil
+}
+
+// startBackup runs mariadb-backup --backup with its stderr in the backup
+// log (and syslog), and returns its stdout, that stream watched by stall
+// and counted for the status file, and what to call once the backup
+// ended.
+func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env []string, datadir string, stall *pipe.Watchdog) (*proc.Reader, *stream.CountingReader, func(), error) {
+	logFile := filepath.Join(datadir, backupLog)
+	f, err := openLog(logFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s.logCommand("mariadb-backup backup", tool.path, args)
+	stderr, stderrDone := s.childOutput(f, "backup")
+	done := func() {
+		stderrDone()
+		f.Close()
+	}
+	out, err := proc.StartReader(ctx, proc.Cmd{
+		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
+		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
+	})
+	if err != nil {
+		done()
+		return nil, nil, nil, errorf(ExitInvalid, "%w", err)
+	}
+	s.status.Stage(stageSending)
+	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
+	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
+	return out, src, done, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
@@ -139,28 +138,13 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		}
 	}
 
-	logFile := filepath.Join(datadir, backupLog)
-	f, err := openLog(logFile)
+	start := time.Now()
+	out, src, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
 	if err != nil {
 		abort()
 		return err
 	}
-	defer f.Close()
-	s.logCommand("mariadb-backup backup", tool.path, args)
-	start := time.Now()
-	stderr, stderrDone := s.childOutput(f, "backup")
-	defer stderrDone()
-	out, err := proc.StartReader(ctx, proc.Cmd{
-		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
-		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
-	})
-	if err != nil {
-		abort()
-		return errorf(ExitInvalid, "%w", err)
-	}
-	s.status.Stage(stageSending)
-	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
-	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
+	defer done()
 	refBytes, sendErr := sendScanned(xs, m, src)
 	var exitErr *proc.ExitError
 	if errors.As(sendErr, &exitErr) {
