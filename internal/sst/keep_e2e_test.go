@@ -87,6 +87,22 @@ func signalAll(t *testing.T, pids []int, sig syscall.Signal) {
 	}
 }
 
+// killDonorSST SIGKILLs donor's SST program in the middle of the data
+// stage; the joiner must fail with an ERROR and exit by itself.
+func killDonorSST(ctx context.Context, t *testing.T, donor, joiner *galeratest.Node) {
+	t.Helper()
+	pids, err := donor.SSTProcesses("donor")
+	must(t, err)
+	if len(pids) == 0 {
+		t.Fatal("no donor SST program found")
+	}
+	signalAll(t, pids, syscall.SIGKILL)
+	log := failedJoin(ctx, t, joiner, 2*time.Minute)
+	if !strings.Contains(log, "WSREP_SST: [ERROR]") {
+		t.Errorf("the joiner logged no error:\n%s", grep(log, "WSREP_SST"))
+	}
+}
+
 // failedJoin starts n, which must fail its SST and exit by itself, and
 // returns its log of that run.
 func failedJoin(ctx context.Context, t *testing.T, n *galeratest.Node, within time.Duration) string {
@@ -143,16 +159,7 @@ func TestE2EKeepDatadir(t *testing.T) {
 		slowDonor(true)
 		must(t, n2.Start(ctx, false))
 		waitFor(t, time.Minute, "data in the joiner's staging directory", func() bool { return stagedBytes(n2) > 4<<20 })
-		pids, err := n1.SSTProcesses("donor")
-		must(t, err)
-		if len(pids) == 0 {
-			t.Fatal("no donor SST program found")
-		}
-		signalAll(t, pids, syscall.SIGKILL)
-		log := failedJoin(ctx, t, n2, 2*time.Minute)
-		if !strings.Contains(log, "WSREP_SST: [ERROR]") {
-			t.Errorf("the joiner logged no error:\n%s", grep(log, "WSREP_SST"))
-		}
+		killDonorSST(ctx, t, n1, n2)
 		assertIntact(t, n2, before)
 		slowDonor(false)
 		rejoin(t)

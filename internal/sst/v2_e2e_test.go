@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,22 +109,13 @@ func TestE2ETransferV2(t *testing.T) {
 		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = append(append([]string{}, sst...), "keep-datadir=0") }))
 		must(t, n2.Start(ctx, false))
 		waitFor(t, 2*time.Minute, "half of the data in the joiner's staging directory", func() bool { return stagedBytes(n2) > full.bytes/2 })
-		pids, err := n1.SSTProcesses("donor")
-		must(t, err)
-		if len(pids) == 0 {
-			t.Fatal("no donor SST program found")
-		}
-		signalAll(t, pids, syscall.SIGKILL)
-		log := failedJoin(ctx, t, n2, 2*time.Minute)
-		if !strings.Contains(log, "WSREP_SST: [ERROR]") {
-			t.Errorf("the joiner logged no error:\n%s", grep(log, "WSREP_SST"))
-		}
+		killDonorSST(ctx, t, n1, n2)
 		if _, err := os.Stat(filepath.Join(n2.Datadir(), stagingDir)); err != nil {
 			t.Fatalf("the interrupted attempt left no staging directory: %v", err)
 		}
 		must(t, n1.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = sst }))
 		startSynced(ctx, t, n2, false)
-		log = assertTransfer(t, n2, "SST", true)
+		log := assertTransfer(t, n2, "SST", true)
 		if !strings.Contains(log, "reference data for this one (resume)") {
 			t.Errorf("the joiner did not resume:\n%s", grep(log, "WSREP_SST"))
 		}
