@@ -55,6 +55,7 @@ func fullConfs(zstdLevel int) []linkConf {
 		{toolStock, "plain", nil},
 		{toolStock, "lz4", lz4},
 		{toolOurs, "plain", nil},
+		{toolOurs, "plain, transfer-v2=0", []string{"transfer-v2=0"}},
 		{toolOurs, "lz4", lz4},
 		{toolOurs, "lz4, transfer-v2=0", append(slices.Clone(lz4), "transfer-v2=0")},
 		{toolOurs, fmt.Sprintf("zstd -%d", zstdLevel), zstd},
