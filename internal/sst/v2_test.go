@@ -193,6 +193,12 @@ func TestV2HostileDonor(t *testing.T) {
 			}
 			return w.WriteEnd(1)
 		}, "referenced bytes differ"},
+		{"data frame larger than a donor writes", func(w *xfer.Writer, _ *manifest.Manifest) error {
+			if err := w.WriteData(0, make([]byte, 2*xfer.DefaultFrameSize)); err != nil {
+				return err
+			}
+			return w.WriteEnd(1)
+		}, "too large"},
 		{"end frame with a wrong total", func(w *xfer.Writer, _ *manifest.Manifest) error {
 			if err := w.WriteData(0, []byte("XBSTCK01")); err != nil {
 				return err

@@ -124,7 +124,10 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		return s.localError(ctx, t, "create "+staging, err)
 	}
 	start := time.Now()
-	rc := xfer.NewReceiver(ctx, readers, xfer.ReceiverOptions{Version: version})
+	// Frames no larger than our donor writes them: the read-ahead holds
+	// at most streams * 3 of them, whatever a donor claims.
+	rc := xfer.NewReceiver(ctx, readers, xfer.ReceiverOptions{Version: version,
+		MaxPayload: xfer.DefaultFrameSize, MaxRefLen: max(xfer.MaxRefRun, m.BlockSize())})
 	pr, pw := io.Pipe()
 	var st xfer.Stats
 	assembled := make(chan error, 1)
