@@ -142,7 +142,9 @@ func (s *Scanner) readAppend(b []byte, n int) ([]byte, error) {
 	want := len(b) + n
 	for len(b) < want {
 		if len(b) == cap(b) {
-			nb := make([]byte, len(b), len(b)+min(want-len(b), max(len(b), 64<<10)))
+			// Twice what has arrived, or 64 KiB: never more than the
+			// bytes read justify, whatever the header announced.
+			nb := make([]byte, len(b), min(want, max(2*len(b), 64<<10)))
 			copy(nb, b)
 			b = nb
 		}
