@@ -357,14 +357,22 @@ func (ss *Sender) Abort() {
 		return
 	}
 	ss.finished = true
-	if tc, ok := ss.conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = ss.conn.Close()
+	ss.Reset()
 	for _, c := range ss.closers {
 		_ = c.Close()
 	}
 	ss.closers = nil
+}
+
+// Reset closes the connection with a TCP reset, so that the receiver sees
+// an error rather than an orderly end, and writes in flight fail; the
+// stages stay. A caller whose other goroutines may still be writing
+// through the stages resets first, waits for them, then calls Abort.
+func (ss *Sender) Reset() {
+	if tc, ok := ss.conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = ss.conn.Close()
 }
 
 // closeWrite half-closes a TCP connection so the peer sees the end of the

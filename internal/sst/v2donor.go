@@ -21,7 +21,8 @@ import (
 // acceptV2 reports whether the donor runs the v2 data stage: the joiner
 // offered it in the lsn field of its address, [sst] transfer-v2 is on
 // here, and the transport fits it (no encrypt=1 cipher; no compressor, or
-// lz4 or zstd, which run in process on every connection). Otherwise the
+// lz4 or zstd, which run in process on every connection and which a v2
+// joiner recognises by their first bytes). Otherwise the
 // joiner gets the stock stream, which every joiner reads.
 func (s *session) acceptV2() bool {
 	r, ok := xfer.ParseToken(s.args.LSN)
@@ -39,17 +40,11 @@ func (s *session) acceptV2() bool {
 	case s.tr.cipher != "":
 		s.log.Info("The joiner offers transfer v2; encrypt=1 is not supported by it: sending the stock stream")
 		return false
-	case s.tr.codec != nil && !v2Codec(s.tr.codec):
+	case s.tr.codec != nil && !s.tr.codec.InProcess():
 		s.log.Info(fmt.Sprintf("The joiner offers transfer v2; compressor %q does not run in process: sending the stock stream", s.tr.codec.Command()))
 		return false
 	}
 	return true
-}
-
-// v2Codec reports whether a compressor compresses in process with lz4 or
-// zstd, the codecs a v2 joiner recognises by their first bytes.
-func v2Codec(c *stream.Codec) bool {
-	return c.InProcess()
 }
 
 // streamBackupV2 is the donor's v2 data stage: open parallel-streams
@@ -129,8 +124,8 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	// one), and the stages are released (Abort) only once the Sender's
 	// writers, which the reset makes fail, have stopped using them.
 	abort := func() {
-		for _, c := range conns {
-			resetConn(c)
+		for _, ss := range senders {
+			ss.Reset()
 		}
 		xs.Close()
 		for _, ss := range senders {
@@ -284,12 +279,4 @@ func sendScanned(xs *xfer.Sender, m *manifest.Manifest, src io.Reader) (int64, e
 			return refs, err
 		}
 	}
-}
-
-// resetConn closes c so that the peer sees a reset, not an orderly end.
-func resetConn(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = c.Close()
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
@@ -107,12 +106,13 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	}
 	defer closeRec()
 
-	var wire atomic.Int64
+	wires := make([]*stream.CountingReader, len(links))
 	readers := make([]io.Reader, len(links))
 	var decoders []io.Closer
 	var decMu sync.Mutex
 	for i, c := range links {
-		readers[i] = &v2Decoder{ctx: ctx, br: c.br, wire: &wire, onOpen: func(cl io.Closer) {
+		wires[i] = stream.NewCountingReader(c.br)
+		readers[i] = &v2Decoder{ctx: ctx, br: c.br, wire: wires[i], onOpen: func(cl io.Closer) {
 			decMu.Lock()
 			decoders = append(decoders, cl)
 			decMu.Unlock()
@@ -195,8 +195,12 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	if total := st.Data + st.RefBytes; total > 0 {
 		reused = fmt.Sprintf(", %s (%.0f%%) of it from the reference data", swap.Bytes(st.RefBytes), 100*float64(st.RefBytes)/float64(total))
 	}
+	var wire int64
+	for _, w := range wires {
+		wire += w.N()
+	}
 	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d)",
-		counted.N(), secs, swap.Bytes(wire.Load()), len(links), reused, wire.Load(), st.RefBytes))
+		counted.N(), secs, swap.Bytes(wire), len(links), reused, wire, st.RefBytes))
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
@@ -240,20 +244,15 @@ func hostOf(a net.Addr) string {
 // v2Decoder reads one v2 connection's frame stream. The donor may
 // compress each connection with lz4 or zstd; the first bytes tell which,
 // so the decoder is chosen at the first Read, in the Receiver's goroutine
-// of the connection. Bytes read from the connection are added to wire.
+// of the connection. br is peeked at; wire reads br and counts the bytes
+// on the wire.
 type v2Decoder struct {
 	ctx    context.Context
 	br     *bufio.Reader
-	wire   *atomic.Int64
+	wire   io.Reader
 	onOpen func(io.Closer)
 	r      io.Reader
 }
-
-// Magic numbers of the first bytes of a v2 connection's frame stream.
-var (
-	lz4FrameMagic  = []byte{0x04, 0x22, 0x4d, 0x18}
-	zstdFrameMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
 
 func (d *v2Decoder) Read(p []byte) (int, error) {
 	if d.r == nil {
@@ -272,42 +271,25 @@ func (d *v2Decoder) open() error {
 		}
 		return fmt.Errorf("read the start of a v2 stream: %w", err)
 	}
-	var wire io.Reader = countInto{d.br, d.wire}
-	var f stream.Format
-	switch {
-	case string(b) == "XFRS":
-		d.r = wire
+	if xfer.IsStreamStart(b) { // not compressed
+		d.r = d.wire
 		return nil
-	case string(b) == string(lz4FrameMagic):
-		f = stream.LZ4
-	case string(b) == string(zstdFrameMagic):
-		f = stream.Zstd
-	default:
+	}
+	f := stream.SniffFormat(b)
+	if f == "" {
 		return fmt.Errorf("%w: a v2 stream starting with %x is neither a frame stream nor lz4 or zstd", xfer.ErrFrame, b)
 	}
 	codec, err := stream.NewCodec(f, 0)
 	if err != nil {
 		return err
 	}
-	r, err := codec.NewReader(d.ctx, wire)
+	r, err := codec.NewReader(d.ctx, d.wire)
 	if err != nil {
 		return err
 	}
 	d.onOpen(r)
 	d.r = r
 	return nil
-}
-
-// countInto adds what it reads to n.
-type countInto struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countInto) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
-	return k, err
 }
 
 // drainTimeout bounds how long the joiner reads what follows the end

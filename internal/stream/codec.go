@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,6 +125,22 @@ func (c Codec) SingleThreaded() Codec {
 		c.zstd = &o
 	}
 	return c
+}
+
+// lz4FrameMagic starts every lz4 frame (the lz4 frame format, little-endian
+// 0x184D2204).
+var lz4FrameMagic = []byte{0x04, 0x22, 0x4d, 0x18}
+
+// SniffFormat returns the format whose frame starts b (at least 4 bytes):
+// LZ4 or Zstd, "" for anything else.
+func SniffFormat(b []byte) Format {
+	switch {
+	case len(b) >= 4 && bytes.Equal(b[:4], lz4FrameMagic):
+		return LZ4
+	case isZstdStart(b):
+		return Zstd
+	}
+	return ""
 }
 
 // Format returns the format the codec handles in process, "" for a

@@ -196,3 +196,29 @@ func TestCodecSingleThreaded(t *testing.T) {
 		r.Close()
 	}
 }
+
+func TestSniffFormat(t *testing.T) {
+	for _, f := range []Format{LZ4, Zstd} {
+		c, err := NewCodec(f, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		w, err := c.NewWriter(t.Context(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = w.Write([]byte("some data"))
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := SniffFormat(buf.Bytes()); got != f {
+			t.Errorf("SniffFormat of a %s frame = %q", f, got)
+		}
+	}
+	for _, b := range [][]byte{nil, []byte("XFRS\x00\x01"), []byte("XBSTCK01"), {0x04, 0x22}} {
+		if got := SniffFormat(b); got != "" {
+			t.Errorf("SniffFormat(%q) = %q, want none", b, got)
+		}
+	}
+}

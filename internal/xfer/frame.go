@@ -59,6 +59,10 @@ import (
 
 const streamMagic = "XFRS"
 
+// IsStreamStart reports whether b begins with a frame stream's header
+// magic (an uncompressed connection of the v2 data stage).
+func IsStreamStart(b []byte) bool { return strings.HasPrefix(string(b), streamMagic) }
+
 // streamHeaderLen is the size of the stream header.
 const streamHeaderLen = 8
 
