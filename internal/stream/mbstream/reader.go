@@ -380,6 +380,11 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 // readSparse reads the sparse map of c, nmap entries, and starts the CRC
 // with its bytes. It allocates only the decoded map, 8 bytes an entry,
 // after checking nmap against MaxSparseEntries and the payload length.
+// sparseReadPiece is how much of a sparse map the Reader reads, and checks,
+// at a time: a whole number of entries in its header buffer. The Scanner
+// checks the same pieces, so that both report the same error.
+const sparseReadPiece = (headerLen + MaxPathLen + 4 + payloadHeaderLen) / 8 * 8
+
 func (r *Reader) readSparse(c *Chunk, nmap uint32) error {
 	switch {
 	case nmap > MaxSparseEntries:
@@ -393,7 +398,7 @@ func (r *Reader) readSparse(c *Chunk, nmap uint32) error {
 	c.Sparse = make([]SparseRange, nmap)
 	r.crc = 0
 	var sum uint64
-	buf := r.hdr[:len(r.hdr)/8*8]
+	buf := r.hdr[:sparseReadPiece]
 	for i := 0; i < len(c.Sparse); {
 		m := buf[:min(len(buf), 8*(len(c.Sparse)-i))]
 		if err := r.readFull(m); err != nil {

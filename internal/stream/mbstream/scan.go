@@ -294,10 +294,13 @@ func (s *Scanner) readSparse(path string, off, length uint64, nmap uint32) (uint
 		return 0, s.fail(path, off, fmt.Errorf("%w: sparse map of %d entries for %d payload bytes", ErrHeader, nmap, length))
 	}
 	n := len(s.hdr)
-	if err := s.readHdr(8 * int(nmap)); err != nil {
-		return 0, s.fail(path, off, readErr("sparse map", err))
-	}
+	// On a truncated map, the pieces the Reader would have read whole are
+	// checked first (its order): a bad entry in them is the error then.
+	rerr := s.readHdr(8 * int(nmap))
 	m := s.hdr[n:]
+	if rerr != nil {
+		m = m[:len(m)/sparseReadPiece*sparseReadPiece]
+	}
 	sm := s.smap[:0]
 	var sum uint64
 	for i := 0; len(m) > 0; m, i = m[8:], i+1 {
@@ -310,6 +313,9 @@ func (s *Scanner) readSparse(path string, off, length uint64, nmap uint32) (uint
 		}
 		sm = append(sm, r)
 		sum += uint64(r.Len)
+	}
+	if rerr != nil {
+		return 0, s.fail(path, off, readErr("sparse map", rerr))
 	}
 	s.smap = sm
 	s.seg.Map = sm
