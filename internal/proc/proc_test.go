@@ -37,7 +37,9 @@ func helper(mode string) int {
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Println("ready")
-		select {}
+		// Not select{}: without -race, the runtime would find every
+		// goroutine asleep and exit 2 before the test's SIGKILL.
+		time.Sleep(time.Hour)
 	case "spawn":
 		// Start a sleeping grandchild through proc, report its pid, and
 		// wait to be killed.
@@ -47,7 +49,7 @@ func helper(mode string) int {
 			return 1
 		}
 		fmt.Println(p.Pid())
-		select {}
+		time.Sleep(time.Hour) // not select{}: see ignore-term
 	}
 	return 2
 }
