@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/swap"
 )
 
 // Names of the files the two sides exchange (wsrep_sst_mariabackup).
@@ -35,8 +37,12 @@ const (
 //	find -L $dirs -mindepth 1 -prune -regex "$cpat" -o -exec rm -rf {} +
 //
 // every top-level entry of each dir whose path does not match keep is
-// removed. Paths in skip (our own pid file) are kept too.
-func wipeDirs(dirs []string, keep *regexp.Regexp, skip map[string]bool) error {
+// removed. Paths skip reports (our own pid file, the status file) and
+// lost+found are kept too. As in the script, whose rm errors go to the
+// log and the SST goes on (mariadb-backup --move-back runs with
+// --force-non-empty-directories), an entry that cannot be removed is
+// reported through warn and left; only an unreadable dir fails.
+func wipeDirs(dirs []string, keep *regexp.Regexp, skip func(string) bool, warn func(string)) error {
 	for _, d := range dirs {
 		if d == "" {
 			continue
@@ -50,11 +56,11 @@ func wipeDirs(dirs []string, keep *regexp.Regexp, skip map[string]bool) error {
 		}
 		for _, e := range entries {
 			p := d + "/" + e.Name()
-			if keep.MatchString(p) || skip[p] {
+			if e.Name() == swap.LostFound || keep.MatchString(p) || skip(p) {
 				continue
 			}
 			if err := os.RemoveAll(p); err != nil {
-				return fmt.Errorf("clean %s: %w", d, err)
+				warn(fmt.Sprintf("clean %s: %v; left in place", d, err))
 			}
 		}
 	}

@@ -21,6 +21,8 @@ const (
 	ExitInterrupted = 3   // SIGINT/SIGQUIT/SIGTERM (trap 'exit 3')
 	ExitKeyConfig   = 3   // encrypt=1 without algorithm or key (get_keys exits 3 too)
 	ExitUnsafeUser  = 21  // EISDIR in errno terms: safe() in wsrep_sst_common exits 21 for an unsafe SST user
+	ExitAccess      = 13  // EACCES: keep-datadir=1 and an entry mysqld's user may not move aside
+	ExitCrossDevice = 18  // EXDEV: keep-datadir=1 and a mount point among the entries to move aside
 	ExitInvalid     = 22  // EINVAL: invalid argument or option, mariadb-backup failure
 	ExitNoSpace     = 28  // ENOSPC: a filesystem the joiner writes to is (or would be) full
 	ExitPipe        = 32  // EPIPE: transfer failed, peer or parent gone, SIGHUP/SIGPIPE

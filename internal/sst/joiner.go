@@ -333,9 +333,12 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 			return errorf(ExitNoEnt, "remove stale %s: %w", staging, err)
 		}
 	}
-	decision, err := s.decideKeep(t, s.total)
-	if (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs) {
+	decision, err, decided := s.unmovable(t)
+	if !decided {
 		decision, err = s.decideKeep(t, s.total)
+		if (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs) {
+			decision, err = s.decideKeep(t, s.total)
+		}
 	}
 	if err != nil {
 		return err

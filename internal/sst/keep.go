@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
 )
 
@@ -54,6 +55,15 @@ type targets struct {
 func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
 	t := targets{datadir: datadir, keep: keep,
 		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
+	// The status file may live in a directory the SST manages; it is
+	// rewritten through temporary files (status.tempPattern) while the
+	// swap runs.
+	if f := s.cfg.StatusFile; f != "" {
+		abs, err := filepath.Abs(f)
+		if err == nil {
+			t.skip = append(t.skip, abs, filepath.Join(filepath.Dir(abs), status.TempPattern(filepath.Base(abs))))
+		}
+	}
 	t.dirs = append(t.dirs, datadir)
 	for _, d := range dirs {
 		if d != "" {
@@ -68,6 +78,23 @@ func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp)
 		}
 	}
 	return t
+}
+
+// skipped reports whether p, a top-level entry of one of the dirs, is in
+// the skip list or matched by one of its patterns (the status file's
+// temporary files).
+func (t targets) skipped(p string) bool {
+	for _, sk := range t.skip {
+		if sk == p {
+			return true
+		}
+		if strings.Contains(filepath.Base(sk), "*") && filepath.Dir(sk) == filepath.Dir(p) {
+			if ok, _ := filepath.Match(filepath.Base(sk), filepath.Base(p)); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inDirs reports whether p is a top-level entry of one of the dirs (the
@@ -95,6 +122,41 @@ const (
 	keepOld                        // keep the old data until the new one is prepared
 )
 
+// unmovable decides the order when the swap could not move every previous
+// entry aside (swap.Check: a mount point, a directory mysqld's user may
+// not write): keep-datadir=auto takes the stock order with one WARNING,
+// 1 refuses with nothing touched. decided is false when everything can
+// be moved (or keep-datadir=0 does not move anything): decideKeep then
+// looks at the space.
+func (s *session) unmovable(t targets) (d keepDecision, err error, decided bool) {
+	if s.cfg.KeepDatadir == "0" {
+		return stockOrder, nil, false
+	}
+	bad, err := swap.Check(t.plan(nil))
+	if err != nil {
+		s.log.Warn(fmt.Sprintf("cannot check that the previous data can be moved aside (%v); trying anyway", err))
+		return stockOrder, nil, false
+	}
+	if len(bad) == 0 {
+		return stockOrder, nil, false
+	}
+	what := make([]string, len(bad))
+	for i, u := range bad {
+		what[i] = u.String()
+	}
+	why := strings.Join(what, "; ")
+	fix := "make them movable by mysqld's user (chown/chmod), move them out of the datadir, or list them in [sst] cpat so that the SST leaves them alone"
+	if s.cfg.KeepDatadir == "1" {
+		code := ExitAccess
+		if errors.Is(bad[0].Err, syscall.EXDEV) {
+			code = ExitCrossDevice
+		}
+		return stockOrder, errorf(code, "keep-datadir=1: the previous data cannot be kept until the new data is prepared, because these entries cannot be moved aside: %s; %s, or set [sst] keep-datadir=auto to clean the datadir first; nothing was changed", why, fix), true
+	}
+	s.log.Warn(fmt.Sprintf("The previous data cannot be kept until the new data is prepared, because these entries cannot be moved aside: %s. Cleaning the datadir when the data stream starts, as the stock script does (keep-datadir=auto); a failed SST will lose the previous data. To keep it next time: %s", why, fix))
+	return stockOrder, nil, true
+}
+
 // decideKeep applies [sst] keep-datadir before the data stage: keep the
 // old data when old and new both fit, else fall back to the stock order
 // (auto) or refuse (1). need is the expected size of the new data; 0 means
@@ -111,8 +173,13 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		return keepOld, nil
 	}
 	var old int64
+	var unreadable []string
 	for _, f := range fss {
 		old += f.Moved
+		unreadable = append(unreadable, f.Unreadable...)
+	}
+	if len(unreadable) > 0 {
+		s.log.Info(fmt.Sprintf("Note: the size of %s could not be read (permission denied) and is not counted in the previous data", strings.Join(unreadable, ", ")))
 	}
 	if old == 0 {
 		return keepOld, nil // nothing to keep: no extra space needed
@@ -179,6 +246,13 @@ func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) 
 		return err
 	}
 	if err := sw.Commit(ctx); err != nil {
+		if sw.Committed() {
+			// The new data is in place and durable; only deleting the old
+			// entries failed. The journal stays: the next run (SST, IST
+			// or check) finishes the deletion.
+			s.log.Warn(fmt.Sprintf("The new data is in place, but deleting the previous data failed: %v; the next run of this program finishes it (journal %s), or delete %s by hand", err, filepath.Join(t.datadir, swapJournal), strings.Join(sw.Asides(), ", ")))
+			return nil
+		}
 		return s.localError(ctx, t, "delete the previous data", err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
 	"wsrep_sst_mariabackup/internal/xfer"
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
@@ -59,7 +60,7 @@ var mutableRefs = map[string]bool{
 // includeOld is the manifest filter of the previous data's directories.
 func includeOld(p string, dir bool) bool {
 	base := path.Base(p)
-	if !strings.Contains(p, "/") && (base == stagingDir || base == resumeDir || base == ".sst-old") {
+	if !strings.Contains(p, "/") && (base == stagingDir || base == resumeDir || base == swap.AsideName || base == swap.LostFound) {
 		return false
 	}
 	if dir {
@@ -72,6 +73,34 @@ func includeOld(p string, dir bool) bool {
 		return false
 	}
 	return true
+}
+
+// referenceFilter is the manifest filter of the previous data's directory
+// dir: includeOld, minus the status file and its temporary files when
+// they live there (rewritten while the SST runs).
+func (s *session) referenceFilter(dir string) func(string, bool) bool {
+	f := s.cfg.StatusFile
+	if f == "" {
+		return includeOld
+	}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return includeOld
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return includeOld
+	}
+	rel = filepath.ToSlash(rel)
+	tmp := path.Join(path.Dir(rel), status.TempPattern(path.Base(rel)))
+	return func(p string, isDir bool) bool {
+		if !isDir {
+			if ok, _ := path.Match(tmp, p); ok || p == rel {
+				return false
+			}
+		}
+		return includeOld(p, isDir)
+	}
 }
 
 // startReference moves a stale staging directory to resumeDir and starts
@@ -128,16 +157,21 @@ func (r *reference) build(ctx context.Context, s *session, nold int) {
 	defer close(r.done)
 	start := time.Now()
 	var total int64
+	includes := map[string]func(string, bool) bool{}
 	for p, d := range r.roots {
-		include := includeOld
+		include := s.referenceFilter(d)
 		if p == resumePrefix {
 			include = nil
 		}
+		includes[p] = include
 		total += treeSize(d, include)
 	}
 	r.blockSize = manifest.ChooseBlockSize(total, manifestBudget)
 	opts := func(prefix string, include func(string, bool) bool) manifest.BuildOptions {
 		return manifest.BuildOptions{Seed: r.seed, BlockSize: r.blockSize, Prefix: prefix, Include: include, ProgressEvery: 10 * time.Second, Stop: r.enough,
+			OnSkip: func(p string, err error) {
+				s.log.Info(fmt.Sprintf("Note: %s is not reference data: %v", filepath.Join(r.roots[prefix], p), err))
+			},
 			Progress: func(p manifest.Progress) {
 				if p.Stopped {
 					s.log.Warn(fmt.Sprintf("Hashing of %s stopped: the donor is waiting; %s of %s is offered as reference data, the rest is sent whole", r.roots[prefix], swap.Bytes(p.Bytes), swap.Bytes(p.TotalBytes)))
@@ -157,7 +191,7 @@ func (r *reference) build(ctx context.Context, s *session, nold int) {
 	var olds []*manifest.Manifest
 	for i := range nold {
 		p := oldPrefix + strconv.Itoa(i)
-		m, err := manifest.Build(ctx, r.roots[p], opts(p, includeOld))
+		m, err := manifest.Build(ctx, r.roots[p], opts(p, includes[p]))
 		if err != nil {
 			r.err = fmt.Errorf("hash %s: %w", r.roots[p], err)
 			return

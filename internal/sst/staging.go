@@ -24,11 +24,7 @@ func (s *session) cleanDatadir(t targets) error {
 		}
 	}
 	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
-	skip := map[string]bool{}
-	for _, p := range t.skip {
-		skip[p] = true
-	}
-	if err := wipeDirs(t.dirs, t.keep, skip); err != nil {
+	if err := wipeDirs(t.dirs, t.keep, t.skipped, func(m string) { s.log.Warn(m) }); err != nil {
 		return errorf(ExitNoEnt, "%w", err)
 	}
 	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/status"
 )
 
 func TestLogHandlerFormatAndRedaction(t *testing.T) {
@@ -65,7 +66,8 @@ func TestExitCode(t *testing.T) {
 
 func TestWipeDirsKeepsCpat(t *testing.T) {
 	d := t.TempDir()
-	for _, f := range []string{"grastate.dat", "ibdata1", "x.pem", "wsrep_sst.pid", "mysql/user.frm", ".sst/a"} {
+	for _, f := range []string{"grastate.dat", "ibdata1", "x.pem", "wsrep_sst.pid", "mysql/user.frm", ".sst/a",
+		"lost+found/x", ".status.json", "..status.json.tmp123", ".other.tmp1"} {
 		p := filepath.Join(d, f)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
@@ -81,8 +83,13 @@ func TestWipeDirsKeepsCpat(t *testing.T) {
 		t.Fatal(err)
 	}
 	re := cfg.CpatRegexp // the default cpat
-	if err := wipeDirs([]string{"", d}, re, map[string]bool{d + "/wsrep_sst.pid": true}); err != nil {
+	tg := targets{skip: []string{d + "/wsrep_sst.pid", d + "/.status.json", d + "/" + status.TempPattern(".status.json")}}
+	var warned []string
+	if err := wipeDirs([]string{"", d}, re, tg.skipped, func(m string) { warned = append(warned, m) }); err != nil {
 		t.Fatal(err)
+	}
+	if len(warned) > 0 {
+		t.Errorf("warnings: %q", warned)
 	}
 	var left []string
 	entries, _ := os.ReadDir(d)
@@ -90,7 +97,7 @@ func TestWipeDirsKeepsCpat(t *testing.T) {
 		left = append(left, e.Name())
 	}
 	sort.Strings(left)
-	if want := []string{".sst", "grastate.dat", "wsrep_sst.pid", "x.pem"}; !reflect.DeepEqual(left, want) {
+	if want := []string{"..status.json.tmp123", ".sst", ".status.json", "grastate.dat", "lost+found", "wsrep_sst.pid", "x.pem"}; !reflect.DeepEqual(left, want) {
 		t.Errorf("left %q, want %q", left, want)
 	}
 }

@@ -324,6 +324,11 @@ func (w *Writer) sample(t time.Time, done, total int64, have bool) {
 	}
 }
 
+// TempPattern is the filepath.Match pattern of the temporary files the
+// writer creates beside a status file named base (they are renamed over
+// it, or removed).
+func TempPattern(base string) string { return "." + base + ".tmp*" }
+
 // writeFile replaces path with b atomically: a temporary file in the
 // same directory, written, fsynced, made world-readable (probes may run
 // as another user), then renamed over path. With syncDir, the directory
@@ -333,7 +338,7 @@ func writeFile(path string, b []byte, syncDir bool) error {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	f, err := os.CreateTemp(dir, TempPattern(base))
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}

@@ -28,6 +28,13 @@ const (
 const stepMoveIn = "move-in"
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(checkChildDir); dir != "" {
+		if err := checkChild(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "check child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if base := os.Getenv(childBase); base != "" {
 		if err := child(base, os.Getenv(childFlow), os.Getenv(childKill)); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)

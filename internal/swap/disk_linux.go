@@ -55,3 +55,30 @@ func syncFS(dir string) error {
 	}
 	return nil
 }
+
+// lstatDevice is Device without following a final symbolic link.
+func lstatDevice(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return uint64(st.Dev), nil //nolint:unconvert // Dev is uint32 on some GOARCHes
+}
+
+// writable returns nil when this process may create and rename entries
+// in dir (access(2) W_OK|X_OK with the effective ids).
+func writable(dir string) error {
+	if err := unix.Faccessat(unix.AT_FDCWD, dir, unix.W_OK|unix.X_OK, unix.AT_EACCESS); err != nil {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
+}
+
+// owner describes path's owner and mode: "owner uid 0 gid 0, mode 0700".
+func owner(path string) string {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return "owner unknown"
+	}
+	return fmt.Sprintf("owner uid %d gid %d, mode %04o", st.Uid, st.Gid, st.Mode&0o7777)
+}

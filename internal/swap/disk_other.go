@@ -27,3 +27,14 @@ func allocated(fi fs.FileInfo) int64 { return fi.Size() }
 func syncFS(dir string) error {
 	return fmt.Errorf("syncfs %s: %w", dir, errors.ErrUnsupported)
 }
+
+// lstatDevice is only implemented on Linux.
+func lstatDevice(path string) (uint64, error) {
+	return 0, fmt.Errorf("stat %s: %w", path, errors.ErrUnsupported)
+}
+
+// writable is not checked outside Linux: Begin finds out.
+func writable(string) error { return nil }
+
+// owner is only described on Linux.
+func owner(string) string { return "owner unknown" }

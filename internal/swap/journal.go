@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // The journal is one small JSON document:
@@ -63,6 +64,8 @@ type journal struct {
 	path  string         // where the journal lives
 	keep  *regexp.Regexp // compiled Keep, nil for none
 	skip  map[string]bool
+	// skipPats are the Skip entries whose last element is a pattern.
+	skipPats []string
 	extra []string // Plan.Extra, absolute, existing (Begin only)
 }
 
@@ -199,11 +202,34 @@ func (j *journal) check() error {
 	return nil
 }
 
+// skipped reports whether p (absolute, its directory resolved) is never
+// moved nor removed: listed in Skip, matched by a Skip pattern, an aside
+// directory or the journal.
+func (j *journal) skipped(p string) bool {
+	if j.skip[p] {
+		return true
+	}
+	for _, pat := range j.skipPats {
+		if filepath.Dir(pat) != filepath.Dir(p) {
+			continue
+		}
+		if ok, _ := filepath.Match(filepath.Base(pat), filepath.Base(p)); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // initSkip builds the set of paths never moved nor removed: the plan's
 // skip list, the aside directories and the journal itself.
 func (j *journal) initSkip() {
 	j.skip = map[string]bool{j.path: true, j.path + ".tmp": true}
+	j.skipPats = nil
 	for _, s := range j.Skip {
+		if strings.Contains(filepath.Base(s), "*") {
+			j.skipPats = append(j.skipPats, s)
+			continue
+		}
 		j.skip[s] = true
 	}
 	for _, a := range j.Asides {

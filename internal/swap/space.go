@@ -17,6 +17,9 @@ type Filesystem struct {
 	// Moved is what Begin would move aside from its directories: the
 	// allocated bytes the stock wipe would free there.
 	Moved int64
+	// Unreadable lists the paths under its directories whose size could
+	// not be read (permission denied): Moved leaves them out.
+	Unreadable []string
 }
 
 // Space measures, for each filesystem holding one of p.Dirs (in the order
@@ -53,11 +56,12 @@ func Space(p Plan) ([]Filesystem, error) {
 		}
 		one := p
 		one.Dirs, one.Extra = []string{d}, nil
-		n, err := Size(one)
+		n, unreadable, err := SizeUnreadable(one)
 		if err != nil {
 			return nil, err
 		}
 		out[i].Moved += n
+		out[i].Unreadable = append(out[i].Unreadable, unreadable...)
 	}
 	return out, nil
 }

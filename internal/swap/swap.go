@@ -19,6 +19,14 @@ import (
 // and makes Begin undo).
 const AsideName = ".sst-old"
 
+// LostFound is never moved, measured or removed: fsck's directory at the
+// root of an ext2/3/4 filesystem, root:root 0700. A datadir that is a
+// volume of its own holds one; mysqld's user can neither list it nor
+// rename it into another directory (a directory's rename rewrites its
+// "..", which needs write permission on it). The stock wipe only rmdirs
+// it, empty; keeping it is what the filesystem expects.
+const LostFound = "lost+found"
+
 // Steps passed to Plan.Hook. Each is a point where a crash leaves a
 // journal that Recover handles; the comment says what Recover then does.
 const (
@@ -47,8 +55,10 @@ type Plan struct {
 	// keeps nothing.
 	Keep *regexp.Regexp
 	// Skip lists paths that stay in place whatever Keep says (the staging
-	// directory, the pid file). The journal, its temp file and the aside
-	// directories are always skipped.
+	// directory, the pid file, the status file). A path whose last element
+	// holds a '*' is a pattern (filepath.Match) for the entries of its
+	// directory, e.g. the status file's temporary files. The journal, its
+	// temp file, the aside directories and LostFound are always skipped.
 	Skip []string
 	// Extra lists more paths to move aside whatever Keep says, e.g. the
 	// binlog files and index in a separate binlog directory. Each goes to
@@ -169,6 +179,11 @@ func (s *Swap) moveAside(ctx context.Context) error {
 
 // Moved returns how many entries Begin moved aside.
 func (s *Swap) Moved() int { return len(s.j.Moves) }
+
+// Committed reports whether the journal says committed: the new entries
+// are in place and durable, and an error of Commit only means the old
+// entries are not all deleted yet (Recover finishes that).
+func (s *Swap) Committed() bool { return s.j.State == stateCommitted }
 
 // Asides returns the aside directories, for log messages.
 func (s *Swap) Asides() []string { return append([]string(nil), s.j.Asides...) }
@@ -419,7 +434,7 @@ func newJournal(p Plan) (*journal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("swap: %w", err)
 		}
-		if seen[a] || j.skip[a] || filepath.Base(a) == AsideName || a == filepath.Dir(a) {
+		if seen[a] || j.skipped(a) || filepath.Base(a) == AsideName || filepath.Base(a) == LostFound || a == filepath.Dir(a) {
 			continue
 		}
 		if _, err := os.Lstat(a); err != nil {
@@ -495,7 +510,7 @@ func movable(j *journal, dir string) ([]string, error) {
 	var out []string
 	for _, e := range entries {
 		p := dir + "/" + e.Name()
-		if j.skip[p] || (j.keep != nil && j.keep.MatchString(p)) {
+		if e.Name() == LostFound || j.skipped(p) || (j.keep != nil && j.keep.MatchString(p)) {
 			continue
 		}
 		out = append(out, p)

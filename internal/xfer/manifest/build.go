@@ -39,6 +39,11 @@ type BuildOptions struct {
 	// (0 means 5 seconds) and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// OnSkip, if set, is told of each file or directory left out because
+	// this process may not read it (permission denied), e.g. a root-owned
+	// directory in a datadir owned by mysqld's user. Without it such an
+	// entry fails the build.
+	OnSkip func(path string, err error)
 	// Stop, if set, ends the build early when it is closed: no new work
 	// is started, the stripes being hashed are finished, and Build returns
 	// a manifest of the files hashed whole by then (Progress.Done and
@@ -109,8 +114,18 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 	}
 	var files []file
 	var total int64
+	skip := func(p string, err error) bool {
+		if opts.OnSkip == nil || !errors.Is(err, fs.ErrPermission) {
+			return false
+		}
+		opts.OnSkip(p, err)
+		return true
+	}
 	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if p != "." && skip(p, err) {
+				return nil // an unreadable directory: its entries are left out
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -134,6 +149,16 @@ func Build(ctx context.Context, root string, opts BuildOptions) (*Manifest, erro
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if opts.OnSkip != nil {
+			f, err := r.Open(p)
+			if err != nil {
+				if skip(p, err) {
+					return nil
+				}
+				return err
+			}
+			f.Close()
 		}
 		if info.Size() > MaxFileSize {
 			return fmt.Errorf("manifest: %q: %d bytes, more than %d", p, info.Size(), int64(MaxFileSize))
