@@ -61,12 +61,12 @@ type journal struct {
 	Asides  []string `json:"asides"`
 	Moves   []move   `json:"moves"`
 
-	path  string         // where the journal lives
-	keep  *regexp.Regexp // compiled Keep, nil for none
-	skip  map[string]bool
+	path string         // where the journal lives
+	keep *regexp.Regexp // compiled Keep, nil for none
+	skip map[string]bool
 	// skipPats are the Skip entries whose last element is a pattern.
 	skipPats []string
-	extra []string // Plan.Extra, absolute, existing (Begin only)
+	extra    []string // Plan.Extra, absolute, existing (Begin only)
 }
 
 // write stores j at its path durably (temp file, fsync, rename, fsync dir).
