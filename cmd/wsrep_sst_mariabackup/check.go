@@ -13,12 +13,13 @@ import (
 // checkCommand describes "check" for help, the man page and its --help.
 var checkCommand = subcommand{
 	name:     "check",
-	synopsis: "[--role donor|joiner|both] [--defaults-file F] [--peer-version X.Y.Z]",
+	synopsis: "[--role donor|joiner|both] [--defaults-file F] [--peer-version X.Y.Z] [--user U]",
 	summary:  "check this node's SST setup; one line per problem with its fix",
 	detail: "Reads the option files as an SST would and checks what a transfer will use, with mysqld up or down: " +
 		"unknown [sst] options (with the nearest known one), values out of range, mariadb-backup and its version " +
 		"against mariadbd's, the SST user's login and privileges (mysqld up), certificates (readable, key matches, " +
-		"chain, expiry; warns 30 days ahead), the joiner's SST port, free disk space for keep-datadir, the donor's " +
+		"chain, expiry; warns 30 days ahead), the joiner's SST port, free disk space for keep-datadir, entries of the " +
+		"datadir the joiner's swap cannot move aside as mysqld's user (--user, else the datadir's owner when run as root), the donor's " +
 		"tmpdir, and an interrupted swap or a stale sst_in_progress in the datadir. Changes nothing.\n" +
 		"With --peer-version (the other node's server version, e.g. during a major-version upgrade) it says for each role " +
 		"whether this node and the peer straddle an InnoDB redo-log format change (10.5.1, 10.8.1): the joiner prepares " +
@@ -32,6 +33,7 @@ func check(args []string, stdout io.Writer, log *slog.Logger, search []string) i
 	fs := newFlagSet(checkCommand)
 	role := fs.String("role", "both", "donor, joiner or both")
 	defaults := fs.String("defaults-file", "", "read only this option file (as mysqld's --defaults-file)")
+	usr := fs.String("user", "", "the user mysqld runs as, whose permissions the swap check judges (default: this user, or the datadir's owner when run as root)")
 	peer := fs.String("peer-version", "", "the other node's server version (10.6.21 or 10.6): say whether the two straddle an InnoDB redo-log format change")
 	if code, done := parseHuman(checkCommand, fs, args, stdout, log); done {
 		return code
@@ -42,7 +44,7 @@ func check(args []string, stdout io.Writer, log *slog.Logger, search []string) i
 	}
 	ctx, stop := sst.SignalContext(context.Background())
 	defer stop()
-	r, err := preflight.Run(ctx, preflight.Params{Role: *role, DefaultsFile: *defaults, PeerVersion: *peer, Search: search})
+	r, err := preflight.Run(ctx, preflight.Params{Role: *role, DefaultsFile: *defaults, PeerVersion: *peer, User: *usr, Search: search})
 	if err != nil {
 		log.Error(fmt.Sprintf("check: %v: run 'wsrep_sst_mariabackup check --help'", err))
 		return sst.ExitInvalid

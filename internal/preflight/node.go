@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/swap"
@@ -119,6 +122,83 @@ func (c *checker) space(cfg *config.Config) {
 	for _, f := range fss {
 		c.spaceFor(f.Path, f.Free, f.Moved, cfg.KeepDatadir)
 	}
+	c.movable(cfg, swap.Plan{Dirs: dirs, Keep: cfg.CpatRegexp, Skip: skip, Journal: filepath.Join(datadir, swapJournal)})
+}
+
+// movable names each entry the joiner's swap could not move aside (a
+// mount point, a directory mysqld's user may not write), as decideKeep
+// in internal/sst/keep.go will find them.
+func (c *checker) movable(cfg *config.Config, plan swap.Plan) {
+	if cfg.KeepDatadir == "0" {
+		return
+	}
+	c.r.Checks++
+	id, err := c.identity(cfg.Args.Datadir)
+	if err != nil {
+		c.problem("cannot judge the swap's permissions: %v", "give --user the user mysqld runs as", err)
+		return
+	}
+	bad, err := swap.CheckAs(plan, id)
+	if err != nil {
+		c.problem("cannot check that the previous data can be moved aside: %v", "make the datadir readable by the user mysqld runs as", err)
+		return
+	}
+	as := ""
+	if id != nil {
+		as = " as user " + id.Name
+	}
+	const fix = "chown it to the user mysqld runs as (or make it writable by that user), move it out of the datadir, or list it in [sst] cpat so that the SST leaves it alone"
+	for _, u := range bad {
+		switch cfg.KeepDatadir {
+		case "1":
+			c.problem("the joiner's swap%s cannot move %s aside: %s; with keep-datadir=1 the next SST refuses to start", fix, as, u.Path, u.Reason)
+		default:
+			c.warning("the joiner's swap%s cannot move %s aside: %s; the next SST cleans the datadir first, as the stock script does, and a failed SST loses the previous data", fix, as, u.Path, u.Reason)
+		}
+	}
+}
+
+// identity is the user whose permissions the swap check judges: --user;
+// else, run as root, the datadir's owner (mysqld's user on a packaged
+// node; nil if that is root); else nil (this process, through access).
+func (c *checker) identity(datadir string) (*swap.Identity, error) {
+	var u *user.User
+	var err error
+	switch {
+	case c.p.User != "":
+		u, err = user.Lookup(c.p.User)
+		if err != nil {
+			return nil, fmt.Errorf("--user %s: %w", c.p.User, err)
+		}
+	case os.Geteuid() == 0:
+		st, serr := os.Stat(datadir)
+		if serr != nil {
+			return nil, serr
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		if !ok || sys.Uid == 0 {
+			return nil, nil
+		}
+		u, err = user.LookupId(strconv.FormatUint(uint64(sys.Uid), 10))
+		if err != nil {
+			return &swap.Identity{Name: "uid " + strconv.FormatUint(uint64(sys.Uid), 10), UID: sys.Uid, GIDs: []uint32{sys.Gid}}, nil
+		}
+	default:
+		return nil, nil
+	}
+	id := &swap.Identity{Name: u.Username}
+	n, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: uid %q: %w", u.Username, u.Uid, err)
+	}
+	id.UID = uint32(n)
+	gids, _ := u.GroupIds()
+	for _, g := range append([]string{u.Gid}, gids...) {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			id.GIDs = append(id.GIDs, uint32(n))
+		}
+	}
+	return id, nil
 }
 
 // spaceFor judges one filesystem holding old bytes of data with free bytes

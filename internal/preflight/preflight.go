@@ -134,6 +134,10 @@ type Params struct {
 	// "10.6.21" or "10.6"), "" for none: check then says whether the two
 	// straddle an InnoDB redo-log format change, for each role.
 	PeerVersion string
+	// User is the user mysqld runs as (check --user), whose permissions
+	// the joiner's swap check judges; "" means this process's own, or,
+	// run as root, the datadir's owner.
+	User string
 	// ChildTimeout bounds each child (mariadb-backup --version, the
 	// mariadb client); 0 means 30s.
 	ChildTimeout time.Duration

@@ -2,6 +2,7 @@ package preflight
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -542,4 +543,52 @@ func TestSSTUserFakeServer(t *testing.T) {
 			t.Errorf("findings %q, skipped %q; want only the SST user skipped", findings(r), r.Skipped)
 		}
 	})
+}
+
+// TestUnmovable: run as root on a datadir owned by another user (mysqld's
+// on a packaged node), check judges the swap with that user's permissions:
+// a root-owned directory it may not move is a warning with keep-datadir=auto
+// and a problem with 1; lost+found is left alone, so never reported.
+func TestUnmovable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the datadir")
+	}
+	for _, tt := range []struct {
+		keep, want string
+		problems   int
+	}{
+		{"auto", "warning: the joiner's swap as user uid 4242 cannot move " + "%s/backup aside: a directory user uid 4242 may not rename into .sst-old", 0},
+		{"1", "problem: the joiner's swap as user uid 4242 cannot move " + "%s/backup aside", 1},
+		{"0", "", 0},
+	} {
+		t.Run(tt.keep, func(t *testing.T) {
+			n := newNode(t)
+			n.sst = append(n.sst, "keep-datadir="+tt.keep)
+			for _, d := range []string{"backup", "lost+found"} {
+				if err := os.Mkdir(filepath.Join(n.datadir, d), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chown(n.datadir, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+			r := n.run("joiner")
+			got := findings(r)
+			if tt.want == "" {
+				if strings.Contains(got, "swap") {
+					t.Errorf("findings:\n%s\nwant no swap finding with keep-datadir=0", got)
+				}
+				return
+			}
+			if want := fmt.Sprintf(tt.want, n.datadir); !strings.Contains(got, want) || !strings.Contains(got, "fix: chown it") {
+				t.Errorf("findings:\n%s\nwant %q and its fix", got, want)
+			}
+			if strings.Contains(got, "lost+found") {
+				t.Errorf("findings:\n%s\nwant nothing about lost+found", got)
+			}
+			if r.Problems() != tt.problems {
+				t.Errorf("%d problems, want %d:\n%s", r.Problems(), tt.problems, got)
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"syscall"
 )
@@ -33,7 +34,19 @@ func (u Unmovable) String() string { return u.Path + ": " + u.Reason }
 // directories in which the aside directory cannot be created. Symbolic
 // links are moved, not followed, and need neither. As root every
 // permission check passes; a read-only filesystem fails them all.
-func Check(p Plan) ([]Unmovable, error) {
+func Check(p Plan) ([]Unmovable, error) { return CheckAs(p, nil) }
+
+// Identity is a user whose permissions CheckAs judges: mysqld's user, for
+// a check run as root. Judging from the mode bits, it ignores ACLs.
+type Identity struct {
+	Name string // for messages, e.g. "mysql"
+	UID  uint32
+	GIDs []uint32 // primary group first
+}
+
+// CheckAs is Check judging permissions for id instead of this process
+// (nil: this process, through access(2)).
+func CheckAs(p Plan, id *Identity) ([]Unmovable, error) {
 	j, err := newJournal(p)
 	if err != nil {
 		return nil, err
@@ -48,8 +61,8 @@ func Check(p Plan) ([]Unmovable, error) {
 		parents[filepath.Dir(a)] = true
 	}
 	for _, d := range sortedKeys(parents) {
-		if err := writable(d); err != nil {
-			out = append(out, Unmovable{Path: d, Err: err, Reason: "the aside directory " + AsideName + " cannot be created in it: " + describeAccess(d, err)})
+		if err := writableBy(d, id); err != nil {
+			out = append(out, Unmovable{Path: d, Err: err, Reason: "the aside directory " + AsideName + " cannot be created in it: " + describeAccess(d, err, id)})
 		}
 	}
 	for _, m := range moves {
@@ -71,8 +84,8 @@ func Check(p Plan) ([]Unmovable, error) {
 				continue
 			}
 		}
-		if err := writable(m.Src); err != nil {
-			out = append(out, Unmovable{Path: m.Src, Err: err, Reason: "a directory this user may not rename into " + AsideName + " (it needs write permission on the directory itself): " + describeAccess(m.Src, err)})
+		if err := writableBy(m.Src, id); err != nil {
+			out = append(out, Unmovable{Path: m.Src, Err: err, Reason: "a directory " + who(id) + " may not rename into " + AsideName + " (it needs write permission on the directory itself): " + describeAccess(m.Src, err, id)})
 		}
 	}
 	return out, nil
@@ -80,11 +93,50 @@ func Check(p Plan) ([]Unmovable, error) {
 
 // describeAccess says who owns path and with which mode, for permission
 // messages: "owner uid 0 gid 0, mode 0700; this process runs as uid 105".
-func describeAccess(path string, err error) string {
+func describeAccess(path string, err error, id *Identity) string {
 	if !errors.Is(err, fs.ErrPermission) {
 		return err.Error()
 	}
+	if id != nil {
+		return fmt.Sprintf("permission denied (%s; %s is uid %d)", owner(path), id.Name, id.UID)
+	}
 	return fmt.Sprintf("permission denied (%s; this process runs as uid %d)", owner(path), os.Geteuid())
+}
+
+func who(id *Identity) string {
+	if id == nil {
+		return "this user"
+	}
+	return "user " + id.Name
+}
+
+// writableBy is writable for id (nil: this process): from the mode bits,
+// as the kernel decides without ACLs; uid 0 may write anything.
+func writableBy(path string, id *Identity) error {
+	if id == nil {
+		return writable(path)
+	}
+	if id.UID == 0 {
+		return nil
+	}
+	uid, gid, mode, err := ownerMode(path)
+	if err != nil {
+		return err
+	}
+	const wx = 0o3
+	ok := false
+	switch {
+	case uid == id.UID:
+		ok = (mode>>6)&wx == wx
+	case slices.Contains(id.GIDs, gid):
+		ok = (mode>>3)&wx == wx
+	default:
+		ok = mode&wx == wx
+	}
+	if !ok {
+		return &fs.PathError{Op: "access", Path: path, Err: syscall.EACCES}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {

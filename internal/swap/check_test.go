@@ -77,31 +77,6 @@ func TestLostFoundIsNeverMoved(t *testing.T) {
 	}
 }
 
-func TestCheckMountPoint(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	data := t.TempDir()
-	mnt := filepath.Join(data, "db1")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
-	if err := os.WriteFile(filepath.Join(data, "ibdata1"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bad, err := Check(Plan{Dirs: []string{data}, Journal: filepath.Join(data, "sst_swap.journal")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(bad) != 1 || bad[0].Path != mnt || !errors.Is(bad[0].Err, syscall.EXDEV) || !strings.Contains(bad[0].Reason, "mount point") {
-		t.Errorf("Check = %+v, want the mount point %s with EXDEV", bad, mnt)
-	}
-}
-
 // TestCheckUnprivileged lays out a datadir as a dedicated volume owned by
 // mysqld's user looks, and runs Check and SizeUnreadable as that user
 // (nobody here): the root-owned 0700 directory cannot be moved or
@@ -175,5 +150,45 @@ func TestCheckUnprivileged(t *testing.T) {
 	}
 	if got.Size < 8192 {
 		t.Errorf("size = %d, want at least ibdata1's 8192 bytes", got.Size)
+	}
+}
+
+// TestCheckAs judges another user's permissions from the mode bits, as
+// check does when run as root for mysqld's user.
+func TestCheckAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	const uid, gid = 4242, 4343
+	data := t.TempDir()
+	writeTree(t, data, map[string]string{
+		"own/":      "",
+		"group/":    "",
+		"rootonly/": "",
+		"file":      "x",
+	})
+	chown := func(p string, u, g int, mode os.FileMode) {
+		t.Helper()
+		if err := os.Chown(filepath.Join(data, p), u, g); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(data, p), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chown("", uid, gid, 0o750)
+	chown("own", uid, gid, 0o700)
+	chown("group", 0, gid, 0o770)
+	chown("rootonly", 0, 0, 0o755)
+	id := &Identity{Name: "mysql", UID: uid, GIDs: []uint32{gid}}
+	bad, err := CheckAs(Plan{Dirs: []string{data}, Journal: filepath.Join(data, "sst_swap.journal")}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 1 || filepath.Base(bad[0].Path) != "rootonly" || !strings.Contains(bad[0].Reason, "user mysql may not rename") || !strings.Contains(bad[0].Reason, "mysql is uid 4242") {
+		t.Errorf("CheckAs = %+v, want only rootonly, for user mysql", bad)
+	}
+	if bad, err := CheckAs(Plan{Dirs: []string{data}, Journal: filepath.Join(data, "sst_swap.journal")}, &Identity{Name: "root"}); err != nil || len(bad) != 0 {
+		t.Errorf("CheckAs(root) = %+v, %v; want nothing", bad, err)
 	}
 }

@@ -82,3 +82,12 @@ func owner(path string) string {
 	}
 	return fmt.Sprintf("owner uid %d gid %d, mode %04o", st.Uid, st.Gid, st.Mode&0o7777)
 }
+
+// ownerMode returns path's owner, group and permission bits (lstat).
+func ownerMode(path string) (uid, gid, mode uint32, err error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(path, &st); err != nil {
+		return 0, 0, 0, &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return st.Uid, st.Gid, st.Mode & 0o7777, nil
+}

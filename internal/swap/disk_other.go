@@ -38,3 +38,8 @@ func writable(string) error { return nil }
 
 // owner is only described on Linux.
 func owner(string) string { return "owner unknown" }
+
+// ownerMode is only implemented on Linux.
+func ownerMode(path string) (uid, gid, mode uint32, err error) {
+	return 0, 0, 0, fmt.Errorf("stat %s: %w", path, errors.ErrUnsupported)
+}
