@@ -79,6 +79,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 	p.Program = "wsrep_sst_mariabackup"
 	var err error
 	if cmd == "receive" {
+		p.AsOwner = true
 		_, err = sst.Receive(ctx, p)
 	} else {
 		err = sst.Send(ctx, p)

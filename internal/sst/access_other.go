@@ -2,7 +2,11 @@
 
 package sst
 
-import "os"
+import (
+	"errors"
+	"fmt"
+	"os"
+)
 
 // writable returns nil when dir is writable by this process. Without
 // access(2) from x/sys/unix it tries to create a file there.
@@ -13,4 +17,9 @@ func writable(dir string) error {
 	}
 	_ = f.Close()
 	return os.Remove(f.Name())
+}
+
+// dropPrivileges is only implemented on Linux.
+func dropPrivileges(uid, gid int) error {
+	return fmt.Errorf("change to uid %d gid %d: %w", uid, gid, errors.ErrUnsupported)
 }

@@ -142,7 +142,12 @@ func (s *session) markInProgress(datadir string) (func(), error) {
 	if _, err := os.Stat(marker); err == nil {
 		s.log.Info("Stale sst_in_progress file: " + marker)
 	}
-	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+	// Not through a symbolic link planted there (see tryLock).
+	f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
 		return nil, errorf(ExitNoEnt, "create %s: %w", marker, err)
 	}
 	return func() {

@@ -97,7 +97,10 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 // lock won on a removed file is worth nothing, and the open is retried.
 func tryLock(path string) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		// O_NOFOLLOW: a symbolic link planted at the pid file's path
+		// (the datadir belongs to mysqld's user; a manual receive may run
+		// as root) fails the lock instead of truncating its target.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
 		if err != nil {
 			return nil, err
 		}

@@ -63,6 +63,13 @@ type ManualParams struct {
 	// command to run on the donor, which may carry the joiner's secret);
 	// nil means Log.
 	Notice io.Writer
+	// AsOwner makes Receive run as the datadir's owner (mysqld's user on
+	// a packaged node) when started as root: it drops to that user's uid,
+	// gid and groups before anything touches the datadir, as an SST
+	// mysqld starts would run, so nothing planted in the datadir (a
+	// symbolic link at a file we write) can make root write elsewhere.
+	// The whole process changes user: only the receive command sets it.
+	AsOwner bool
 	// Progress, when non-nil, draws the data stage's progress (a
 	// terminal); otherwise the option files' progress setting applies.
 	Progress *ProgressBar
@@ -192,6 +199,12 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 	uid, gid, err := ownerOf(datadir)
 	if err != nil {
 		return Position{}, errorf(ExitNoEnt, "receive: %w", err)
+	}
+	if p.AsOwner && os.Geteuid() == 0 && uid > 0 {
+		if err := dropPrivileges(uid, gid); err != nil {
+			return Position{}, errorf(ExitGeneric, "receive: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+		}
+		p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would", datadir, uid, gid))
 	}
 	argv := []string{"--role", "joiner", "--address", listen, "--datadir", datadir}
 	if p.Progress != nil {
@@ -375,19 +388,24 @@ func writeGrastate(datadir string, pos Position, uid, gid int) error {
 	content := fmt.Sprintf("# GALERA saved state\nversion: 2.1\nuuid:    %s\nseqno:   %d\nsafe_to_bootstrap: 0\n", pos.UUID, pos.Seqno)
 	path := filepath.Join(datadir, "grastate.dat")
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o660)
+	// A stale temporary file goes first (a symbolic link is removed, not
+	// followed); the new one must be ours: O_EXCL|O_NOFOLLOW.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o660)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteString(content)
+	if err == nil && os.Geteuid() == 0 {
+		err = f.Chown(uid, gid)
+	}
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil && os.Geteuid() == 0 {
-		err = os.Chown(tmp, uid, gid)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

@@ -3,8 +3,11 @@
 package sst
 
 import (
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,5 +33,50 @@ func TestLockedBy(t *testing.T) {
 	must(t, unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk))
 	if _, locked := lockedBy(p); !locked {
 		t.Errorf("locked file not reported")
+	}
+}
+
+// TestDropPrivileges: the whole process runs as the new user afterwards.
+func TestDropPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir() // 0700 root
+	exe, err := os.Executable()
+	must(t, err)
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), dropChildEnv+"=65534:65534:"+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+}
+
+// TestNoFollowInDatadir: symbolic links planted in a datadir at the paths
+// the joiner writes (the pid file, sst_in_progress, grastate.dat's
+// temporary file) never make it write through them.
+func TestNoFollowInDatadir(t *testing.T) {
+	datadir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	must(t, os.WriteFile(victim, []byte("precious"), 0o644))
+	for _, n := range []string{"wsrep_sst.pid", progressMarker, "grastate.dat.tmp"} {
+		must(t, os.Symlink(victim, filepath.Join(datadir, n)))
+	}
+	if _, err := tryLock(filepath.Join(datadir, "wsrep_sst.pid")); err == nil {
+		t.Error("tryLock followed a symbolic link")
+	}
+	s := &session{log: slog.New(slog.DiscardHandler)}
+	if _, err := s.markInProgress(datadir); err == nil {
+		t.Error("markInProgress followed a symbolic link")
+	}
+	pos := Position{UUID: "3b74c7a2-ed76-11f1-84d9-77b9bac84a6c", Seqno: 25}
+	must(t, writeGrastate(datadir, pos, os.Getuid(), os.Getgid()))
+	b, err := os.ReadFile(filepath.Join(datadir, "grastate.dat"))
+	must(t, err)
+	if !strings.Contains(string(b), "seqno:   25") {
+		t.Errorf("grastate.dat = %q", b)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("victim = %q: written through a symbolic link", b)
 	}
 }
