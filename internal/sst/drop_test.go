@@ -45,4 +45,3 @@ func dropChild(v string) int {
 	}
 	return 0
 }
-

@@ -35,4 +35,3 @@ func TestCheckMountPoint(t *testing.T) {
 		t.Errorf("Check = %+v, want the mount point %s with EXDEV", bad, mnt)
 	}
 }
-
