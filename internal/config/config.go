@@ -371,16 +371,19 @@ func (r *resolver) getBool(groups, key string, def bool) (bool, error) {
 	return n != 0, err
 }
 
+// EncryptMeaning says what [sst] encrypt is, for the errors on a value
+// that is not one of its modes: the user documentation's example
+// (encrypt=AES256, as for the retired xtrabackup-v2 xbcrypt) is not one.
+const EncryptMeaning = "encrypt is the SST transport's encryption mode, 0 to 4 (0 none; 1 openssl enc with encrypt-algo and encrypt-key/encrypt-key-file; 2 TLS with tcert; 3 TLS with tkey and tcert; 4 TLS with the CA required): use encrypt=3 or 4 with certificates (or ssl-mode=VERIFY_CA with ssl-ca, ssl-cert and ssl-key), or encrypt=1 with encrypt-algo=aes-256-cbc for an algorithm name such as AES256; mariadb-backup itself has no backup encryption"
+
 func (r *resolver) settings() error {
 	c := r.c
 	var err error
 	c.StreamFmt = r.get(groupsSST, "streamfmt", "mbstream")
 	c.TransferFmt = r.get(groupsSST, "transferfmt", "socat")
-	if c.Encrypt, err = r.getInt(groupsEnc, "encrypt", 0); err != nil {
-		return err
-	}
-	if c.Encrypt < 0 || c.Encrypt > 4 {
-		return fmt.Errorf("option encrypt=%d (from %s): must be 0 to 4: %w", c.Encrypt, c.Sources["encrypt"], ErrInvalid)
+	enc := r.get(groupsEnc, "encrypt", "0")
+	if c.Encrypt, err = strconv.Atoi(enc); err != nil || c.Encrypt < 0 || c.Encrypt > 4 {
+		return fmt.Errorf("option encrypt=%q (from %s): not 0 to 4; %s: %w", enc, c.Sources["encrypt"], EncryptMeaning, ErrInvalid)
 	}
 	c.SSLMode = strings.ToUpper(r.get(groupsEnc, "ssl-mode", "DISABLED"))
 	switch c.SSLMode {

@@ -208,6 +208,22 @@ func TestNewOptions(t *testing.T) {
 	}
 }
 
+// TestEncryptNotAMode: the user documentation's encrypt=AES256 is refused
+// with what encrypt means here and what to use instead.
+func TestEncryptNotAMode(t *testing.T) {
+	for _, v := range []string{"AES256", "5", "-1"} {
+		_, err := loadCnf(t, "[sst]\nencrypt="+v+"\n", nil, joinerArgv...)
+		if !errors.Is(err, ErrInvalid) {
+			t.Fatalf("encrypt=%s: error = %v, want ErrInvalid", v, err)
+		}
+		for _, w := range []string{`encrypt="` + v + `"`, "encryption mode, 0 to 4", "encrypt=3 or 4 with certificates", "mariadb-backup itself has no backup encryption"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("encrypt=%s: error %q lacks %q", v, err, w)
+			}
+		}
+	}
+}
+
 func TestResolvedTransfer(t *testing.T) {
 	cnf := "[sst]\nsockopt=,sndbuf=65536,cipher=x\nrlimit=80M\ncompressor=lz4 -z\ndecompressor=lz4 -d\ncpat=.*\\.keep$\n"
 	d, err := loadCnf(t, cnf, nil, donorArgv...)

@@ -131,7 +131,7 @@ func TestBroken(t *testing.T) {
 		{"unknown key", func(t *testing.T, n *node) { n.sst = append(n.sst, "frobnicate=1") }, "both",
 			[]string{"unknown [sst] option 'frobnicate'", "remove it"}},
 		{"bad value", func(t *testing.T, n *node) { n.sst = append(n.sst, "encrypt=7") }, "joiner",
-			[]string{"joiner settings", "encrypt=7", "must be 0 to 4", "fix: correct that option"}},
+			[]string{"joiner settings", `encrypt="7"`, "not 0 to 4; encrypt is the SST transport's encryption mode", "fix: correct that option"}},
 		{"bad timeout", func(t *testing.T, n *node) { n.sst = append(n.sst, "sst-idle-timeout=-1") }, "donor",
 			[]string{"donor settings", "sst-idle-timeout", "0 or more"}},
 		{"streamfmt", func(t *testing.T, n *node) { n.sst = append(n.sst, "streamfmt=tar") }, "both",
