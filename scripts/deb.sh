@@ -29,13 +29,21 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found: apt-get install dpkg"
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 pkg=wsrep-sst-mariabackup-go
-# A Debian version must start with a digit: v1.2.3-4-gabc -> 1.2.3+4-gabc,
-# a bare commit (no tag yet) 80dfa90 -> 0~git80dfa90.
+# A Debian version must start with a digit: v1.2.3-4-gabc -> 1.2.3+4-gabc.
+# A bare commit (no tag yet) 80dfa90 -> 0~20261206.216+g80dfa90: the commit
+# date and the number of commits first, so that apt orders later builds
+# after earlier ones (hashes do not sort); "-dirty" becomes ".dirty".
 debver=${version#v}
 debver=${debver//-/+}
 case $debver in
 [0-9]*.[0-9]*) ;;
-*) debver=0~git$debver ;;
+*)
+    hash=${version%-dirty} dirty=
+    [ "$hash" = "$version" ] || dirty=.dirty
+    date=$(git -C "$here" log -1 --format=%cd --date=format:%Y%m%d "$hash" 2>/dev/null) || date=0
+    count=$(git -C "$here" rev-list --count "$hash" 2>/dev/null) || count=0
+    debver=0~$date.$count+g$hash$dirty
+    ;;
 esac
 arch=${DEB_ARCH:-$(dpkg --print-architecture)}
 
