@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a Debian/Ubuntu machine:
 # MariaDB server + Galera (real nodes), mariadb-backup, the stock SST
-# scripts (parity and mixed-cluster tests), and socat, lz4, zstd and
-# openssl, which only the stock script uses when it runs as the peer.
+# scripts (parity and mixed-cluster tests), socat, lz4, zstd and
+# openssl, which only the stock script uses when it runs as the peer, and
+# the mkfs programs for datadirs on volumes of their own (ext4, xfs, btrfs).
 # As root it runs apt-get; otherwise it says what to install and fails.
 # With --chroot it also installs debootstrap, which scripts/chroot-118.sh
 # needs to build the Debian 13 chroot with MariaDB 11.8.
@@ -25,6 +26,13 @@ command -v socat >/dev/null || need+=(socat)
 command -v lz4 >/dev/null || need+=(lz4)
 command -v zstd >/dev/null || need+=(zstd)
 command -v openssl >/dev/null || need+=(openssl)
+# Datadirs on loop-mounted filesystems of their own (galeratest.Volume),
+# and filefrag to see whether a clone shares extents. Root's PATH has
+# /usr/sbin and /sbin; look there too for a non-root one.
+for prog in mkfs.ext4:e2fsprogs filefrag:e2fsprogs mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs; do
+    p=${prog%%:*}
+    PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null || need+=("${prog#*:}")
+done
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

@@ -43,6 +43,19 @@ type Options struct {
 	// its NodeConfig.Root says otherwise; "" means $SST_SERVER_ROOT, and
 	// that unset or "/" means the host's.
 	ServerRoot string
+	// User is the system user every node's mariadbd runs as (--user), and
+	// so its SST program: "mysql" is how packaged servers run. "" runs
+	// them as root, as before. With a user, New and AddNode fail unless it
+	// is in the /etc/passwd of the node's server root (the mysql user
+	// exists once mariadb-server is installed; it is never created here),
+	// its uid there owns each node's directory, datadir, tmpdir and SST
+	// log archive dir, and the base dir is made traversable for it (see
+	// New). Every node's [mysqld] gets wsrep_sst_auth=<User>: and the
+	// first WaitSynced after a bootstrap Start creates that passwordless
+	// SST user (IDENTIFIED VIA unix_socket, with the grants the SST needs)
+	// through Exec; joiners get it by SST. "root" is refused: leave it
+	// empty.
+	User string
 }
 
 // Cluster is a set of Galera nodes sharing one base directory and one
@@ -54,16 +67,24 @@ type Cluster struct {
 	log      func(format string, args ...any)
 	mariadbd string
 	root     string // default server root of the nodes, "" for the host
+	user     string // Options.User
 
 	mu    sync.Mutex
 	nodes []*Node
 	roots map[string][]string // server root -> pairs of mount point, topmost dir made for it
 }
 
-// New checks opts and returns an empty cluster. It starts nothing.
+// New checks opts and returns an empty cluster. It starts nothing. With
+// Options.User, it makes the base dir and those of its ancestors that lie
+// below os.TempDir() searchable for that user where they are not (Go makes
+// t.TempDir() and its parent 0700), and fails naming any other ancestor
+// that is not.
 func New(opts Options) (*Cluster, error) {
 	if !methodRE.MatchString(opts.Method) {
 		return nil, fmt.Errorf("galeratest: invalid SST method name %q", opts.Method)
+	}
+	if err := checkUserName(opts.User); err != nil {
+		return nil, fmt.Errorf("galeratest: %w", err)
 	}
 	// mysqld puts its own bin dir (/usr/bin) first on PATH, so a system
 	// program of the same name would always win over the node's.
@@ -93,13 +114,32 @@ func New(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("galeratest: %w", err)
 	}
-	c := &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath(), root: root}
+	c := &Cluster{dir: dir, method: opts.Method, log: logf, mariadbd: mariadbdPath(), root: root, user: opts.User}
 	// The mount points are made by AddNode, so that a cluster that is
 	// never closed leaves none.
 	if err := c.checkRootMethod(root); err != nil {
 		return nil, fmt.Errorf("galeratest: %w", err)
 	}
+	if _, _, err := c.nodeUser(root); err != nil {
+		return nil, fmt.Errorf("galeratest: %w", err)
+	}
 	return c, nil
+}
+
+// nodeUser returns the uid and gid of the cluster's user for a node run
+// from root, noUser for root, after making the base dir reachable for it.
+func (c *Cluster) nodeUser(root string) (uid, gid int, err error) {
+	if c.user == "" {
+		return noUser, noUser, nil
+	}
+	uid, gid, err = lookupUser(root, c.user)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := makeTraversable(c.dir, uid, gid, c.log); err != nil {
+		return 0, 0, err
+	}
+	return uid, gid, nil
 }
 
 // Method returns the cluster's wsrep_sst_method.
@@ -113,13 +153,21 @@ func (c *Cluster) Nodes() []*Node {
 }
 
 // Close stops every running node: a clean shutdown first, SIGKILL of the
-// node's process group if that does not finish within the stop bound. It
-// returns the errors of all nodes joined; afterwards no process started by
-// the cluster is left running.
+// node's process group if that does not finish within the stop bound.
+// Then it unmounts the nodes' datadir volumes (lazily if a plain unmount
+// fails, which is reported), which detaches their loop devices. It returns
+// the errors of all nodes joined; afterwards no process started by the
+// cluster is left running and nothing is mounted on its directories.
 func (c *Cluster) Close() error {
 	var errs []error
-	for _, n := range c.Nodes() {
+	nodes := c.Nodes()
+	for _, n := range nodes {
 		if err := n.stop(context.Background()); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.name, err))
+		}
+	}
+	for _, n := range nodes {
+		if err := n.unmountVolume(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.name, err))
 		}
 	}

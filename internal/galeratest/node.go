@@ -44,6 +44,10 @@ type NodeConfig struct {
 	// Root is the root directory whose server the node runs (see
 	// Options.ServerRoot); "" means the cluster's, HostRoot the host's.
 	Root string
+	// Volume, if its FS is set, makes the datadir the root of a
+	// loop-mounted filesystem of its own (see Volume). AddNode mounts it;
+	// changing it later has no effect.
+	Volume Volume
 }
 
 type nodePorts struct {
@@ -64,6 +68,14 @@ type Node struct {
 	cnf     string
 	sock    string
 	errlog  string
+	// uid and gid own the node's writable directories and run mariadbd;
+	// noUser for root.
+	uid, gid int
+	vol      *volume // nil without a Volume
+
+	// sstUserDue is set by a bootstrap Start of a cluster with a User:
+	// the next WaitSynced creates the SST user.
+	sstUserDue bool
 
 	// Set by Start, cleared when the process has been waited for.
 	p        *proc.Process
@@ -83,6 +95,10 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		root = r
 	}
 	if err := c.prepareRoot(root); err != nil {
+		return nil, fmt.Errorf("galeratest: add node: %w", err)
+	}
+	uid, gid, err := c.nodeUser(root)
+	if err != nil {
 		return nil, fmt.Errorf("galeratest: add node: %w", err)
 	}
 	ports, err := freePorts(4)
@@ -106,6 +122,8 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 		// are long, so keep the name short.
 		sock:   filepath.Join(dir, "s"),
 		errlog: filepath.Join(dir, "error.log"),
+		uid:    uid,
+		gid:    gid,
 	}
 	c.nodes = append(c.nodes, n)
 	c.mu.Unlock()
@@ -117,6 +135,15 @@ func (c *Cluster) AddNode(cfg NodeConfig) (*Node, error) {
 	}
 	if len(n.sock) >= 108 {
 		return nil, fmt.Errorf("galeratest: add %s: socket path %s too long; use a shorter base dir", name, n.sock)
+	}
+	if cfg.Volume.FS != "" {
+		// Close unmounts it: the node is in c.nodes already.
+		if err := n.mountVolume(); err != nil {
+			return nil, fmt.Errorf("galeratest: add %s: %w", name, err)
+		}
+	}
+	if err := n.chownDirs(); err != nil {
+		return nil, fmt.Errorf("galeratest: add %s: %w", name, err)
 	}
 	if err := n.installSST(); err != nil {
 		return nil, fmt.Errorf("galeratest: add %s: %w", name, err)
@@ -174,7 +201,9 @@ func installFile(src, dst string) error {
 }
 
 // WipeDatadir empties the datadir of a stopped node, so that its next Start
-// as a joiner needs a full SST.
+// as a joiner needs a full SST. On a Volume it keeps the mount and the
+// lost+found that mkfs made, so that the datadir looks as a fresh volume's
+// does.
 func (n *Node) WipeDatadir() error {
 	if n.Running() {
 		return fmt.Errorf("galeratest: wipe %s: node is running", n.name)
@@ -184,6 +213,9 @@ func (n *Node) WipeDatadir() error {
 		return fmt.Errorf("galeratest: wipe %s: %w", n.name, err)
 	}
 	for _, e := range entries {
+		if n.vol != nil && e.Name() == "lost+found" {
+			continue
+		}
 		if err := os.RemoveAll(filepath.Join(n.datadir, e.Name())); err != nil {
 			return fmt.Errorf("galeratest: wipe %s: %w", n.name, err)
 		}
@@ -245,6 +277,14 @@ func (n *Node) ErrorLogPath() string { return n.errlog }
 
 // writeConfig writes the node's option file.
 func (n *Node) writeConfig() error {
+	if err := os.WriteFile(n.cnf, []byte(n.configText()), 0o644); err != nil {
+		return fmt.Errorf("write option file: %w", err)
+	}
+	return nil
+}
+
+// configText returns the contents of the node's option file.
+func (n *Node) configText() string {
 	provider := []string{
 		fmt.Sprintf("base_port=%d", n.ports.gcomm),
 		// Galera's IST port defaults to base_port+1, which may be the next
@@ -282,6 +322,10 @@ func (n *Node) writeConfig() error {
 	line("wsrep_node_address=127.0.0.1:%d", n.ports.gcomm)
 	line("wsrep_sst_receive_address=%s", n.SSTAddress())
 	line("wsrep_sst_method=%s", n.c.method)
+	if n.c.user != "" {
+		// The passwordless SST user WaitSynced creates (sstUserSQL).
+		line("wsrep_sst_auth=%s:", n.c.user)
+	}
 	for _, l := range n.cfg.Mysqld {
 		line("%s", l)
 	}
@@ -291,10 +335,7 @@ func (n *Node) writeConfig() error {
 	for _, l := range n.cfg.SST {
 		line("%s", l)
 	}
-	if err := os.WriteFile(n.cnf, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("write option file: %w", err)
-	}
-	return nil
+	return b.String()
 }
 
 // Running reports whether the node's mariadbd process has been started and
@@ -348,7 +389,7 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 		n.logStart = 0
 	}
 
-	args := []string{"--defaults-file=" + n.cnf, "--user=root"}
+	args := []string{"--defaults-file=" + n.cnf, "--user=" + n.user()}
 	if bootstrap {
 		args = append(args, "--wsrep-new-cluster")
 	}
@@ -368,12 +409,21 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 		return fmt.Errorf("galeratest: start %s: %w", n.name, err)
 	}
 	n.p = p
+	n.sstUserDue = bootstrap && n.c.user != ""
 	mode := "joiner"
 	if bootstrap {
 		mode = "bootstrap"
 	}
 	n.c.log("%s: started mariadbd pid %d (%s)", n.name, p.Pid(), mode)
 	return nil
+}
+
+// user returns the system user mariadbd runs as.
+func (n *Node) user() string {
+	if n.c.user == "" {
+		return "root"
+	}
+	return n.c.user
 }
 
 // env returns the environment for mariadbd: ours, with the node's bin dir
@@ -404,7 +454,7 @@ func (n *Node) installDB(ctx context.Context) error {
 	path, args := n.commandLine("mariadb-install-db",
 		"--no-defaults",
 		"--datadir="+n.datadir,
-		"--user=root",
+		"--user="+n.user(),
 		"--auth-root-authentication-method=normal",
 		"--skip-test-db",
 		"--skip-name-resolve",
@@ -419,7 +469,8 @@ func (n *Node) installDB(ctx context.Context) error {
 
 // WaitSynced polls wsrep_local_state_comment until it is "Synced". It fails
 // early, with the tail of the error log, if mariadbd exits, and with the
-// last state seen if ctx ends first.
+// last state seen if ctx ends first. After a bootstrap Start of a cluster
+// with Options.User it then creates the SST user (see Options.User).
 func (n *Node) WaitSynced(ctx context.Context) error {
 	if n.p == nil {
 		return fmt.Errorf("galeratest: wait %s: not started", n.name)
@@ -438,7 +489,7 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 				last = v
 			}
 			if v == "Synced" {
-				return nil
+				return n.createSSTUser(ctx)
 			}
 		}
 		select {
@@ -449,6 +500,19 @@ func (n *Node) WaitSynced(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// createSSTUser creates the SST user if a bootstrap Start asked for it.
+func (n *Node) createSSTUser(ctx context.Context) error {
+	if !n.sstUserDue {
+		return nil
+	}
+	if _, err := n.Exec(ctx, sstUserSQL(n.c.user)); err != nil {
+		return fmt.Errorf("galeratest: create SST user: %w", err)
+	}
+	n.sstUserDue = false
+	n.c.log("%s: SST user '%s'@'localhost' (unix_socket) created", n.name, n.c.user)
+	return nil
 }
 
 // Exec runs sql (one or more statements) through the mariadb client over

@@ -19,10 +19,14 @@ import (
 // through rootWrapper: in a private mount namespace that has /proc, /sys,
 // /dev, the host's temporary directory (os.TempDir, where tests keep
 // certificates and the like) and the cluster's base directory mounted
-// inside the root, at the same paths as outside, then chroot. So the
-// node's paths (datadir, socket, option file, bin dir with the SST
-// program) are the same for the test and for the node, and the mounts
-// vanish with the process, however it ends.
+// inside the root, at the same paths as outside (a node with a Volume also
+// its datadir's mount), then chroot. So the node's paths (datadir, socket,
+// option file, bin dir with the SST program) are the same for the test and
+// for the node, and the mounts vanish with the process, however it ends.
+//
+// A mount namespace copies every mount of the host that exists when it is
+// made, other nodes' volumes included, and holds them until its last
+// process exits; Cluster.Close stops all nodes before it unmounts any.
 
 // ServerRootEnv names the environment variable that gives the default
 // server root of a cluster whose Options.ServerRoot is empty: the same
@@ -82,6 +86,11 @@ func (n *Node) commandLine(prog string, args ...string) (string, []string) {
 	}
 	wrapped := []string{"-m", "--propagation", "private", "--", "/bin/sh", "-c", rootWrapper, "sh", n.root}
 	wrapped = append(wrapped, n.c.rootBinds()...)
+	if n.vol != nil {
+		// A plain bind of the base dir leaves out the volume mounted
+		// in it; bind the node's own on top.
+		wrapped = append(wrapped, n.datadir)
+	}
 	wrapped = append(wrapped, "--", prog)
 	return "unshare", append(wrapped, args...)
 }
