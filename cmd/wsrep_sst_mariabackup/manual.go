@@ -78,8 +78,8 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 	defer stop()
 	p.Program = "wsrep_sst_mariabackup"
 	var err error
+	p.AsOwner = true
 	if cmd == "receive" {
-		p.AsOwner = true
 		_, err = sst.Receive(ctx, p)
 	} else {
 		err = sst.Send(ctx, p)

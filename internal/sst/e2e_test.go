@@ -4,8 +4,10 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,11 +30,30 @@ func integration(t *testing.T) {
 	}
 }
 
+// prodUser is the user the nodes' mariadbd runs as, as packaged nodes
+// run it: root passes permission checks that production fails.
+const prodUser = "mysql"
+
 // cluster makes a cluster whose nodes' PATH resolves wsrep_sst_<method>
-// to the program each node config names.
+// to the program each node config names, laid out as packaged nodes are:
+// mariadbd runs as mysql, the SST user is 'mysql'@'localhost' via
+// unix_socket (wsrep_sst_auth=mysql:). Give a node joinerVolume() to put
+// its datadir at the root of an ext4 filesystem of its own.
 func cluster(t *testing.T, method string) (*galeratest.Cluster, context.Context) {
 	t.Helper()
-	c, err := galeratest.New(galeratest.Options{Dir: t.TempDir(), Method: method, Log: t.Logf})
+	return newCluster(t, galeratest.Options{Dir: t.TempDir(), Method: method, Log: t.Logf, User: prodUser})
+}
+
+// rootCluster is cluster with mariadbd run as root in a temporary
+// directory: only for cases that need it (each caller says why).
+func rootCluster(t *testing.T, method string) (*galeratest.Cluster, context.Context) {
+	t.Helper()
+	return newCluster(t, galeratest.Options{Dir: t.TempDir(), Method: method, Log: t.Logf})
+}
+
+func newCluster(t *testing.T, opts galeratest.Options) (*galeratest.Cluster, context.Context) {
+	t.Helper()
+	c, err := galeratest.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +72,38 @@ func cluster(t *testing.T, method string) (*galeratest.Cluster, context.Context)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	t.Cleanup(cancel)
 	return c, ctx
+}
+
+// joinerVolume is a datadir that is the root of its own ext4 filesystem,
+// as a dedicated /var/lib/mysql volume is: it holds lost+found
+// (root:root 0700), which mysqld's user can neither list nor move.
+func joinerVolume() galeratest.Volume {
+	return galeratest.Volume{FS: "ext4", Size: 2 << 30}
+}
+
+// mysqlIDs returns the uid and gid of the nodes' user.
+func mysqlIDs(t *testing.T) (uid, gid int) {
+	t.Helper()
+	u, err := user.Lookup(prodUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+// readableBy gives the files to the nodes' user: certificates and keys
+// the SST program reads as mysql, as packaged nodes keep them.
+func readableBy(t *testing.T, paths ...string) {
+	t.Helper()
+	uid, gid := mysqlIDs(t)
+	for _, p := range paths {
+		must(t, os.Chown(p, uid, gid))
+		// Its directory too (t.TempDir is root's, 0700).
+		must(t, os.Chmod(filepath.Dir(p), 0o755))
+		must(t, os.Chmod(filepath.Dir(filepath.Dir(p)), 0o755))
+	}
 }
 
 func must(t testing.TB, err error) {
@@ -96,7 +149,7 @@ func TestE2ESSTThenIST(t *testing.T) {
 	c, ctx := cluster(t, "gotest")
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
 	must(t, err)
 	// [sst] status-file on both nodes: checked after the SST below.
 	for _, n := range []*galeratest.Node{n1, n2} {
@@ -133,6 +186,10 @@ func TestE2ESSTThenIST(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(n2.Datadir(), f)); err == nil {
 			t.Errorf("joiner left %s behind", f)
 		}
+	}
+	// The volume's lost+found is the filesystem's: left as it was.
+	if fi, err := os.Stat(filepath.Join(n2.Datadir(), "lost+found")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("joiner's lost+found: %v, %v; want it kept, 0700", fi, err)
 	}
 
 	must(t, n2.Stop(ctx))

@@ -63,12 +63,13 @@ type ManualParams struct {
 	// command to run on the donor, which may carry the joiner's secret);
 	// nil means Log.
 	Notice io.Writer
-	// AsOwner makes Receive run as the datadir's owner (mysqld's user on
-	// a packaged node) when started as root: it drops to that user's uid,
-	// gid and groups before anything touches the datadir, as an SST
-	// mysqld starts would run, so nothing planted in the datadir (a
-	// symbolic link at a file we write) can make root write elsewhere.
-	// The whole process changes user: only the receive command sets it.
+	// AsOwner makes Receive and Send run as the datadir's owner (mysqld's
+	// user on a packaged node) when started as root: they drop to that
+	// user's uid, gid and groups before anything touches the datadir, as
+	// an SST mysqld starts would run. So nothing planted in the datadir
+	// (a symbolic link at a file we write) can make root write elsewhere,
+	// and an SST user IDENTIFIED VIA unix_socket logs in. The whole
+	// process changes user: only the receive and send commands set it.
 	AsOwner bool
 	// Progress, when non-nil, draws the data stage's progress (a
 	// terminal); otherwise the option files' progress setting applies.
@@ -446,6 +447,18 @@ func Send(ctx context.Context, p ManualParams) error {
 	if datadir == "" {
 		if datadir = lookup("datadir"); datadir == "" {
 			return errorf(ExitInvalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
+		}
+	}
+	if p.AsOwner && os.Geteuid() == 0 {
+		uid, gid, err := ownerOf(datadir)
+		if err != nil {
+			return errorf(ExitNoEnt, "send: %w", err)
+		}
+		if uid > 0 {
+			if err := dropPrivileges(uid, gid); err != nil {
+				return errorf(ExitGeneric, "send: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+			}
+			p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would (an SST user IDENTIFIED VIA unix_socket logs in as that user)", datadir, uid, gid))
 		}
 	}
 	socket := p.Socket

@@ -38,7 +38,7 @@ func TestE2EManualSST(t *testing.T) {
 	c, ctx := cluster(t, "gomanual")
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
 	must(t, err)
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
@@ -65,9 +65,16 @@ func TestE2EManualSST(t *testing.T) {
 
 	must(t, n2.Stop(ctx))
 	must(t, galeratest.InsertRows(ctx, n1, "sbtest", 3000)) // what node2 misses
-	// The datadir belongs to another user: receive must give it every file.
-	const owner = 65534
-	must(t, os.Chown(n2.Datadir(), owner, owner))
+	// receive and send run as root, as an operator would start them; the
+	// datadirs belong to mysql (the volume's root, with lost+found). They
+	// must work as mysql: every file of node2 stays mysql's, the SST
+	// user's unix_socket login works, and a symbolic link planted in the
+	// datadir at a file receive writes makes it write nowhere else.
+	owner, ownerGID := mysqlIDs(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	must(t, os.WriteFile(victim, []byte("precious"), 0o644))
+	must(t, os.Symlink(victim, filepath.Join(n2.Datadir(), "grastate.dat.tmp")))
+	must(t, os.Lchown(filepath.Join(n2.Datadir(), "grastate.dat.tmp"), owner, ownerGID))
 
 	var rerr syncBuffer
 	rcmd := receive(ctx, &rerr)
@@ -117,7 +124,15 @@ func TestE2EManualSST(t *testing.T) {
 	if err := <-rdone; err != nil {
 		t.Fatalf("receive: %v; stderr:\n%s", err, rerr.String())
 	}
-	t.Logf("receive:\n%s", grep(rerr.String(), "Position", "grastate", "ERROR", "WARN"))
+	t.Logf("receive:\n%s", grep(rerr.String(), "Position", "grastate", "ERROR", "WARN", "Running as"))
+	for _, out := range []string{rerr.String(), serr.String()} {
+		if !strings.Contains(out, fmt.Sprintf("Running as the owner of %s", n2.Datadir())) && !strings.Contains(out, fmt.Sprintf("Running as the owner of %s", n1.Datadir())) {
+			t.Errorf("receive or send did not drop to the datadir's owner:\n%s", out)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("receive wrote %q through a symbolic link in the datadir", b)
+	}
 	must(t, galeratest.InsertRows(ctx, n1, "sbtest", 1000)) // more for IST
 
 	gs, err := os.ReadFile(filepath.Join(n2.Datadir(), "grastate.dat"))
@@ -133,12 +148,15 @@ func TestE2EManualSST(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if path == filepath.Join(n2.Datadir(), "lost+found") {
+			return fs.SkipDir // the filesystem's, root's: left alone
+		}
 		fi, err := os.Lstat(path)
 		if err != nil {
 			return err
 		}
-		if st := fi.Sys().(*syscall.Stat_t); st.Uid != owner || st.Gid != owner {
-			return fmt.Errorf("%s is owned by %d:%d, want %d:%d", path, st.Uid, st.Gid, owner, owner)
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != owner || int(st.Gid) != ownerGID {
+			return fmt.Errorf("%s is owned by %d:%d, want %d:%d", path, st.Uid, st.Gid, owner, ownerGID)
 		}
 		return nil
 	})
