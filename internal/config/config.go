@@ -140,6 +140,17 @@ type Config struct {
 	// accepted too. It says whether the joiner keeps its old datadir
 	// until the new one is complete.
 	KeepDatadir string
+	// DonorAuth is [sst] donor-auth: "auto" (default), "required" or
+	// "off". Not off, the joiner puts a fresh random secret in its ready
+	// address for every SST and accepts only a donor that proves it: the
+	// gtid stage must echo it (every stock donor's send_magic does, as
+	// ours), every v2 connection carries an HMAC of it, and a stock data
+	// stream must come from the address that passed the gtid stage.
+	// "auto" also accepts v2 connections without the HMAC (an earlier
+	// release of this program as donor) from that address; "required"
+	// does not. "off" offers no secret (the script's behaviour, unless
+	// ssl-mode is VERIFY_*).
+	DonorAuth string
 	// PrepareTool is [sst] prepare-tool: the mariadb-backup program the
 	// joiner runs --prepare with (default: mariadb-backup from PATH, as
 	// for every other step). A major-version SST across an InnoDB redo
@@ -467,6 +478,16 @@ func (r *resolver) settings() error {
 	}
 	if c.KeepDatadir, err = r.getAuto(groupsSST, "keep-datadir"); err != nil {
 		return err
+	}
+	switch v := strings.ToLower(r.get(groupsSST, "donor-auth", "auto")); v {
+	case "auto", "required", "off":
+		c.DonorAuth = v
+	case "1", "on", "yes", "true":
+		c.DonorAuth = "required"
+	case "0", "no", "false":
+		c.DonorAuth = "off"
+	default:
+		return fmt.Errorf("option donor-auth=%q (from %s): want auto, required or off: %w", v, r.c.Sources["donor-auth"], ErrInvalid)
 	}
 	c.PrepareTool = r.get(groupsSST, "prepare-tool", "")
 	if c.TransferV2, err = r.getBool(groupsSST, "transfer-v2", true); err != nil {

@@ -139,6 +139,7 @@ func (c *Config) settingValues() map[string]any {
 		"sst-initial-timeout": int(c.InitialTimeout.Seconds()),
 		"sst-idle-timeout":    int(c.IdleTimeout.Seconds()),
 		"keep-datadir":        c.KeepDatadir,
+		"donor-auth":          c.DonorAuth,
 		"prepare-tool":        c.PrepareTool,
 		"status-file":         c.StatusFile,
 		"transfer-v2":         c.TransferV2,

@@ -18,7 +18,7 @@ var sstKeys = []string{
 	"streamfmt", "transferfmt", "tca", "tcapath", "tcert", "tkey",
 	"sockopt", "progress", "time", "cpat", "compressor", "decompressor",
 	"rlimit", "use-extra", "sst-special-dirs", "sst-initial-timeout",
-	"sst-idle-timeout", "keep-datadir", "prepare-tool", "sst-syslog",
+	"sst-idle-timeout", "keep-datadir", "donor-auth", "prepare-tool", "sst-syslog",
 	"sst-log-archive", "sst-log-archive-dir", "wsrep-sst-auth", "status-file",
 	"transfer-v2", "parallel-streams",
 	// sst|xtrabackup|mariabackup.
