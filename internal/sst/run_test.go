@@ -160,8 +160,8 @@ func TestSSTRoundTripWithFakeBackup(t *testing.T) {
 	defer cancel()
 
 	addr, jout, jdone := e.startJoiner(t, ctx)
-	if !strings.HasSuffix(addr, "/xtrabackup_sst/xfer-v1.1/1") {
-		t.Errorf("ready address = %q, want .../xtrabackup_sst/xfer-v1.1/1 (transfer v2 offered)", addr)
+	if !strings.HasSuffix(addr, "/xtrabackup_sst/xfer-v1.2/1") {
+		t.Errorf("ready address = %q, want .../xtrabackup_sst/xfer-v1.2/1 (transfer v2 offered)", addr)
 	}
 	dout, err := e.runDonor(t, ctx, addr)
 	if err != nil {

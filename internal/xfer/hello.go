@@ -143,6 +143,11 @@ func Greet(rw io.ReadWriter, h Hello) (Version, error) {
 	if err := WriteHello(rw, h); err != nil {
 		return 0, err
 	}
+	return finishGreet(rw, h)
+}
+
+// finishGreet reads the joiner's answer to h and negotiates.
+func finishGreet(rw io.ReadWriter, h Hello) (Version, error) {
 	peer, err := ReadHello(rw)
 	if err != nil {
 		return 0, err
@@ -168,14 +173,20 @@ func Answer(rw io.ReadWriter, ours Range) (Hello, Version, error) {
 	if err != nil {
 		return Hello{}, 0, err
 	}
+	v, err := answer(rw, ours, peer)
+	return peer, v, err
+}
+
+// answer sends ours in reply to peer and negotiates.
+func answer(w io.Writer, ours Range, peer Hello) (Version, error) {
 	reply := Hello{Versions: ours, Stream: peer.Stream, Streams: peer.Streams}
-	if err := WriteHello(rw, reply); err != nil {
-		return peer, 0, err
+	if err := WriteHello(w, reply); err != nil {
+		return 0, err
 	}
 	v, ok := Negotiate(ours, peer.Versions)
 	if !ok {
-		return peer, 0, fmt.Errorf("%w: donor speaks %d..%d, joiner %d..%d",
+		return 0, fmt.Errorf("%w: donor speaks %d..%d, joiner %d..%d",
 			ErrNoVersion, peer.Versions.Min, peer.Versions.Max, ours.Min, ours.Max)
 	}
-	return peer, v, nil
+	return v, nil
 }

@@ -13,7 +13,7 @@ type Version uint16
 // own MaxVersion and the other side's.
 const (
 	MinVersion Version = 1
-	MaxVersion Version = 1
+	MaxVersion Version = AuthVersion
 )
 
 // Range is an inclusive range of versions, Min <= Max.
@@ -47,7 +47,7 @@ const maxTokenLen = 64
 //
 //	xfer-v<min>.<max>
 //
-// for example "xfer-v1.1". It uses only lower-case letters, digits, '-'
+// for example "xfer-v1.2". It uses only lower-case letters, digits, '-'
 // and '.', so it passes the stock scripts' safe() check (no space, quote,
 // backquote or '$') and contains no '/', the address's field separator.
 func (r Range) Token() string {
