@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +19,6 @@ import (
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
-	"wsrep_sst_mariabackup/internal/tlsx"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
 
@@ -223,8 +223,10 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 }
 
 // receiveGTID is the first stage (recv_joiner for the gtid stage): within
-// sst-initial-timeout, accept the donor and extract its small stream of
-// galera info files into dir. It returns the path of the galera info file.
+// sst-initial-timeout, admit the donor's connection (gate.go: strays are
+// refused and logged, the secret checked in memory) and write its small
+// stream of galera info files into dir. It returns the path of the galera
+// info file.
 func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir string) (string, error) {
 	sctx := ctx
 	if t := s.cfg.InitialTimeout; t > 0 {
@@ -233,36 +235,34 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 			"possible timeout in receiving first data from donor in gtid stage (sst-initial-timeout=%ds): check that the donor can reach this node's SST port", int(t.Seconds())))
 		defer cancel()
 	}
-	conn, err := ln.Accept(sctx)
+	st, err := s.acceptGTID(sctx, ln)
 	if err != nil {
-		return "", s.stageError(sctx, "accept the donor's gtid stage", err)
+		return "", err
 	}
+	s.donorHost = st.host
 	s.status.Stage(status.StageGTID)
-	s.status.SetPeer(conn.RemoteAddr().String())
-	defer conn.Close()
-	stop := stream.CloseOnCancel(sctx, conn)
-	defer stop()
-	rs, err := pipe.OpenRecv(sctx, conn, s.tr.pipeConfig("donor", nil, false))
-	if err != nil {
-		return "", pipeError(sctx, err)
+	s.status.SetPeer(st.host)
+	if s.tr.mySecret != "" {
+		s.log.Info(fmt.Sprintf("The donor at %s proved this joiner's secret in the gtid stage", st.host))
 	}
-	err = s.extract(sctx, rs, dir, "gtid stage")
-	if cerr := rs.Close(); err == nil {
-		err = cerr
+	for name, b := range st.files {
+		// Plain names only (parseGTIDStage), in our own temporary
+		// directory; O_EXCL: each name once.
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if err == nil {
+			_, err = f.Write(b)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return "", errorf(ExitNoEnt, "write the gtid stage's %s: %w", name, err)
+		}
 	}
-	if err != nil {
-		return "", s.stageError(sctx, "receive the gtid stage", err)
-	}
+	s.log.Info(fmt.Sprintf("Extracted %d files (gtid stage)", len(st.files)))
 	magic, err := findInfoFile(dir)
 	if err != nil {
 		return "", errorf(ExitPipe, "receiving process ended without creating magic file (%s) in %s", infoFile, dir)
-	}
-	if s.tr.mySecret != "" {
-		// recv_joiner: the donor must echo the secret of our address.
-		got, _ := tagValue(magic, "secret")
-		if !tlsx.SecretEqual(got, s.tr.mySecret) {
-			return "", errorf(ExitPipe, "Donor does not know my secret! (the gtid stage did not come from the donor this node asked for)")
-		}
 	}
 	if v, ok := tagValue(magic, "total"); ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
@@ -384,35 +384,53 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
 	ctx, stall, release := s.stallContext(ctx, "donor")
 	defer release()
-	conn, err := s.acceptStage(ctx, ln, "data")
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	stop := stream.CloseOnCancel(ctx, conn)
-	defer stop()
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
 	pc := s.tr.pipeConfig("donor", progress, false)
 	pc.Watchdog = stall
-	link, err := pipe.Accept(ctx, conn, pc)
-	if err != nil {
-		return pipeError(ctx, err)
-	}
-	br := bufio.NewReaderSize(link, pipe.RecvBufferSize)
-	if _, err := br.Peek(1); err != nil {
-		// Nothing has been touched yet: a donor that failed before
-		// sending data leaves this datadir as it was.
-		return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
-	}
-	if s.ref != nil {
-		if v2, err := xfer.IsHello(br); err != nil {
-			return s.stageError(ctx, "read the data stream", err)
-		} else if v2 {
-			return s.receiveV2(ctx, ln, v2Conn{conn: conn, link: link, br: br}, t, decision, pc)
+	var (
+		conn net.Conn
+		link *pipe.Link
+		br   *bufio.Reader
+	)
+	for {
+		var err error
+		if conn, err = s.acceptFromDonor(ctx, ln, "data"); err != nil {
+			return err
 		}
-		s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
-		s.ref.stop()
+		defer conn.Close()
+		stop := stream.CloseOnCancel(ctx, conn)
+		defer stop()
+		if link, err = pipe.Accept(ctx, conn, pc); err != nil {
+			return pipeError(ctx, err)
+		}
+		br = bufio.NewReaderSize(link, pipe.RecvBufferSize)
+		if _, err := br.Peek(1); err != nil {
+			// Nothing has been touched yet: a donor that failed before
+			// sending data leaves this datadir as it was.
+			return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+		}
+		if s.ref == nil {
+			break
+		}
+		v2, err := xfer.IsHello(br)
+		if err != nil {
+			return s.stageError(ctx, "read the data stream", err)
+		}
+		if !v2 {
+			s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
+			s.ref.stop()
+			break
+		}
+		first := v2Conn{conn: conn, link: link, br: br}
+		hello, version, ok, err := s.answerV2(ctx, first)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return s.receiveV2(ctx, ln, first, hello, version, t, decision, pc)
+		}
+		conn.Close() // refused and logged; wait for the donor's
 	}
 	in, err := link.Recv(ctx, br, pc)
 	if err != nil {

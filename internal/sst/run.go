@@ -151,6 +151,14 @@ type session struct {
 	// ref is the joiner's reference data for a v2 transfer, nil when the
 	// joiner does not offer one.
 	ref *reference
+	// donorHost is the address the joiner admitted the gtid stage from;
+	// data connections must come from it (gate.go).
+	donorHost string
+	// refused logs the connections the joiner's gate turned away.
+	refused *refusals
+	// handover holds connections accepted while the gtid stage was read,
+	// not read yet: the first data connection may be among them.
+	handover []*pendingConn
 }
 
 // protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).

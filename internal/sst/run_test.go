@@ -139,11 +139,31 @@ func (e *sstEnv) runDonor(t testing.TB, ctx context.Context, addr string, extra 
 		"--socket", "/nonexistent/mysqld.sock", "--progress", "0", "--datadir", e.donor,
 		"--defaults-file", e.cnf, "--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0")
 	argv = append(argv, tail...)
-	cfg := e.load(t, map[string]string{"WSREP_SST_OPT_AUTH": "root:s3cret"}, argv...)
+	env := map[string]string{"WSREP_SST_OPT_AUTH": "root:s3cret"}
+	if auth, rest := splitAuth(addr); auth != "" {
+		env["WSREP_SST_OPT_REMOTE_AUTH"] = auth
+		for j, a := range argv {
+			if a == addr {
+				argv[j] = rest
+			}
+		}
+	}
+	cfg := e.load(t, env, argv...)
 	e.handler.AddSecret(cfg.Password.Reveal())
 	var out bytes.Buffer
 	err := Run(ctx, Params{Config: cfg, Stdout: &out, Log: slog.New(e.handler.WithAttrs([]slog.Attr{slog.String("role", "donor")}))})
 	return out.String(), err
+}
+
+// splitAuth does what mysqld does with a joiner's ready address: it
+// splits "<auth>@<addr>" at the last "@"; the auth part reaches the donor
+// as WSREP_SST_OPT_REMOTE_AUTH, not in argv.
+func splitAuth(addr string) (auth, rest string) {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return "", addr
+	}
+	return addr[:i], addr[i+1:]
 }
 
 func TestSSTRoundTripWithFakeBackup(t *testing.T) {
@@ -447,7 +467,7 @@ func TestISTOverIPv6(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, jout, jdone := e.startJoiner(t, ctx, "--address", "[::1]:"+strconv.Itoa(galeratest.FreePort(t)))
-	if !strings.HasPrefix(addr, "[::1]:") {
+	if _, a := splitAuth(addr); !strings.HasPrefix(a, "[::1]:") {
 		t.Errorf("ready address = %q, want [::1]:port/...", addr)
 	}
 	if _, err := e.runDonor(t, ctx, addr, "--bypass"); err != nil {
@@ -488,7 +508,11 @@ func TestTLSRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newSSTEnv(t, tt.joiner)
+			// A donor the joiner cannot trust is refused like any stray
+			// and the joiner waits on: it fails at sst-initial-timeout,
+			// its ERROR naming the last refusal (mysqld also stops it at
+			// once when the donor reports its failure).
+			e := newSSTEnv(t, tt.joiner+"sst-initial-timeout=3\n")
 			precious := filepath.Join(e.joiner, "ibdata1")
 			if err := os.WriteFile(precious, []byte("keep"), 0o644); err != nil {
 				t.Fatal(err)
@@ -539,29 +563,34 @@ func TestWrongSecret(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	addr, _, jdone := e.startJoiner(t, ctx)
-	// mysqld splits "<auth>@<addr>" at the last "@" and passes the auth
-	// part to the donor as WSREP_SST_OPT_REMOTE_AUTH.
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		t.Fatalf("ready address %q has no <CN>:<secret>@ prefix", addr)
-	}
-	auth, addr := addr[:i], addr[i+1:]
+	addr, jout, jdone := e.startJoiner(t, ctx)
+	auth, addr := splitAuth(addr)
 	cn, secret, _ := strings.Cut(auth, ":")
 	if cn != "localhost" || len(secret) != 32 {
 		t.Errorf("address prefix %q: want CN localhost and a 32-hex-digit secret", auth)
 	}
-	dcfg := e.load(t, map[string]string{"WSREP_SST_OPT_REMOTE_AUTH": cn + ":0123456789abcdef0123456789abcdef"},
-		"--role", "donor", "--address", addr, "--datadir", e.donor, "--defaults-file", e.cnf,
-		"--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0", "--bypass")
-	var out bytes.Buffer
-	_ = Run(ctx, Params{Config: dcfg, Stdout: &out, Log: slog.New(e.handler)})
-	err := <-jdone
-	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "does not know my secret") {
-		t.Errorf("joiner = %d %v, want %d and the secret refusal", got, err, ExitPipe)
+	donor := func(auth string) error {
+		dcfg := e.load(t, map[string]string{"WSREP_SST_OPT_REMOTE_AUTH": auth},
+			"--role", "donor", "--address", addr, "--datadir", e.donor, "--defaults-file", e.cnf,
+			"--gtid", "6c1b8e2a-1111-11ef-8000-0242ac120002:42", "--gtid-domain-id", "0", "--bypass")
+		var out bytes.Buffer
+		return Run(ctx, Params{Config: dcfg, Stdout: &out, Log: slog.New(e.handler)})
 	}
+	// A donor with another secret is refused and logged; the joiner goes
+	// on listening, and the right donor then gets in.
+	_ = donor(cn + ":0123456789abcdef0123456789abcdef")
+	waitFor(t, 10*time.Second, "the refusal", func() bool { return strings.Contains(e.logs.String(), "Donor does not know my secret") })
 	if b, _ := os.ReadFile(precious); string(b) != "keep" {
 		t.Error("the joiner's datadir was touched")
+	}
+	if err := donor(auth); err != nil {
+		t.Fatalf("the right donor: %v", err)
+	}
+	if err := <-jdone; err != nil {
+		t.Fatalf("joiner: %v", err)
+	}
+	if got := <-jout; !strings.HasSuffix(got, ":42 0\n") {
+		t.Errorf("joiner final line %q", got)
 	}
 	if strings.Contains(e.logs.String(), secret) {
 		t.Error("the joiner's secret was logged")

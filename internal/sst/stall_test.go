@@ -84,6 +84,8 @@ func TestDonorStall(t *testing.T) {
 // on a second connection (or never connects when data is nil).
 func fakeDonor(t *testing.T, addr string, data func(net.Conn)) {
 	t.Helper()
+	auth, addr := splitAuth(addr) // it knows the secret mysqld hands a donor
+	_, secret, _ := strings.Cut(auth, ":")
 	host := strings.SplitN(addr, "/", 2)[0]
 	c, err := net.Dial("tcp", host)
 	if err != nil {
@@ -91,7 +93,7 @@ func fakeDonor(t *testing.T, addr string, data func(net.Conn)) {
 		return
 	}
 	w := mbstream.NewWriter(c)
-	_ = w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\n"))
+	_ = w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\nsecret "+secret+"\n"))
 	_ = w.Close()
 	_ = c.(*net.TCPConn).CloseWrite()
 	_, _ = io.Copy(io.Discard, c)

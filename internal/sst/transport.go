@@ -50,6 +50,18 @@ func (s *session) setupTransport() (*transport, error) {
 	for _, n := range ts.Notes {
 		s.log.Info(n)
 	}
+	if s.args.Role == "joiner" && c.DonorAuth != "off" {
+		// A fresh secret per SST in the ready address (gate.go): any
+		// donor echoes it in the gtid stage, ours also signs every v2
+		// connection with it. ssl-mode VERIFY_* replaces it below with
+		// its own, with the certificate's CN in front.
+		secret, err := tlsx.NewSecret()
+		if err != nil {
+			return nil, errorf(ExitInvalid, "unable to generate the donor-auth secret: %w", err)
+		}
+		s.redact.AddSecret(secret)
+		t.mySecret, t.addrPrefix = secret, ":"+secret+"@"
+	}
 	if mode != "DISABLED" && t.encrypt == 0 {
 		// Never a silent plaintext fallback.
 		return nil, errorf(ExitInvalid, "ssl-mode is set to '%s', but no usable SSL certificate and key were found. Cannot perform an encrypted transfer. Please configure ssl-cert and ssl-key, or set ssl-mode to DISABLED.", mode)

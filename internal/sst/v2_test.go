@@ -144,11 +144,15 @@ func TestV2NotOfferedByJoiner(t *testing.T) {
 // outside its staging directory.
 func hostileDonor(t *testing.T, addr string, frames func(w *xfer.Writer, m *manifest.Manifest) error) {
 	t.Helper()
+	// It knows the joiner's secret (what mysqld hands a donor): the
+	// frames, not the gate, are under test here.
+	auth, addr := splitAuth(addr)
+	_, secret, _ := strings.Cut(auth, ":")
 	hostPort, _, _ := strings.Cut(addr, "/")
 	conn, err := net.Dial("tcp", hostPort)
 	must(t, err)
 	w := mbstream.NewWriter(conn)
-	must(t, w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\n")))
+	must(t, w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\nsecret "+secret+"\n")))
 	must(t, w.Close())
 	conn.Close()
 	var data net.Conn
@@ -157,7 +161,7 @@ func hostileDonor(t *testing.T, addr string, frames func(w *xfer.Writer, m *mani
 		return err == nil
 	})
 	defer data.Close()
-	v, err := xfer.Greet(data, xfer.Hello{Versions: xfer.Supported, Stream: 0, Streams: 1})
+	v, err := xfer.GreetAuth(data, xfer.Hello{Versions: xfer.Supported, Stream: 0, Streams: 1}, secret)
 	must(t, err)
 	m, err := manifest.Decode(bufio.NewReader(data), manifest.DecodeOptions{})
 	must(t, err)

@@ -207,10 +207,21 @@ func (s *session) autoStreams() int {
 }
 
 // greet runs the hello exchange on one connection, within the handshake
-// bound (a joiner that accepts and says nothing must not hold us).
+// bound (a joiner that accepts and says nothing must not hold us), with
+// the proof of the joiner's secret when the joiner offered it
+// (xfer.AuthVersion).
 func (s *session) greet(ctx context.Context, conn net.Conn, l *pipe.Link, h xfer.Hello) (xfer.Version, error) {
 	_ = conn.SetReadDeadline(time.Now().Add(pipe.DefaultHandshakeTimeout))
-	v, err := xfer.Greet(l, h)
+	var v xfer.Version
+	var err error
+	if r, _ := xfer.ParseToken(s.args.LSN); r.Max >= xfer.AuthVersion {
+		// The joiner reads a proof of the secret of its address after
+		// our hello (empty when mysqld passed none: a joiner with
+		// donor-auth=off ignores it).
+		v, err = xfer.GreetAuth(l, h, s.cfg.RemotePassword.Reveal())
+	} else {
+		v, err = xfer.Greet(l, h)
+	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		return 0, s.v2Error(ctx, fmt.Sprintf("the v2 hello on stream %d", h.Stream), err)

@@ -43,12 +43,12 @@ func (c v2Conn) rw() io.ReadWriter {
 }
 
 // receiveV2 is the joiner's v2 data stage, begun on the first connection
-// (whose hello IsHello saw): answer the hellos of all the donor's
-// connections, send the manifest of the reference data on stream 0, then
+// (whose hello answerV2 admitted, with hello and the version agreed):
+// admit and answer the donor's other connections, send the manifest of the reference data on stream 0, then
 // rebuild the mbstream from the frames (data as sent, references from the
 // reference data) and extract it into the staging directory as the stock
 // stream is.
-func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Conn, t targets, decision keepDecision, pc pipe.Config) error {
+func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Conn, hello xfer.Hello, version xfer.Version, t targets, decision keepDecision, pc pipe.Config) error {
 	staging := filepath.Join(t.datadir, stagingDir)
 	var conns []v2Conn
 	closeAll := sync.OnceFunc(func() {
@@ -58,37 +58,36 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	})
 	conns = append(conns, first)
 	defer closeAll()
-	hello, version, err := xfer.Answer(first.rw(), xfer.Supported)
-	if err != nil {
-		return s.v2Error(ctx, "the v2 hello of the donor", err)
-	}
 	// Room for every connection first: links points into conns.
 	conns = slices.Grow(conns, hello.Streams-1)
 	links := make([]*v2Conn, hello.Streams)
 	links[hello.Stream] = &conns[0]
-	peerHost := hostOf(first.conn.RemoteAddr())
-	for range hello.Streams - 1 {
-		conn, err := s.acceptStage(ctx, ln, "data")
+	for len(conns) < hello.Streams {
+		conn, err := s.acceptFromDonor(ctx, ln, "data")
 		if err != nil {
 			return err
 		}
-		conns = append(conns, v2Conn{conn: conn})
-		if h := hostOf(conn.RemoteAddr()); h != peerHost {
-			return errorf(ExitPipe, "a v2 data connection came from %s, the first from %s: refusing connections of another host", h, peerHost)
-		}
-		c := &conns[len(conns)-1]
+		c := v2Conn{conn: conn}
 		if c.link, err = pipe.Accept(ctx, conn, pc); err != nil {
+			conn.Close()
 			return pipeError(ctx, err)
 		}
 		c.br = bufio.NewReaderSize(c.link, pipe.RecvBufferSize)
-		h, _, err := xfer.Answer(c.rw(), xfer.Supported)
+		h, _, ok, err := s.answerV2(ctx, c)
 		if err != nil {
-			return s.v2Error(ctx, "the v2 hello of the donor", err)
+			conn.Close()
+			return err
+		}
+		if !ok {
+			conn.Close()
+			continue
 		}
 		if h.Streams != hello.Streams || links[h.Stream] != nil {
+			conn.Close()
 			return s.v2Error(ctx, "the v2 hello of the donor", fmt.Errorf("%w: stream %d of %d after stream %d of %d", xfer.ErrBadHello, h.Stream, h.Streams, hello.Stream, hello.Streams))
 		}
-		links[h.Stream] = c
+		conns = append(conns, c)
+		links[h.Stream] = &conns[len(conns)-1]
 	}
 
 	m, roots, err := s.ref.manifest(ctx, s, decision == keepOld, s.cfg.IdleTimeout/2)
@@ -227,6 +226,34 @@ func (s *session) v2Error(ctx context.Context, what string, err error) error {
 		return errorf(ExitPipe, "%s: %w (set [sst] transfer-v2=0 on either node to use the stock stream)", what, err)
 	}
 	return errorf(ExitPipe, "%s: %w", what, err)
+}
+
+// answerV2 runs the joiner's side of the hello exchange on a data
+// connection and judges the donor's proof of the secret
+// (xfer.AnswerAuth): a wrong one is refused, a missing one too with
+// donor-auth=required (with auto it comes from the gtid stage's address,
+// acceptFromDonor saw to that: an earlier release of this program as
+// donor). A refused connection gives ok false, logged; the caller closes
+// it and waits for another. Within the handshake bound.
+func (s *session) answerV2(ctx context.Context, c v2Conn) (xfer.Hello, xfer.Version, bool, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(pipe.DefaultHandshakeTimeout))
+	h, v, auth, err := xfer.AnswerAuth(c.rw(), xfer.Supported, s.tr.mySecret)
+	_ = c.conn.SetReadDeadline(time.Time{})
+	addr := c.conn.RemoteAddr().String()
+	switch {
+	case auth == xfer.AuthBad:
+		s.refusals().add(addr, errors.New("its v2 hello carries a wrong proof of this joiner's secret"))
+		return h, 0, false, nil
+	case err != nil && errors.Is(err, xfer.ErrNoVersion):
+		return h, 0, false, s.v2Error(ctx, "the v2 hello of the donor", err)
+	case err != nil:
+		s.refusals().add(addr, fmt.Errorf("its v2 hello: %w", err))
+		return h, 0, false, nil
+	case auth == xfer.AuthNone && s.tr.mySecret != "" && s.cfg.DonorAuth == "required":
+		s.refusals().add(addr, errors.New("its v2 hello carries no proof of this joiner's secret (donor-auth=required; an earlier release of this program as donor cannot give one)"))
+		return h, 0, false, nil
+	}
+	return h, v, true, nil
 }
 
 // hostOf is the IP address of a connection's remote end.

@@ -120,6 +120,18 @@ var aLongTimeAgo = time.Unix(1, 0)
 // The returned connection is a *net.TCPConn with TCP keep-alive enabled; the
 // caller closes it.
 func (l *Listener) Accept(ctx context.Context) (net.Conn, error) {
+	return l.accept(ctx, false)
+}
+
+// AcceptKeep is Accept for a caller that keeps a connection arriving at
+// the moment ctx is done: it returns it, with a nil error, instead of
+// closing it (the joiner's gate hands such a connection to the next
+// stage: it may be the donor's).
+func (l *Listener) AcceptKeep(ctx context.Context) (net.Conn, error) {
+	return l.accept(ctx, true)
+}
+
+func (l *Listener) accept(ctx context.Context, keep bool) (net.Conn, error) {
 	select {
 	case <-l.turn:
 	case <-ctx.Done():
@@ -141,10 +153,12 @@ func (l *Listener) Accept(ctx context.Context) (net.Conn, error) {
 		// it, or a late SetDeadline would poison the next Accept.
 		<-woken
 		_ = l.ln.SetDeadline(time.Time{})
-		if conn != nil {
+		if conn != nil && !keep {
 			_ = conn.Close()
 		}
-		return nil, fmt.Errorf("accept on %s: %w", l.addr, context.Cause(ctx))
+		if conn == nil || !keep {
+			return nil, fmt.Errorf("accept on %s: %w", l.addr, context.Cause(ctx))
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("accept on %s: %w", l.addr, netCause(err))
