@@ -303,7 +303,11 @@ func Load(ctx context.Context, p LoadParams) (*Config, error) {
 	}
 	c.TLSSetup = c.transportTLS(getenv)
 	// After the option files, whose errors (exit 2) come first as in
-	// the script, and before the caller takes the lock.
+	// the script, and before the caller takes the lock; setup_ports runs
+	// before anything checks the address further.
+	if err := checkAddressSafe(args); err != nil {
+		return nil, err
+	}
 	if err := validateAddress(args); err != nil {
 		return nil, err
 	}

@@ -12,4 +12,7 @@ var (
 	// ErrFile marks an option file that cannot be read or an include
 	// loop (ENOENT-style, 2).
 	ErrFile = errors.New("config: option file")
+	// ErrUnsafe marks a value with a character that safe() in
+	// wsrep_sst_common refuses; the script exits 21 for it.
+	ErrUnsafe = errors.New("config: unsafe value")
 )

@@ -351,6 +351,7 @@ func (c *checker) run(ctx context.Context, roles []string) {
 		}
 		if role == "joiner" {
 			c.space(cfg)
+			c.exposure(cfg)
 		}
 	}
 }

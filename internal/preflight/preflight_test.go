@@ -592,3 +592,51 @@ func TestUnmovable(t *testing.T) {
 		})
 	}
 }
+
+// TestExposedJoinerWarns: encrypt=0, donor-auth=off and a joiner listener
+// that is not loopback-only give one warning naming the risk and the fix;
+// each of the three alone does not.
+func TestExposedJoinerWarns(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mysqld []string
+		sst    []string
+		warn   string // "" for none
+	}{
+		{"exposed", []string{"wsrep_sst_receive_address=0.0.0.0:%d"}, []string{"donor-auth=off"}, "listens on 0.0.0.0, not a loopback address"},
+		{"exposed, address from the node", []string{"wsrep_sst_receive_address=AUTO", "wsrep_node_address=192.0.2.7"}, []string{"donor-auth=off"}, "listens on 192.0.2.7"},
+		{"loopback", nil, []string{"donor-auth=off"}, ""},
+		{"loopback v6", []string{"wsrep_sst_receive_address=[::1]:%d"}, []string{"donor-auth=off"}, ""},
+		{"donor-auth default", []string{"wsrep_sst_receive_address=0.0.0.0:%d"}, nil, ""},
+		{"donor-auth required", []string{"wsrep_sst_receive_address=0.0.0.0:%d"}, []string{"donor-auth=required"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t)
+			for _, l := range tt.mysqld {
+				if strings.Contains(l, "%d") {
+					l = fmt.Sprintf(l, n.port)
+				}
+				n.mysqld = append(n.mysqld, l)
+			}
+			n.sst = append(n.sst, tt.sst...)
+			r := n.run("joiner")
+			var got []string
+			for _, f := range r.Findings {
+				if strings.Contains(f.What, "feed the joiner a datadir") {
+					got = append(got, f.String())
+				}
+			}
+			if tt.warn == "" {
+				if len(got) != 0 {
+					t.Fatalf("warnings %q, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || !strings.HasPrefix(got[0], "warning: encrypt=0, donor-auth=off (from ") ||
+				!strings.Contains(got[0], tt.warn) || !strings.Contains(got[0], "; fix: set [sst] donor-auth=auto (the default)") ||
+				!strings.Contains(got[0], "TLS with a CA") {
+				t.Fatalf("warnings %q, want one naming %q and the fix", got, tt.warn)
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ const (
 	ExitNoEnt       = 2   // ENOENT: missing program, file or datadir; --port/--address conflict
 	ExitInterrupted = 3   // SIGINT/SIGQUIT/SIGTERM (trap 'exit 3')
 	ExitKeyConfig   = 3   // encrypt=1 without algorithm or key (get_keys exits 3 too)
-	ExitUnsafeUser  = 21  // EISDIR in errno terms: safe() in wsrep_sst_common exits 21 for an unsafe SST user
+	ExitUnsafeUser  = 21  // EISDIR in errno terms: safe() in wsrep_sst_common exits 21 for an unsafe SST user, port, joiner host, LSN, sst_ver or remote user
 	ExitAccess      = 13  // EACCES: keep-datadir=1 and an entry mysqld's user may not move aside
 	ExitCrossDevice = 18  // EXDEV: keep-datadir=1 and a mount point among the entries to move aside
 	ExitInvalid     = 22  // EINVAL: invalid argument or option, mariadb-backup failure
@@ -82,6 +82,8 @@ func ExitCode(err error) int {
 		return ExitNoEnt
 	case errors.Is(err, config.ErrFile):
 		return ExitNoEnt
+	case errors.Is(err, config.ErrUnsafe):
+		return ExitUnsafeUser
 	case errors.Is(err, config.ErrInvalid):
 		return ExitInvalid
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, context.DeadlineExceeded):

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
@@ -288,10 +289,10 @@ func (s *session) moveBack(ctx context.Context, tool *backupTool, staging, datad
 // password only as MYSQL_PWD in its environment, never argv.
 func (s *session) backupConnection() (connExtra, env []string, err error) {
 	if s.cfg.User != "" {
-		if strings.ContainsAny(s.cfg.User, " '`$") {
-			// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
-			// kept for compatibility).
-			return nil, nil, errorf(ExitUnsafeUser, "invalid value for the SST user: %q", s.cfg.User)
+		// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
+		// kept for compatibility).
+		if err := config.CheckSafe("the SST user (wsrep_sst_auth)", s.cfg.User); err != nil {
+			return nil, nil, withCode(ExitUnsafeUser, err)
 		}
 		connExtra = append(connExtra, "--user="+s.cfg.User)
 	}

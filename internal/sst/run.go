@@ -95,7 +95,13 @@ func Run(ctx context.Context, p Params) (err error) {
 	default:
 		return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
 	}
-	s.status = status.Start(ctx, s.cfg.StatusFile, status.Fields{Role: a.Role, Log: s.log})
+	sf := status.Fields{Role: a.Role, Log: s.log}
+	if r, ok := p.Redact.(redactor); ok {
+		// The status file is scrubbed as the log is: an error may quote
+		// a child's stderr, which may quote a secret.
+		sf.Redact = r.Redact
+	}
+	s.status = status.Start(ctx, s.cfg.StatusFile, sf)
 	defer func() {
 		if err != nil {
 			s.status.Fail(err)
@@ -124,6 +130,13 @@ func (s *session) prologue() (datadir string, err error) {
 	}
 	return datadir, nil
 }
+
+// redactor is a Secrets that also scrubs text, as *LogHandler does.
+type redactor interface {
+	Redact(s string) string
+}
+
+var _ redactor = (*LogHandler)(nil) // what main passes as Params.Redact
 
 type nopSecrets struct{}
 

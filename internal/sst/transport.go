@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/tlsx"
@@ -159,6 +160,13 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 		t.tlsConfig, err = tlsx.ServerConfig(t.tls)
 	} else {
 		t.tls.PeerName = t.tls.PeerNameFor(s.cfg.RemoteUser, s.args.HostUnescaped)
+		if t.tls.PeerName != "" && t.tls.PeerName == s.cfg.RemoteUser {
+			// safe WSREP_SST_OPT_REMOTE_USER, where the script makes
+			// it socat's commonname: the joiner chose it.
+			if err := config.CheckSafe("the joiner's user (WSREP_SST_OPT_REMOTE_USER)", s.cfg.RemoteUser); err != nil {
+				return withCode(ExitUnsafeUser, err)
+			}
+		}
 		t.tlsConfig, err = tlsx.ClientConfig(t.tls)
 	}
 	if err != nil {

@@ -46,6 +46,7 @@ func TestExitCode(t *testing.T) {
 		{"invalid config", fmt.Errorf("x: %w", config.ErrInvalid), 22},
 		{"port conflict", fmt.Errorf("x: %w", config.ErrPortConflict), 2},
 		{"option file", fmt.Errorf("x: %w", config.ErrFile), 2},
+		{"unsafe value (safe())", fmt.Errorf("x: %w", config.ErrUnsafe), 21},
 		{"coded", errorf(ExitAlready, "busy"), 114},
 		{"wrapped coded", fmt.Errorf("outer: %w", errorf(ExitTooOld, "old")), 93},
 		{"sigterm", &SignalError{Signal: syscall.SIGTERM}, 3},

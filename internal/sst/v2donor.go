@@ -249,6 +249,9 @@ func (s *session) readManifest(ctx context.Context, conn net.Conn, l *pipe.Link)
 		return nil, errorf(ExitPipe, "read the joiner's manifest: %w", err)
 	}
 	s.log.Info(fmt.Sprintf("The joiner has %s of reference data in %d files", swap.Bytes(m.Bytes()), len(m.Files())))
+	if w := m.Warning(); w != "" {
+		s.log.Warn(w)
+	}
 	raiseMemoryLimit(manifestMemory(m))
 	return m, nil
 }

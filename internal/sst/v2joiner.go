@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"os"
 	"path/filepath"
@@ -111,7 +112,7 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	var decMu sync.Mutex
 	for i, c := range links {
 		wires[i] = stream.NewCountingReader(c.br)
-		readers[i] = &v2Decoder{ctx: ctx, br: c.br, wire: wires[i], onOpen: func(cl io.Closer) {
+		readers[i] = &v2Decoder{ctx: ctx, br: c.br, wire: wires[i], streams: len(links), onOpen: func(cl io.Closer) {
 			decMu.Lock()
 			decoders = append(decoders, cl)
 			decMu.Unlock()
@@ -274,11 +275,33 @@ func hostOf(a net.Addr) string {
 // of the connection. br is peeked at; wire reads br and counts the bytes
 // on the wire.
 type v2Decoder struct {
-	ctx    context.Context
-	br     *bufio.Reader
-	wire   io.Reader
-	onOpen func(io.Closer)
-	r      io.Reader
+	ctx     context.Context
+	br      *bufio.Reader
+	wire    io.Reader
+	streams int // connections of the transfer, for the zstd window bound
+	onOpen  func(io.Closer)
+	r       io.Reader
+}
+
+// The zstd window a v2 donor may make the joiner allocate: per stream at
+// most v2ZstdMaxWindowLog, and across all streams at most v2ZstdBudget,
+// instead of the zstd CLI's 128 MiB per stream (8 GiB over 64 streams).
+// Our donor's in-process zstd writes 8 MiB windows (klauspost's largest
+// at any level, 4 MiB at levels 1-2) on one stream and 2 MiB ones
+// (SingleThreaded) on several; the zstd CLI as an [sst] compressor
+// command writes at most 8 MiB at levels up to 19. The budget is
+// MaxStreams * 8 MiB, so those frames pass at any stream count; only
+// --ultra -20 and up or --long may exceed it, on many streams.
+const (
+	v2ZstdBudget       = xfer.MaxStreams * 8 << 20 // 512 MiB
+	v2ZstdMaxWindowLog = 27                        // 128 MiB, the zstd CLI's default limit
+)
+
+// v2WindowLog is the largest zstd window, as a power of two, that each of
+// streams connections may use within v2ZstdBudget.
+func v2WindowLog(streams int) int {
+	per := v2ZstdBudget / max(streams, 1)
+	return min(bits.Len(uint(per))-1, v2ZstdMaxWindowLog)
 }
 
 func (d *v2Decoder) Read(p []byte) (int, error) {
@@ -310,6 +333,8 @@ func (d *v2Decoder) open() error {
 	if err != nil {
 		return err
 	}
+	codec = codec.MaxWindowLog(v2WindowLog(d.streams), fmt.Sprintf(
+		"a v2 stream's share of the joiner's %d MiB zstd window budget over %d stream(s)", v2ZstdBudget>>20, d.streams))
 	r, err := codec.NewReader(d.ctx, d.wire)
 	if err != nil {
 		return err

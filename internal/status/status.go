@@ -48,6 +48,11 @@ type Fields struct {
 	// Log, if set, receives one warning on the first failed write. A
 	// status file never fails the transfer it describes.
 	Log *slog.Logger
+	// Redact, if set, scrubs every text member (error, peer, role, stage
+	// names) at every write, so that a secret learnt after Start never
+	// reaches the file either; the log's scrubber (sst.LogHandler.Redact).
+	// It must be safe for concurrent use.
+	Redact func(string) string
 }
 
 // Document is the JSON written to the file.
@@ -87,6 +92,7 @@ type Writer struct {
 	path     string
 	interval time.Duration
 	log      *slog.Logger
+	redact   func(string) string
 	now      func() time.Time
 
 	writeMu sync.Mutex // serialises file writes, so renames land in order
@@ -131,6 +137,7 @@ func start(ctx context.Context, path string, f Fields, now func() time.Time, wro
 		path:     path,
 		interval: f.Interval,
 		log:      f.Log,
+		redact:   f.Redact,
 		now:      now,
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -275,7 +282,7 @@ func (w *Writer) update(sync bool) {
 	t := w.now()
 	w.sample(t, done, total, f != nil)
 	w.doc.Updated = t.UTC().Format(stamp)
-	b, err := json.MarshalIndent(&w.doc, "", "  ")
+	b, err := json.MarshalIndent(w.redacted(), "", "  ")
 	w.mu.Unlock()
 	if err == nil {
 		err = writeFile(w.path, append(b, '\n'), sync)
@@ -292,6 +299,24 @@ func (w *Writer) update(sync bool) {
 	if w.wrote != nil {
 		w.wrote <- struct{}{}
 	}
+}
+
+// redacted returns the document to write: a copy with every text member
+// scrubbed when there is a scrubber; called with w.mu held.
+func (w *Writer) redacted() *Document {
+	if w.redact == nil {
+		return &w.doc
+	}
+	d := w.doc
+	d.Role = w.redact(d.Role)
+	d.Stage = w.redact(d.Stage)
+	d.Peer = w.redact(d.Peer)
+	d.Error = w.redact(d.Error)
+	d.Stages = make([]StageEntry, len(w.doc.Stages))
+	for i, e := range w.doc.Stages {
+		d.Stages[i] = StageEntry{Name: w.redact(e.Name), Started: e.Started}
+	}
+	return &d
 }
 
 // sample records the byte count at t and derives rate and ETA; called

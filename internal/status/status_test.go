@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -314,5 +315,45 @@ func TestNilAndUnwritable(t *testing.T) {
 	w.Done()
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "missing") {
 		t.Errorf("want one warning naming the directory, got %d:\n%s", n, logs.String())
+	}
+}
+
+// TestRedact: with Fields.Redact set, a secret learnt after Start (as the
+// joiner learns its VERIFY_* secret) never appears in the file, in the
+// error or any other text member, and the raw file bytes are checked, not
+// just the parsed document.
+func TestRedact(t *testing.T) {
+	var mu sync.Mutex
+	var secrets []string
+	redact := func(s string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, sec := range secrets {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+		return s
+	}
+	path := filepath.Join(t.TempDir(), "s.json")
+	w := start(t.Context(), path, Fields{Role: "joiner", Interval: time.Hour, Redact: redact}, newClock().now, nil)
+	const secret = "s3cr3t-Pa55"
+	mu.Lock()
+	secrets = append(secrets, secret)
+	mu.Unlock()
+	w.SetPeer("10.0.0.1 " + secret)
+	w.Stage(StageReceiving)
+	w.Fail(fmt.Errorf("mariadb-backup exited with status 1: last lines of its output: Access denied for user 'sst'@'localhost' (password %s)", secret))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(secret)) {
+		t.Fatalf("the status file holds the secret:\n%s", b)
+	}
+	m := readDoc(t, path)
+	if e, _ := m["error"].(string); !strings.Contains(e, "(password ***)") {
+		t.Errorf("error = %q, want the secret replaced by ***", e)
+	}
+	if m["stage"] != StageFailed {
+		t.Errorf("stage = %v, want failed", m["stage"])
 	}
 }

@@ -127,6 +127,22 @@ func (c Codec) SingleThreaded() Codec {
 	return c
 }
 
+// MaxWindowLog returns c with its in-process zstd decompression refusing,
+// before allocating for it, any frame whose window exceeds 2^log bytes
+// (log 10 to 31); the error names the limit and note, which says where
+// the limit comes from (e.g. "the zstd window budget of a v2 stream").
+// The default is the zstd CLI's: 2^27 (128 MiB), or --long=N. It has no
+// effect on lz4 or on a filter program.
+func (c Codec) MaxWindowLog(log int, note string) Codec {
+	if c.zstd != nil {
+		o := *c.zstd
+		o.windowLog = min(max(log, 10), maxZstdWindowLog)
+		o.limitNote = note
+		c.zstd = &o
+	}
+	return c
+}
+
 // lz4FrameMagic starts every lz4 frame (the lz4 frame format, little-endian
 // 0x184D2204).
 var lz4FrameMagic = []byte{0x04, 0x22, 0x4d, 0x18}

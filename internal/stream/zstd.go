@@ -200,6 +200,7 @@ type zstdDecoder struct {
 	zr    *zstd.Decoder
 	in    *CountingReader
 	limit uint64
+	note  string // why the limit, for the error; "" for the CLI's --long hint
 	err   error
 }
 
@@ -213,7 +214,7 @@ func newZstdDecoder(r io.Reader, o *zstdOptions) *zstdDecoder {
 		zstd.WithDecoderMaxMemory(limit),
 		zstd.IgnoreChecksum(!o.check),
 	)
-	d := &zstdDecoder{zr: zr, in: in, limit: limit}
+	d := &zstdDecoder{zr: zr, in: in, limit: limit, note: o.limitNote}
 	if err != nil {
 		d.err = fmt.Errorf("set up zstd decompression: %w", err)
 	}
@@ -234,8 +235,11 @@ func (d *zstdDecoder) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		d.err = fmt.Errorf("zstd decompress: %w", io.ErrUnexpectedEOF)
 	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		d.err = fmt.Errorf("zstd decompress: a frame needs a window larger than the %s limit "+
-			"(frames compressed with --long=N need --long=N in the decompressor command): %w", binarySize(d.limit), err)
+		note := d.note
+		if note == "" {
+			note = "frames compressed with --long=N need --long=N in the decompressor command"
+		}
+		d.err = fmt.Errorf("zstd decompress: a frame needs a window larger than the %s limit (%s): %w", binarySize(d.limit), note, err)
 	default:
 		d.err = fmt.Errorf("zstd decompress: %w", err)
 	}

@@ -26,8 +26,12 @@ type zstdOptions struct {
 	// verify it when decompressing.
 	check bool
 	// windowLog bounds the window a frame may ask of the decoder, 2^windowLog
-	// bytes: 27 (128 MiB) as in the zstd CLI, or --long=N.
+	// bytes: 27 (128 MiB) as in the zstd CLI, or --long=N, or what
+	// Codec.MaxWindowLog set.
 	windowLog int
+	// limitNote, when set, says where windowLog comes from in the error
+	// for a frame beyond it, instead of the --long=N hint.
+	limitNote string
 }
 
 const (

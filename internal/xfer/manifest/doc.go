@@ -17,7 +17,16 @@
 //
 // A manifest keeps 16 bytes per block plus 4 bytes per block for the
 // lookup index, and per file its path and a few words: with 1 MiB blocks,
-// about 20 MiB per TiB of reference data.
+// about 20 MiB per TiB of reference data. The index is sorted by hash
+// (blocks of the block size) and by hash and length (the shorter last
+// blocks of files) and keeps at most MaxDuplicates blocks of one key, so
+// a lookup is one binary search whatever the manifest holds.
+//
+// A decoded manifest comes from the peer: Decode counts everything it
+// allocates against DecodeOptions.MaxMemory (64 MiB by default) before
+// allocating it, and keeps what fits (a prefix of the files, the last one
+// possibly cut at a block boundary) instead of failing; Manifest.Warning
+// says what it left out.
 //
 // # Encoding
 //
@@ -38,6 +47,6 @@
 //	4  CRC-32C of everything before it
 //
 // Decode checks every count against its limits before allocating: a
-// manifest larger than DecodeOptions.MaxBlocks blocks or MaxFiles files,
-// or one that never ends, fails once the limit is passed.
+// manifest larger than DecodeOptions.MaxBlocks blocks or MaxFiles files
+// on the wire, or one that never ends, fails once the limit is passed.
 package manifest

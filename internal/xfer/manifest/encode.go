@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -64,19 +65,109 @@ func (m *Manifest) Encode(w io.Writer) error {
 
 // DecodeOptions bounds what Decode accepts.
 type DecodeOptions struct {
-	// MaxBlocks is the most blocks accepted; 0 means DefaultMaxBlocks.
-	// Memory stays within about 20 bytes a block.
+	// MaxBlocks is the most blocks accepted on the wire; 0 means
+	// DefaultMaxBlocks. A manifest with more fails (ErrTooLarge): it
+	// stops a manifest that never ends.
 	MaxBlocks int
-	// MaxFiles is the most files accepted; 0 means DefaultMaxFiles.
+	// MaxFiles is the most files accepted on the wire; 0 means
+	// DefaultMaxFiles. A manifest with more fails (ErrTooLarge).
 	MaxFiles int
+	// MaxMemory is the most bytes Decode allocates for the manifest and
+	// its lookup index, counted before allocating (paths, file entries,
+	// hashes with the arrays outgrown on the way, index); 0 means
+	// DefaultMaxMemory. What does not fit is read and dropped, not an
+	// error: the blocks of a file that do not fit are left out, and so are
+	// the files after it (Manifest.Warning says how much).
+	MaxMemory int64
 }
 
-// Default limits of Decode: 4 Mi blocks (4 TiB at 1 MiB, 80 MiB of
-// memory) and a million files.
+// Default limits of Decode: 4 Mi blocks (4 TiB at 1 MiB) and a million
+// files on the wire, and 64 MiB of memory: all of a manifest of up to
+// about 1.8 TiB of reference data at 1 MiB blocks (20 bytes a block
+// kept, up to twice 16 while the hash array grows), what fits of a larger
+// one.
 const (
 	DefaultMaxBlocks = 4 << 20
 	DefaultMaxFiles  = 1 << 20
+	DefaultMaxMemory = 64 << 20
 )
+
+// What Decode counts against DecodeOptions.MaxMemory besides the hashes
+// (16 bytes each) and their index entries.
+const (
+	// fileCost is a File entry (path header, size, first block).
+	fileCost = 32
+	// pathSlack covers the rounding of a path's allocation to its size
+	// class: at most 1/8 of it, plus 16 bytes for the smallest classes.
+	pathSlack = 16
+	// shortCost is an entry of the index of blocks shorter than the
+	// block size (the last of a file).
+	shortCost = 8
+	// hashCost and indexCost are a block's hash and its entry in the
+	// index.
+	hashCost  = 16
+	indexCost = 4
+)
+
+// dropped counts what Decode read but left out of a manifest.
+type dropped struct {
+	files, blocks int
+	bytes         int64
+	limit         int64
+}
+
+func (d *dropped) add(files, blocks int, bytes int64) {
+	d.files += files
+	d.blocks += blocks
+	d.bytes += bytes
+}
+
+// budget counts bytes against a limit.
+type budget struct{ left int64 }
+
+// take spends n bytes if they are left.
+func (b *budget) take(n int64) bool {
+	if n > b.left {
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+// growCharged makes room for up to n more elements of size bytes in *s
+// and returns how many fit, charging b before allocating: a new array in
+// full (the one it replaces stays counted: it is garbage, not freed), and
+// reserve bytes for each element that fits, for what the caller adds per
+// element later. It grows to twice the capacity when that fits, else to
+// the largest array the budget allows.
+func growCharged[T any](s *[]T, n int, size, reserve int64, b *budget) int {
+	l, c, k := int64(len(*s)), int64(cap(*s)), int64(n)
+	spare := func() int {
+		k = min(k, c-l)
+		if reserve > 0 {
+			k = min(k, b.left/reserve)
+		}
+		b.left -= k * reserve
+		return int(k)
+	}
+	if l+k <= c {
+		return spare()
+	}
+	newCap := max(l+k, 2*c)
+	if newCap*size+k*reserve > b.left {
+		// The largest array whose new elements all keep their reserve.
+		newCap = (b.left + l*reserve) / (size + reserve)
+		if newCap <= c {
+			return spare()
+		}
+		k = min(k, newCap-l)
+	}
+	b.left -= newCap*size + k*reserve
+	ns := make([]T, l, newCap)
+	copy(ns, *s)
+	*s = ns
+	return int(k)
+}
 
 // crcReader hashes what it reads.
 type crcReader struct {
@@ -109,6 +200,9 @@ func Decode(r io.Reader, opts DecodeOptions) (*Manifest, error) {
 	if opts.MaxFiles <= 0 {
 		opts.MaxFiles = DefaultMaxFiles
 	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReaderSize(r, 64<<10)
@@ -140,52 +234,83 @@ func Decode(r io.Reader, opts DecodeOptions) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	var path [MaxPath]byte
-	var hashes []Hash
+	b.paths = nil // files come sorted, so no path twice: no map needed
+	m := b.m
+	bud := &budget{left: opts.MaxMemory}
+	// Read buffers outside the loop: a slice of a local array handed to
+	// io.ReadFull escapes, and would cost an allocation per read.
+	var path, prev [MaxPath]byte
+	var prevLen int
+	var scratch [16]byte
 	blocks := 0
-	prev := ""
+	var drop dropped
+	full := true // every file so far kept whole; after a cut, all are dropped
 	for i := range int(nfiles) {
-		var l [2]byte
-		if err := c.full(l[:], "path length"); err != nil {
+		if err := c.full(scratch[:2], "path length"); err != nil {
 			return nil, err
 		}
-		n := int(binary.BigEndian.Uint16(l[:]))
+		n := int(binary.BigEndian.Uint16(scratch[:2]))
 		if n == 0 || n > MaxPath {
 			return nil, fmt.Errorf("%w: file %d: path of %d bytes", ErrFormat, i, n)
 		}
 		if err := c.full(path[:n], "path"); err != nil {
 			return nil, err
 		}
-		p := string(path[:n])
-		if i > 0 && p <= prev {
-			return nil, fmt.Errorf("%w: file %d: path %q not after %q", ErrFormat, i, p, prev)
+		if i > 0 && bytes.Compare(path[:n], prev[:prevLen]) <= 0 {
+			return nil, fmt.Errorf("%w: file %d: path %q not after %q", ErrFormat, i, path[:n], prev[:prevLen])
 		}
-		prev = p
-		var s [8]byte
-		if err := c.full(s[:], "file size"); err != nil {
+		if !validPath(path[:n]) {
+			return nil, fmt.Errorf("%w: path %q", ErrFormat, path[:n])
+		}
+		prevLen = copy(prev[:], path[:n])
+		if err := c.full(scratch[:8], "file size"); err != nil {
 			return nil, err
 		}
-		size := binary.BigEndian.Uint64(s[:])
+		size := binary.BigEndian.Uint64(scratch[:8])
 		if size > MaxFileSize {
-			return nil, fmt.Errorf("%w: %q has size %d", ErrFormat, p, size)
+			return nil, fmt.Errorf("%w: %q has size %d", ErrFormat, path[:n], size)
 		}
 		k := blocksOf(int64(size), int(bs))
 		if k > opts.MaxBlocks-blocks {
 			return nil, fmt.Errorf("%w: more than %d blocks", ErrTooLarge, opts.MaxBlocks)
 		}
 		blocks += k
-		hashes = hashes[:0]
-		for range k {
-			var x Hash
-			if err := c.full(x[:], "block hash"); err != nil {
+		// Room for the file's entry, its path (and its short last
+		// block's index entry) and its blocks, or as many of its first
+		// blocks as fit; else (keep -1) the file is read and dropped.
+		keep := -1
+		if full && growCharged(&m.files, 1, fileCost, 0, bud) == 1 &&
+			bud.take(int64(n)+int64(n)/8+pathSlack+shortCost) {
+			keep = growCharged(&m.hashes, k, hashCost, indexCost, bud)
+			if keep == 0 && k > 0 {
+				keep = -1
+			}
+		}
+		if keep < k {
+			full = false
+		}
+		first := len(m.hashes)
+		for j := range k {
+			if err := c.full(scratch[:], "block hash"); err != nil {
 				return nil, err
 			}
-			hashes = append(hashes, x)
+			if j < keep {
+				m.hashes = append(m.hashes, Hash(scratch))
+			}
 		}
-		if err := b.add(p, int64(size), hashes); err != nil {
-			return nil, err
+		if keep < 0 {
+			drop.add(1, k, int64(size))
+			continue
 		}
+		kept := int64(size)
+		if keep < k {
+			kept = int64(keep) * int64(bs)
+			drop.add(0, k-keep, int64(size)-kept)
+		}
+		m.files = append(m.files, File{Path: string(path[:n]), Size: kept, first: first})
 	}
+	drop.limit = opts.MaxMemory
+	m.dropped = drop
 	var end [4]byte
 	if err := c.full(end[:], "end marker"); err != nil {
 		return nil, err

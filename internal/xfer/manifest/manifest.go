@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,8 +60,27 @@ type Manifest struct {
 	seed      uint64
 	files     []File
 	hashes    []Hash
-	index     []uint32 // block numbers sorted by hash
+	// index holds the numbers of the blocks of blockSize bytes sorted
+	// by hash (then number), at most MaxDuplicates of one hash; short
+	// those of the shorter blocks (the last of a file) sorted by hash
+	// and length (then number), at most MaxDuplicates of one key.
+	index   []uint32
+	short   []shortBlock
+	dropped dropped // what Decode left out
 }
+
+// shortBlock is an index entry of a block shorter than the block size.
+type shortBlock struct {
+	n      uint32 // block number
+	length uint32
+}
+
+// MaxDuplicates is the most blocks of one hash and length that the
+// lookup index keeps (runs of zero pages, say). Lookup returns the first
+// (the lowest-numbered, i.e. in path order); the rest are for a caller
+// that might prefer another copy, and the cap keeps the index, and the
+// cost of a lookup, bounded whatever a manifest holds.
+const MaxDuplicates = 4
 
 // Errors of the package.
 var (
@@ -96,18 +116,44 @@ func (m *Manifest) Sum(b []byte) Hash { return Sum(m.seed, b) }
 
 // Lookup returns a block with hash h and the given length, and whether
 // there is one. Blocks with equal contents (runs of zeros, say) are all
-// equally good; Lookup returns one of them.
+// equally good; Lookup returns the first the index keeps.
 func (m *Manifest) Lookup(h Hash, length int) (Block, bool) {
-	i := sort.Search(len(m.index), func(i int) bool {
-		return bytes.Compare(m.hashes[m.index[i]][:], h[:]) >= 0
-	})
-	for ; i < len(m.index) && m.hashes[m.index[i]] == h; i++ {
-		b := m.block(int(m.index[i]))
-		if b.Length == length {
-			return b, true
+	if length == m.blockSize {
+		i := sort.Search(len(m.index), func(i int) bool {
+			return bytes.Compare(m.hashes[m.index[i]][:], h[:]) >= 0
+		})
+		if i < len(m.index) && m.hashes[m.index[i]] == h {
+			return m.block(int(m.index[i])), true
 		}
+		return Block{}, false
+	}
+	i := sort.Search(len(m.short), func(i int) bool {
+		return m.compareShort(m.short[i], h, length) >= 0
+	})
+	if i < len(m.short) && m.compareShort(m.short[i], h, length) == 0 {
+		return m.block(int(m.short[i].n)), true
 	}
 	return Block{}, false
+}
+
+// compareShort orders short-block entries by hash, then length.
+func (m *Manifest) compareShort(e shortBlock, h Hash, length int) int {
+	if c := bytes.Compare(m.hashes[e.n][:], h[:]); c != 0 {
+		return c
+	}
+	return cmp.Compare(int(e.length), length)
+}
+
+// Warning describes what Decode left out of the manifest to stay within
+// DecodeOptions.MaxMemory, "" if nothing: those blocks are not found by
+// Lookup, so the donor sends them as data.
+func (m *Manifest) Warning() string {
+	d := m.dropped
+	if d.blocks == 0 && d.files == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the joiner's manifest is larger than the donor's %d MiB budget for it: %d blocks (%d bytes, %d whole files) of its reference data are not used and are sent as data",
+		d.limit>>20, d.blocks, d.bytes, d.files)
 }
 
 // block returns block number n.
@@ -182,12 +228,57 @@ func (b *builder) finish() *Manifest {
 		}
 		m.files, m.hashes = files, hashes
 	}
-	m.index = make([]uint32, len(m.hashes))
-	for i := range m.index {
-		m.index[i] = uint32(i)
+	var nshort int
+	for _, f := range m.files {
+		if f.Size%int64(m.blockSize) != 0 {
+			nshort++
+		}
 	}
-	slices.SortFunc(m.index, func(x, y uint32) int { return bytes.Compare(m.hashes[x][:], m.hashes[y][:]) })
+	m.index = make([]uint32, 0, len(m.hashes)-nshort)
+	m.short = make([]shortBlock, 0, nshort)
+	for _, f := range m.files {
+		n := blocksOf(f.Size, m.blockSize)
+		for i := range n {
+			if i == n-1 && f.Size%int64(m.blockSize) != 0 {
+				m.short = append(m.short, shortBlock{n: uint32(f.first + i), length: uint32(f.Size % int64(m.blockSize))})
+				continue
+			}
+			m.index = append(m.index, uint32(f.first+i))
+		}
+	}
+	slices.SortFunc(m.index, func(x, y uint32) int {
+		if c := bytes.Compare(m.hashes[x][:], m.hashes[y][:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	m.index = capRuns(m.index, func(x, y uint32) bool { return m.hashes[x] == m.hashes[y] })
+	slices.SortFunc(m.short, func(x, y shortBlock) int {
+		if c := m.compareShort(x, m.hashes[y.n], int(y.length)); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.n, y.n)
+	})
+	m.short = capRuns(m.short, func(x, y shortBlock) bool { return m.hashes[x.n] == m.hashes[y.n] && x.length == y.length })
 	return m
+}
+
+// capRuns keeps at most MaxDuplicates of each run of equal entries of the
+// sorted s, in place.
+func capRuns[T any](s []T, equal func(x, y T) bool) []T {
+	out := s[:0]
+	run := 0
+	for i, e := range s {
+		if i > 0 && equal(s[i-1], e) {
+			run++
+		} else {
+			run = 0
+		}
+		if run < MaxDuplicates {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Merge returns one manifest of the files of all of ms, which must have
@@ -222,14 +313,27 @@ func Merge(ms ...*Manifest) (*Manifest, error) {
 // ValidPath reports whether p may name a reference file: relative,
 // slash-separated, in clean form, without "." or ".." components, NUL
 // bytes or backslashes, and at most MaxPath bytes.
-func ValidPath(p string) bool {
-	if p == "" || len(p) > MaxPath || strings.ContainsAny(p, "\x00\\") {
+func ValidPath(p string) bool { return validPath(p) }
+
+// validPath is ValidPath for a string or, without converting it (which
+// would allocate), a byte slice.
+func validPath[S ~string | ~[]byte](p S) bool {
+	if len(p) == 0 || len(p) > MaxPath {
 		return false
 	}
-	for e := range strings.SplitSeq(p, "/") {
-		if e == "" || e == "." || e == ".." {
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if p[i] == 0 || p[i] == '\\' {
+				return false
+			}
+			continue
+		}
+		switch e := p[start:i]; {
+		case len(e) == 0, len(e) == 1 && e[0] == '.', len(e) == 2 && e[0] == '.' && e[1] == '.':
 			return false
 		}
+		start = i + 1
 	}
 	return true
 }

@@ -271,7 +271,16 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encoded(bs, "a/b", 2*bs+1, "c", 0))
 	f.Add(encoded(bs))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		m, err := Decode(bytes.NewReader(in), DecodeOptions{MaxBlocks: 1 << 12, MaxFiles: 1 << 10})
+		opts := DecodeOptions{MaxBlocks: 1 << 12, MaxFiles: 1 << 10}
+		m, err := Decode(bytes.NewReader(in), opts)
+		// A small memory budget never changes whether the input is
+		// accepted, only how much of it is kept: a prefix, the last
+		// file possibly cut at a block boundary.
+		opts.MaxMemory = 2 << 10
+		small, serr := Decode(bytes.NewReader(in), opts)
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("Decode: %v; with a small budget: %v", err, serr)
+		}
 		if err != nil {
 			return
 		}
@@ -283,6 +292,24 @@ func FuzzDecode(f *testing.F) {
 		// caller's.
 		if !bytes.HasPrefix(in, buf.Bytes()) {
 			t.Fatalf("re-encoding differs from the accepted input")
+		}
+		if small.Warning() == "" != (len(small.Files()) == len(m.Files()) && small.Blocks() == m.Blocks()) {
+			t.Fatalf("small budget kept %d of %d files, %d of %d blocks, warning %q", len(small.Files()), len(m.Files()), small.Blocks(), m.Blocks(), small.Warning())
+		}
+		for i, f := range small.Files() {
+			full := m.Files()[i]
+			got, want := small.FileBlocks(f.Path), m.FileBlocks(full.Path)
+			if f.Path != full.Path || len(got) > len(want) || (i < len(small.Files())-1 && f.Size != full.Size) {
+				t.Fatalf("small budget: file %d is %+v, the full decode's %+v", i, f, full)
+			}
+			for j, b := range got {
+				if b != want[j] {
+					t.Fatalf("small budget: %s block %d is %+v, want %+v", f.Path, j, b, want[j])
+				}
+				if lb, ok := small.Lookup(b.Hash, b.Length); !ok || lb.Hash != b.Hash || lb.Length != b.Length {
+					t.Fatalf("small budget: Lookup of %+v = %+v, %v", b, lb, ok)
+				}
+			}
 		}
 	})
 }
