@@ -2,6 +2,7 @@ package sst
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
+	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // These tests start real mariadbd + Galera nodes on loopback with our
@@ -277,7 +279,97 @@ func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 	if !strings.Contains(log, "The donor sends the stock stream") {
 		t.Errorf("our joiner did not read the stock stream:\n%s", grep(log, "WSREP_SST"))
 	}
+	// mysqld handed the stock donor the secret of our joiner's address
+	// (donor-auth=auto), and its send_magic echoed it.
+	if !strings.Contains(log, "proved this joiner's secret in the gtid stage") {
+		t.Errorf("our joiner did not check the stock donor's secret:\n%s", grep(log, "WSREP_SST"))
+	}
 	assertSameData(ctx, t, n1, n2)
+}
+
+// TestE2EMixedStrays: while a node joins, strays hammer its SST port from
+// other addresses (a health check that connects and closes, garbage, a
+// silent peer, a gtid stage without the secret and one with a wrong
+// secret), before and during the transfer; with a stock donor and with
+// ours, each is refused and logged and the SST succeeds.
+func TestE2EMixedStrays(t *testing.T) {
+	integration(t)
+	bin := galeratest.SSTProgram(t)
+	for _, tc := range []struct {
+		name  string
+		donor galeratest.NodeConfig
+	}{
+		{"stock-donor", galeratest.NodeConfig{StockScript: true}},
+		{"our-donor", galeratest.NodeConfig{SSTProgram: bin}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ctx := cluster(t, "gostray")
+			n1, err := c.AddNode(tc.donor)
+			must(t, err)
+			n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
+			must(t, err)
+			startSynced(ctx, t, n1, true)
+			must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
+			sctx, stop := context.WithCancel(ctx)
+			done := make(chan int)
+			go func() { done <- strays(sctx, n2.SSTAddress()) }()
+			d := startSynced(ctx, t, n2, false)
+			stop()
+			n := <-done
+			t.Logf("SST in %v with %d stray connections to the joiner's port", d.Round(time.Millisecond), n)
+			log := assertTransfer(t, n2, "SST", true)
+			if !strings.Contains(log, "Refused a connection to the SST port from 127.0.0.") {
+				t.Errorf("no stray was refused (%d sent):\n%s", n, grep(log, "WSREP_SST"))
+			}
+			assertSameData(ctx, t, n1, n2)
+		})
+	}
+}
+
+// strays connects to addr from 127.0.0.2-5 in turns until ctx is done, in
+// the five ways of TestE2EMixedStrays, and returns how many connections
+// it made.
+func strays(ctx context.Context, addr string) int {
+	n := 0
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	for i := 0; ctx.Err() == nil; i++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%4))}, Timeout: time.Second}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		n++
+		switch i % 5 {
+		case 0: // a health check
+			c.Close()
+		case 1:
+			_, _ = c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+			open = append(open, c)
+		case 2: // silent
+			open = append(open, c)
+		case 3, 4:
+			w := mbstream.NewWriter(c)
+			info := "00000000-0000-0000-0000-000000000000:-1 0\n"
+			if i%5 == 4 {
+				info += "secret 0123456789abcdef0123456789abcdef\n"
+			}
+			_ = w.WriteFile(infoFile, []byte(info))
+			_ = w.Close()
+			open = append(open, c)
+		}
+		if len(open) > 50 {
+			open[0].Close()
+			open = open[1:]
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return n
 }
 
 func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
@@ -339,6 +431,7 @@ func TestE2EInterop(t *testing.T) {
 	integration(t)
 	bin := galeratest.SSTProgram(t)
 	certs := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	readableBy(t, certs.CA, certs.Cert, certs.Key, certs.Combined) // as packaged nodes keep them
 	configs := []struct {
 		name string
 		sst  []string

@@ -101,7 +101,10 @@ exec chroot "$r" /usr/bin/mariadb-backup "$@"' sh `+root+" "+filepath.Clean(os.T
 func prepareToolCluster(t *testing.T, donorRoot, joinerRoot, tool string) (ctx context.Context, donor, joiner *galeratest.Node) {
 	t.Helper()
 	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "goprep")
+	// As root: the prepare tools under test are mariadb-backup copies
+	// with their libraries in root's temporary directories, run through
+	// wrappers; the layout is not what these tests are about.
+	c, ctx := rootCluster(t, "goprep")
 	donor, err := c.AddNode(galeratest.NodeConfig{Root: donorRoot, SSTProgram: bin})
 	must(t, err)
 	joiner, err = c.AddNode(galeratest.NodeConfig{Root: joinerRoot, SSTProgram: bin, SST: []string{"prepare-tool=" + tool}})

@@ -50,6 +50,7 @@ func TestE2ETransferV2(t *testing.T) {
 	integration(t)
 	bin := galeratest.SSTProgram(t)
 	certs := makeCerts(t, t.TempDir(), time.Now().Add(24*time.Hour))
+	readableBy(t, certs.CA, certs.Cert, certs.Key)
 	c, ctx := cluster(t, "gov2")
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Minute)
 	defer cancel()
@@ -57,7 +58,7 @@ func TestE2ETransferV2(t *testing.T) {
 		"compressor=zstd -1", "decompressor=zstd -d", "parallel-streams=3"}
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
 	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst, Volume: joinerVolume()})
 	must(t, err)
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 40000))
