@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -61,7 +62,12 @@ func (s *session) setupTransport() (*transport, error) {
 			return nil, errorf(ExitInvalid, "unable to generate the donor-auth secret: %w", err)
 		}
 		s.redact.AddSecret(secret)
-		t.mySecret, t.addrPrefix = secret, ":"+secret+"@"
+		// The user part must not be empty: 11.x's mysqld hands the
+		// donor the remote pair (on its stdin) only when the user is
+		// set. The stock donor uses it for nothing but the peer name it
+		// expects from a TLS joiner's certificate, so with TLS it is our
+		// certificate's CN (setupTLS), else a placeholder.
+		t.mySecret, t.addrPrefix = secret, remoteUserPlaceholder+":"+secret+"@"
 	}
 	if mode != "DISABLED" && t.encrypt == 0 {
 		// Never a silent plaintext fallback.
@@ -93,6 +99,14 @@ func (s *session) setupTransport() (*transport, error) {
 	}
 	return t, nil
 }
+
+// remoteUserPlaceholder is the user part of a joiner's address that
+// carries only the donor-auth secret.
+const remoteUserPlaceholder = "sst"
+
+// safeCN is what a certificate's CN may hold to travel as the user part
+// of the address: mysqld and the stock donor refuse shell-unsafe ones.
+var safeCN = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // setupCipher is get_keys for encrypt=1.
 func (s *session) setupCipher(t *transport) error {
@@ -144,6 +158,23 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 	}
 	var err error
 	if s.args.Role == "joiner" {
+		if t.mySecret != "" && !strings.HasPrefix(mode, "VERIFY") && cert != "" {
+			// donor-auth with TLS: a stock donor takes the user part of
+			// the address as the CN the joiner's certificate must carry
+			// (unless its ssl-mode is VERIFY_CA): give it ours.
+			cn, cerr := tlsx.CommonName(cert)
+			switch {
+			case cerr == nil && safeCN.MatchString(cn):
+				t.addrPrefix = cn + ":" + t.mySecret + "@"
+			default:
+				why := fmt.Sprintf("CN %q has characters mysqld refuses in an address", cn)
+				if cerr != nil {
+					why = cerr.Error()
+				}
+				s.log.Warn(fmt.Sprintf("donor-auth: the common name of %s cannot travel in the SST address (%s): no secret is offered; the donor is authenticated by TLS alone", cert, why))
+				t.mySecret, t.addrPrefix = "", ""
+			}
+		}
 		if strings.HasPrefix(mode, "VERIFY") {
 			cn := ""
 			if cert != "" {
