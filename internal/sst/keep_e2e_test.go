@@ -120,6 +120,10 @@ func pauseDonor(ctx context.Context, t *testing.T, donor, joiner *galeratest.Nod
 		t.Helper()
 		if !done {
 			done = true
+			// A donor still paused would hold mariadbd's shutdown.
+			pids, err := donor.SSTProcesses("donor")
+			must(t, err)
+			signalAll(t, pids, syscall.SIGKILL)
 			setPause(ctx, t, donor, "")
 		}
 	}

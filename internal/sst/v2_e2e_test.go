@@ -105,11 +105,13 @@ func TestE2ETransferV2(t *testing.T) {
 		// keep-datadir=0 wipes the previous data when the stream starts:
 		// what the second attempt reuses comes from the first one.
 		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = append(append([]string{}, sst...), "keep-datadir=0") }))
-		// The donor pauses after 3/5 of the stream and is killed once
-		// the joiner has staged half of it (all the pause let through
-		// but what the compressors hold).
-		killDonorSST(ctx, t, n1, n2, full.bytes*3/5, func() {
-			waitFor(t, time.Minute, "half of the data in the joiner's staging directory", func() bool { return stagedBytes(n2) > full.bytes/2 })
+		// The donor pauses after 2/3 of the stream (the stream's length
+		// varies by some percent between runs) and is killed once the
+		// joiner has staged a quarter of it: less arrives than the
+		// donor read (here about 18 of 48 MB stay in the compressors of
+		// the three connections, and the joiner writes whole chunks).
+		killDonorSST(ctx, t, n1, n2, full.bytes*2/3, func() {
+			waitFor(t, time.Minute, "a quarter of the data in the joiner's staging directory", func() bool { return stagedBytes(n2) > full.bytes/4 })
 		})
 		if _, err := os.Stat(filepath.Join(n2.Datadir(), stagingDir)); err != nil {
 			t.Fatalf("the interrupted attempt left no staging directory: %v", err)
