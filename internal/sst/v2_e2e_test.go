@@ -153,7 +153,8 @@ func innodbBytes(t *testing.T, dir string) int64 {
 		if d.IsDir() && p != dir && strings.HasPrefix(name, ".") {
 			return fs.SkipDir // an SST's staging or set-aside data
 		}
-		if !d.Type().IsRegular() || !(strings.HasPrefix(name, "ibdata") || strings.HasPrefix(name, "undo") || strings.HasSuffix(name, ".ibd")) {
+		innodb := strings.HasPrefix(name, "ibdata") || strings.HasPrefix(name, "undo") || strings.HasSuffix(name, ".ibd")
+		if !innodb || !d.Type().IsRegular() {
 			return nil
 		}
 		fi, err := d.Info()
