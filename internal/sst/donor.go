@@ -307,7 +307,9 @@ func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env [
 		return nil, nil, nil, errorf(ExitInvalid, "%w", err)
 	}
 	s.status.Stage(stageSending)
-	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", out))
+	// The test hook pauses inside the watched read: to the watchdog a
+	// paused donor is a stalled mariadb-backup.
+	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", s.donorPause(ctx, out)))
 	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
 	return out, src, done, nil
 }

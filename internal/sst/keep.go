@@ -19,11 +19,6 @@ import (
 // before anything else.
 const swapJournal = "sst_swap.journal"
 
-// pauseEnv is a test-only hook: when set to a swap step name (see
-// internal/swap Step*), the joiner logs that it reached the step and waits
-// there until killed, so that tests can crash it at every step.
-const pauseEnv = "WSREP_SST_TEST_PAUSE_AT"
-
 // recoverSwap finishes or undoes a swap that a crash interrupted. It runs
 // right after the lock is taken, before anything else touches the
 // datadir.
@@ -256,21 +251,6 @@ func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) 
 		return s.localError(ctx, t, "delete the previous data", err)
 	}
 	return nil
-}
-
-// pauseHook is the WSREP_SST_TEST_PAUSE_AT test hook, nil when unset.
-func (s *session) pauseHook() func(string) {
-	at := os.Getenv(pauseEnv)
-	if at == "" {
-		return nil
-	}
-	return func(step string) {
-		if step != at {
-			return
-		}
-		s.log.Info(fmt.Sprintf("%s: paused at swap step %q until killed", pauseEnv, step))
-		select {}
-	}
 }
 
 // localError is a local failure of the joiner: ENOSPC becomes exit 28
