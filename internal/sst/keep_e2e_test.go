@@ -198,7 +198,7 @@ func TestE2EKeepDatadir(t *testing.T) {
 	defer cancel()
 	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
 	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
 	must(t, err)
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", 30000))
