@@ -90,12 +90,6 @@ func (r *refusals) add(addr string, why error) {
 	}
 }
 
-func (r *refusals) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n
-}
-
 // wrap adds to err, the failure to admit a donor, how many connections
 // were refused and why the last one was: a misconfigured donor (say, a
 // certificate this joiner does not trust) is named in the one ERROR.
@@ -335,7 +329,7 @@ func (s *session) readGTID(ctx context.Context, pc *pendingConn, p *pending) (*g
 	}
 	defer conn.Close()
 	if err != nil || len(first) == 0 {
-		return nil, fmt.Errorf("sent nothing within %v (%v)", firstBytesBound, netErr(err))
+		return nil, fmt.Errorf("sent nothing within %v (%w)", firstBytesBound, netErr(err))
 	}
 	p.spoke(pc)
 	if err := s.knownStart(pc.br); err != nil {
@@ -353,7 +347,7 @@ func (s *session) readGTID(ctx context.Context, pc *pendingConn, p *pending) (*g
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read its stream: %v", netErr(err))
+		return nil, fmt.Errorf("read its stream: %w", netErr(err))
 	}
 	if len(data) > gtidStageMax {
 		return nil, fmt.Errorf("sent more than %d bytes for a gtid stage of a few lines", gtidStageMax)
@@ -375,6 +369,7 @@ func (s *session) readGTID(ctx context.Context, pc *pendingConn, p *pending) (*g
 		case !found:
 			return nil, errors.New("its gtid stage does not carry this joiner's secret (not the donor this node asked for)")
 		case !tlsx.SecretEqual(got, s.tr.mySecret):
+			//nolint:staticcheck // recv_joiner's words, which log scrapers look for
 			return nil, errors.New("Donor does not know my secret! (the gtid stage carries another secret: not the donor this node asked for)")
 		}
 	}

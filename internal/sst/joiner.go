@@ -292,14 +292,9 @@ func (s *session) stageError(ctx context.Context, what string, err error) error 
 	return errorf(ExitPipe, "%s: %w", what, err)
 }
 
-// extract unpacks the mbstream r into dir in-process (no mbstream
+// extractAbort unpacks the mbstream r into dir in-process (no mbstream
 // program): paths are confined to dir, chunks are checksummed, files of
-// the stream are written in parallel.
-func (s *session) extract(ctx context.Context, r io.Reader, dir, what string) error {
-	return s.extractAbort(ctx, r, dir, what, nil)
-}
-
-// extractAbort is extract with a function called on the first local
+// the stream are written in parallel. abort is called on the first local
 // failure (to close the connection the stream comes from).
 func (s *session) extractAbort(ctx context.Context, r io.Reader, dir, what string, abort func(error)) error {
 	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers, Abort: abort, WriteBehind: writeBehind})
