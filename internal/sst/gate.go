@@ -318,12 +318,18 @@ func (s *session) readGTID(ctx context.Context, pc *pendingConn, p *pending) (*g
 	conn := pc.Conn
 	// Cancellation interrupts the reads without closing: a connection
 	// still unread is kept for the data stage.
-	stopWake := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(aLongTimeAgo) })
+	woken := make(chan struct{})
+	stopWake := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		_ = conn.SetReadDeadline(aLongTimeAgo)
+	})
 	defer stopWake()
 	_ = conn.SetReadDeadline(time.Now().Add(firstBytesBound))
 	first, err := pc.br.Peek(1)
 	if ctx.Err() != nil || !p.waitTurn(ctx, pc) {
-		stopWake()
+		if !stopWake() {
+			<-woken // its deadline set before ours is cleared
+		}
 		_ = conn.SetReadDeadline(time.Time{})
 		return nil, errHandedOver
 	}
