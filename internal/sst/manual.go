@@ -496,6 +496,9 @@ func Send(ctx context.Context, p ManualParams) error {
 	if err != nil {
 		return err
 	}
+	if cfg.RemotePassword == "" {
+		p.Log.Warn("no WSREP_SST_OPT_REMOTE_AUTH in the environment: a joiner with donor-auth (the default) refuses a donor that does not know its secret; run the command receive printed, with its WSREP_SST_OPT_REMOTE_AUTH='...'")
+	}
 	st, err := serverStatus(ctx, cfg, p.DefaultsFile, socket)
 	if err != nil {
 		return err

@@ -85,6 +85,23 @@ func TestE2EManualSST(t *testing.T) {
 	if !strings.Contains(rerr.String(), "send --to "+listen) {
 		t.Errorf("receive's instructions lack %q:\n%s", "send --to "+listen, rerr.String())
 	}
+	// The joiner's secret (donor-auth) is in receive's instructions, for
+	// the donor's environment.
+	_, after, _ := strings.Cut(rerr.String(), "WSREP_SST_OPT_REMOTE_AUTH='")
+	remoteAuth, _, ok := strings.Cut(after, "'")
+	if !ok || !strings.HasPrefix(remoteAuth, "sst:") {
+		t.Fatalf("receive's instructions carry no WSREP_SST_OPT_REMOTE_AUTH='sst:<secret>':\n%s", rerr.String())
+	}
+	// A send without it is refused by the joiner, which keeps waiting.
+	var nerr bytes.Buffer
+	ncmd := exec.CommandContext(ctx, bin, "send", "--to", listen, "--defaults-file", n1.DefaultsFile())
+	ncmd.Stderr = &nerr
+	if err := ncmd.Run(); err == nil || !strings.Contains(nerr.String(), "no WSREP_SST_OPT_REMOTE_AUTH") {
+		t.Errorf("send without the joiner's secret: %v, want a failure and a warning naming it:\n%s", err, nerr.String())
+	}
+	waitFor(t, 10*time.Second, "the joiner's refusal", func() bool {
+		return strings.Contains(rerr.String(), "does not carry this joiner's secret")
+	})
 
 	// Writes go on during the backup: IST must start exactly after it.
 	wctx, stopWrites := context.WithCancel(ctx)
@@ -109,6 +126,7 @@ func TestE2EManualSST(t *testing.T) {
 		scmd = exec.CommandContext(ctx, script, "-qec", strings.Join(sendArgv, " "), "/dev/null")
 		scmd.Stdout = &serr
 	}
+	scmd.Env = append(os.Environ(), "WSREP_SST_OPT_REMOTE_AUTH="+remoteAuth)
 	sendErr := scmd.Run()
 	stopWrites()
 	if err := <-written; err != nil {
