@@ -244,10 +244,5 @@ func tagValue(path, tag string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, tag); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
-			return strings.TrimSpace(rest), true
-		}
-	}
-	return "", false
+	return tagIn(b, tag)
 }

@@ -455,7 +455,8 @@ func parseGTIDStage(data []byte) (map[string][]byte, error) {
 	return files, nil
 }
 
-// tagIn is tagValue on a file's content.
+// tagIn returns the value of the first "<tag> <value>" line of content
+// (a galera info file), trimmed.
 func tagIn(content []byte, tag string) (string, bool) {
 	for l := range strings.SplitSeq(string(content), "\n") {
 		if rest, ok := strings.CutPrefix(l, tag); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {

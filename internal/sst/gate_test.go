@@ -1,6 +1,7 @@
 package sst
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -118,4 +119,31 @@ func TestGateStrays(t *testing.T) {
 	if strings.Contains(log, secret) {
 		t.Error("the secret was logged")
 	}
+}
+
+// FuzzParseGTIDStage: whatever a peer sends as its gtid stage, the parser
+// returns plain file names only, at most gtidStageFiles of them, or an
+// error; it never panics.
+func FuzzParseGTIDStage(f *testing.F) {
+	var b bytes.Buffer
+	w := mbstream.NewWriter(&b)
+	_ = w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\nsecret abc\n"))
+	_ = w.WriteFile(donorInfoFile, []byte("x\n"))
+	_ = w.Close()
+	f.Add(b.Bytes())
+	f.Add([]byte(mbstream.Magic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		files, err := parseGTIDStage(data)
+		if err != nil {
+			return
+		}
+		if len(files) == 0 || len(files) > gtidStageFiles {
+			t.Fatalf("%d files", len(files))
+		}
+		for name := range files {
+			if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+				t.Fatalf("unsafe name %q accepted", name)
+			}
+		}
+	})
 }
