@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // Paths of the system files a cluster needs, where the Debian packages
@@ -242,37 +240,4 @@ func mariadbdPath() string {
 		return p
 	}
 	return defaultMariadbd
-}
-
-// freePorts returns n distinct TCP ports that were free on 127.0.0.1 a
-// moment ago. All listeners are held until every port is chosen so that the
-// kernel does not hand out the same port twice.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("allocate port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// FreePort returns a loopback TCP port that nothing listened on a moment
-// ago: the one home of that test helper for every package's tests.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ports[0]
 }

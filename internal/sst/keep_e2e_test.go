@@ -177,7 +177,7 @@ func failedJoin(ctx context.Context, t *testing.T, n *galeratest.Node, within ti
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
-	if err := n.WaitExit(wctx); err != nil {
+	if _, err := n.WaitFailedJoin(wctx); err != nil {
 		_ = n.Kill()
 		t.Fatalf("the joiner did not give up: %v", err)
 	}
