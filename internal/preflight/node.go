@@ -1,7 +1,6 @@
 package preflight
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,7 +49,7 @@ func (c *checker) leftovers() {
 	datadir := c.server.datadir
 	journal := filepath.Join(datadir, swapJournal)
 	if _, err := os.Lstat(journal); err == nil {
-		state, err := journalState(journal)
+		state, err := swap.JournalState(journal)
 		switch {
 		case err != nil:
 			c.problem("an interrupted datadir swap left the journal %s, which is unusable (%v): the next SST will refuse to start", "look at the .sst-old directories beside the datadir entries, put back what belongs there by hand, then remove the journal", journal, err)
@@ -64,32 +63,6 @@ func (c *checker) leftovers() {
 	if _, err := os.Lstat(marker); err == nil {
 		c.problem("a stale %s was found: an SST into this datadir was interrupted and its data may be incomplete; the next SST logs it and replaces the datadir", "let the node rejoin with a new SST; if mysqld is running on this datadir as a synced node, remove the file", marker)
 	}
-}
-
-// journalState reads the state of a swap journal (format in
-// internal/swap/journal.go) without acting on it: "aside" and "ready" are
-// undone by swap.Recover, "committed" is finished.
-func journalState(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	var j struct {
-		Format  string `json:"format"`
-		Version int    `json:"version"`
-		State   string `json:"state"`
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return "", fmt.Errorf("not JSON: %w", err)
-	}
-	if j.Format != "wsrep_sst_mariabackup swap journal" || j.Version != 1 {
-		return "", fmt.Errorf("not a version 1 swap journal (format %q, version %d)", j.Format, j.Version)
-	}
-	switch j.State {
-	case "aside", "ready", "committed":
-		return j.State, nil
-	}
-	return "", fmt.Errorf("unknown state %q", j.State)
 }
 
 // space checks the joiner's filesystems against keep-datadir: keeping

@@ -143,6 +143,19 @@ func readJournal(path string) (*journal, error) {
 	return parseJournal(b, path)
 }
 
+// JournalState reads the swap journal at path without acting on it and
+// returns its state: "aside" and "ready" (Recover undoes the swap),
+// "committed" (Recover finishes it). An unusable journal is an ErrJournal;
+// none at all is "" and no error. It is how a check tells an operator what
+// the next SST will do.
+func JournalState(path string) (string, error) {
+	j, err := readJournal(path)
+	if err != nil || j == nil {
+		return "", err
+	}
+	return j.State, nil
+}
+
 // parseJournal decodes and checks the journal b read from path.
 func parseJournal(b []byte, path string) (*journal, error) {
 	j := &journal{}

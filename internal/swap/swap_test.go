@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -596,5 +597,39 @@ func TestDirThroughSymlink(t *testing.T) {
 				t.Errorf("tree after %s:\n%s", flow, d)
 			}
 		})
+	}
+}
+
+// TestJournalState checks that a check reads the state a crash left
+// without changing anything, and refuses what Recover would refuse.
+func TestJournalState(t *testing.T) {
+	e := setup(t, t.TempDir())
+	if st, err := JournalState(e.journal); err != nil || st != "" {
+		t.Fatalf("no journal: %q, %v", st, err)
+	}
+	p := e.plan()
+	var states []string
+	p.Hook = func(step string) {
+		st, err := JournalState(e.journal)
+		if err != nil {
+			t.Errorf("at %s: %v", step, err)
+		}
+		states = append(states, step+"="+st)
+	}
+	sw, err := Begin(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(states, StepReady+"="+stateReady) {
+		t.Errorf("states seen: %v; want %s=%s among them", states, StepReady, stateReady)
+	}
+	if err := os.WriteFile(e.journal, []byte(`{"format":"wsrep_sst_mariabackup swap journal","version":1,"state":"gone"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := JournalState(e.journal); !errors.Is(err, ErrJournal) {
+		t.Errorf("unknown state: %v, want ErrJournal", err)
 	}
 }
