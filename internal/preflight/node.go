@@ -52,7 +52,7 @@ func (c *checker) leftovers() {
 		state, err := swap.JournalState(journal)
 		switch {
 		case err != nil:
-			c.problem("an interrupted datadir swap left the journal %s, which is unusable (%v): the next SST will refuse to start", "look at the .sst-old directories beside the datadir entries, put back what belongs there by hand, then remove the journal", journal, err)
+			c.problem("an interrupted datadir swap left a journal the next SST cannot use, so it will refuse to start (%v)", "look at the .sst-old directories beside the datadir entries, put back what belongs there by hand, then remove the journal", err)
 		case state == "committed":
 			c.problem("an interrupted SST swap was found (journal %s, state committed): the new data is in place; the next SST first finishes the swap by deleting the old entries in .sst-old", "nothing to repair by hand: start mysqld so that it rejoins, and do not start it with --wsrep-new-cluster before that SST", journal)
 		default:

@@ -207,7 +207,7 @@ func TestBroken(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(n.datadir, "sst_swap.journal"), []byte("{}"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "joiner", []string{"which is unusable", "not a version 1 swap journal", "will refuse to start"}},
+		}, "joiner", []string{"journal the next SST cannot use", "is not \"wsrep_sst_mariabackup swap journal\"", "will refuse to start"}},
 		{"stale marker", func(t *testing.T, n *node) {
 			if err := os.WriteFile(filepath.Join(n.datadir, "sst_in_progress"), nil, 0o644); err != nil {
 				t.Fatal(err)
