@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-pipe.sh [SIZE]: move SIZE bytes (default 4G; 512M, 1G, or a byte
 # count) over loopback through our pipe (internal/stream and internal/tlsx,
-# driven by internal/stream/pipebench) and through the socat pipelines of
+# driven by tools/pipebench) and through the socat pipelines of
 # the stock wsrep_sst_mariabackup script, in the same run, for three modes:
 #
 #   plain  pipebench          vs socat -b 131072 -u TCP-LISTEN / TCP
@@ -55,7 +55,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building pipebench" >&2
-$GO build -o "$tmp/pipebench" ./internal/stream/pipebench
+$GO build -o "$tmp/pipebench" ./tools/pipebench
 pb=$tmp/pipebench
 
 chunk=$((bytes < 1 << 30 ? bytes : 1 << 30))
