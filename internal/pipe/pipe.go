@@ -25,7 +25,7 @@ const DefaultHandshakeTimeout = 60 * time.Second
 const finishTimeout = 10 * time.Second
 
 // RecvBufferSize is the receiver's read buffer on the connection, there for
-// the data stage's Peek and the stream's small header reads. It is smaller
+// the stream's small header reads. It is smaller
 // than the extractor's payload reads (512 KiB) and lz4's 4 MB blocks so that
 // those bypass it instead of being copied through it. BenchmarkRecvBuffer in
 // internal/sst (256 MiB over loopback into mbstream.Extract, 2 cores): the
@@ -62,9 +62,6 @@ type Config struct {
 	// stalls; Peer names the other end in its error ("donor", "joiner").
 	Watchdog *Watchdog
 	Peer     string
-	// Peek, if set, is called by OpenRecv on the plaintext stream before
-	// decompression: a receiver can wait there for the first bytes.
-	Peek func(*bufio.Reader) error
 }
 
 func (c Config) peer() string {
@@ -152,19 +149,12 @@ func (r *Receiver) Close() error {
 
 // OpenRecv stacks the receiving end on conn: TLS, a read buffer, progress,
 // decompression, decryption (socat | pv | decompressor | openssl enc -d).
-// Errors from c.Peek are returned as they are.
 func OpenRecv(ctx context.Context, conn net.Conn, c Config) (*Receiver, error) {
 	l, err := Accept(ctx, conn, c)
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(l, RecvBufferSize)
-	if c.Peek != nil {
-		if err := c.Peek(br); err != nil {
-			return nil, err
-		}
-	}
-	return l.Recv(ctx, br, c)
+	return l.Recv(ctx, bufio.NewReaderSize(l, RecvBufferSize), c)
 }
 
 // Link is one connection after its TLS handshake, if any: the plaintext
