@@ -25,9 +25,8 @@ const DefaultHandshakeTimeout = 60 * time.Second
 const finishTimeout = 10 * time.Second
 
 // RecvBufferSize is the receiver's read buffer on the connection, there for
-// the stream's small header reads. It is smaller
-// than the extractor's payload reads (512 KiB) and lz4's 4 MB blocks so that
-// those bypass it instead of being copied through it. BenchmarkRecvBuffer in
+// the stream's small header reads. It is smaller than the extractor's
+// payload reads (512 KiB) and lz4's 4 MB blocks so that those bypass it instead of being copied through it. BenchmarkRecvBuffer in
 // internal/sst (256 MiB over loopback into mbstream.Extract, 2 cores): the
 // same throughput within noise as 1 MiB (the page cache writes bound it),
 // about 0.1 s less user CPU per GiB (measured with time(1), 20 runs each).
