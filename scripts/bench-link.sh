@@ -18,61 +18,21 @@
 #   flock /tmp/sst-integration.lock scripts/bench-link.sh 1gbit 2G
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-netns.sh
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
     echo "usage: $0 RATE [SIZE]   (RATE as tc takes it: 1gbit, 500mbit; SIZE default 2G)" >&2
     exit 2
 fi
 rate=$1
-size=${2:-2G}
-case "$size" in
-    *[gG]) mb=$(( ${size%[gG]} * 1024 )) ;;
-    *[mM]) mb=${size%[mM]} ;;
-    *) mb=$size ;;
-esac
+mb=$(size_mb "${2:-2G}")
 rounds=${ROUNDS:-1}
 zstd_level=${ZSTD_LEVEL:-1}
 cases=${CASES:-full,rejoin,resume}
 keep=()
 [ "${KEEP:-0}" = 0 ] || keep=(--keep)
-if [ "$(id -u)" -ne 0 ]; then
-    echo "$0: needs root (ip netns, tc, mariadbd nodes)" >&2
-    exit 1
-fi
 # LoadData stores about 1000 bytes per row per table pair (galeratest.RowBytes).
 rows=$(( mb * 1024 * 1024 / 1000 ))
-./scripts/install-deps.sh
-program=${SST_PROGRAM:-}
-if [ -z "$program" ]; then
-    make -s build
-    program=bin/wsrep_sst_mariabackup
-fi
-# Built here so that go itself never runs inside the namespace.
-tmp=$(mktemp -d /tmp/bench-link.XXXXXX)
-go build -o "$tmp/sstlab" ./internal/galeratest/sstlab
-
-ns=sstlink$$
-cleanup() {
-    rc=$?
-    trap - EXIT INT TERM
-    if ip netns list | grep -qw "$ns"; then
-        # Anything of ours left in the namespace (sstlab stops its nodes
-        # itself; this is for a kill of sstlab).
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -KILL "$pid" 2>/dev/null || true
-        done
-        ip netns del "$ns" || echo "$0: could not remove network namespace $ns" >&2
-    fi
-    rm -rf "$tmp"
-    exit "$rc"
-}
-trap cleanup EXIT
-# sstlab gets the same INT/TERM from the terminal and stops its nodes;
-# bash runs these once it has exited.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+netns_setup sstlink
 tc -n "$ns" qdisc add dev lo root tbf rate "$rate" burst 256kb latency 20ms
 echo "network namespace $ns, loopback: $(tc -n "$ns" qdisc show dev lo)"
 echo "dataset: ${mb} MB (${rows} rows per table), rounds: ${rounds}"

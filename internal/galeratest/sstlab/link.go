@@ -80,6 +80,11 @@ type measure struct {
 	wire    int64   // bytes sent on the namespace's loopback
 	// Peak RSS (VmHWM) of the SST program per side, bytes; 0 if not seen.
 	rssDonor, rssJoiner int64
+	// scale only: peak used bytes of the joiner's volume over those at the
+	// start, the joiner's datadir size after the join, and the seconds
+	// the donor's mariadb-backup started after its data stage (-1: unknown).
+	extraDisk, datadir int64
+	backupWait         float64
 }
 
 // result collects the measures of one case and configuration over the
@@ -114,6 +119,10 @@ type linkLab struct {
 	donor, joiner *galeratest.Node
 	results       []*result
 	salt          int // makes every 10% change write new values
+	// scale only: the filesystem whose used bytes each join samples, and
+	// whether to empty the page cache before each join.
+	disk       string
+	dropCaches bool
 }
 
 func (k *linkLab) record(kase string, c linkConf, m measure, note string) {
@@ -485,6 +494,18 @@ func (k *linkLab) donorIdle(ctx context.Context) error {
 // an SST.
 func (k *linkLab) join(ctx context.Context) (measure, error) {
 	var m measure
+	if k.dropCaches {
+		if err := dropPageCache(); err != nil {
+			return m, err
+		}
+	}
+	var disk *diskSampler
+	if k.disk != "" {
+		var err error
+		if disk, err = startDisk(k.disk); err != nil {
+			return m, err
+		}
+	}
 	tx0, err := loTxBytes()
 	if err != nil {
 		return m, err
@@ -497,8 +518,21 @@ func (k *linkLab) join(ctx context.Context) (measure, error) {
 	}
 	m.secs = time.Since(t0).Seconds()
 	m.rssDonor, m.rssJoiner = rss.stop()
+	if disk != nil {
+		m.extraDisk = disk.stop()
+	}
 	if err != nil {
 		return m, err
+	}
+	if k.disk != "" {
+		if m.datadir, err = sstFootprint(k.joiner.Datadir()); err != nil {
+			return m, err
+		}
+		dlog, err := k.donor.ErrorLog()
+		if err != nil {
+			return m, err
+		}
+		m.backupWait = backupWait(dlog)
 	}
 	tx1, err := loTxBytes()
 	if err != nil {

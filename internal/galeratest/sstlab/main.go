@@ -4,6 +4,7 @@
 //	go run ./internal/galeratest/sstlab demo  --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
 //	go run ./internal/galeratest/sstlab bench --sst-program bin/wsrep_sst_mariabackup [--rows N] [--keep] [-v]
 //	sstlab link --sst-program bin/wsrep_sst_mariabackup [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST]
+//	sstlab scale --sst-program bin/wsrep_sst_mariabackup [--rows N] [--joiner-fs FS] [--joiner-size SIZE] [--read-bps N] ...
 //
 // demo bootstraps node1, loads about N KB of data, lets node2 join by SST
 // with the given program on both nodes, prints phase timings and compares
@@ -12,6 +13,8 @@
 // times and their ratio. --sst-program stock selects the stock script.
 // link is the slow-link benchmark of scripts/bench-link.sh (see link.go),
 // meant to run inside a network namespace with a rate-limited loopback.
+// scale is the benchmark of scripts/bench-scale.sh (see scale.go): a full
+// SST and a rejoin with the joiner's datadir on a volume of its own.
 //
 // Both need root, mariadb-server, mariadb-backup and galera-4 (see
 // galeratest.Available). The work directory is removed at the end unless
@@ -52,6 +55,8 @@ type options struct {
 	zstdLevel int    // level of the zstd compressor cases
 	rate      string // the link's rate, for the report only
 	cases     string // comma-separated subset of full,rejoin,resume
+
+	scale scaleOptions // scale only
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -68,6 +73,17 @@ func (o *options) addLinkFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cases, "cases", "full,rejoin,resume", "cases to run, comma-separated")
 }
 
+func (o *options) addScaleFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.rounds, "rounds", 1, "rounds of every case; the table shows medians")
+	fs.StringVar(&o.scale.fs, "joiner-fs", "xfs", "filesystem of the joiner's datadir volume: ext4, xfs (reflink) or btrfs")
+	fs.StringVar(&o.scale.size, "joiner-size", "3x", "size of that volume: bytes with K, M or G, or a factor of the donor's datadir such as 1.6x")
+	fs.Int64Var(&o.scale.readBps, "read-bps", 0, "throttle reads from the volume to this many bytes a second (cgroup v1 blkio); 0: no limit")
+	fs.IntVar(&o.scale.idle, "idle-timeout", 0, "sst-idle-timeout for our program, seconds; 0: its default")
+	fs.StringVar(&o.scale.layout, "layout", "", "the layout's name in the report")
+	fs.StringVar(&o.scale.targets, "targets", "", "targets to judge: xfs, full-disk or slow-disk")
+	fs.BoolVar(&o.scale.cacheOff, "drop-caches", true, "empty the page cache before each measured join")
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -75,6 +91,7 @@ func main() {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sstlab demo|bench --sst-program FILE|stock [--rows N] [--keep] [-v]")
 	fmt.Fprintln(w, "       sstlab link --sst-program FILE [--rows N] [--rounds N] [--zstd-level N] [--rate RATE] [--cases LIST] [--keep] [-v]")
+	fmt.Fprintln(w, "       sstlab scale --sst-program FILE [--rows N] [--rounds N] [--joiner-fs FS] [--joiner-size SIZE] [--read-bps N] [--idle-timeout S] [--layout NAME] [--targets xfs|full-disk|slow-disk] [--keep] [-v]")
 }
 
 // run executes one subcommand and returns the process exit code: 0 on
@@ -97,6 +114,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "link":
 		cmd = link
 		opts.addLinkFlags(fs)
+	case "scale":
+		cmd = scale
+		opts.addScaleFlags(fs)
 	default:
 		usage(stderr)
 		return 2
@@ -105,7 +125,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.program == "" || opts.rows < 0 || fs.NArg() > 0 ||
-		args[0] == "link" && (opts.program == "stock" || opts.rounds < 1 || opts.zstdLevel < 1 || opts.zstdLevel > 19) {
+		args[0] == "link" && (opts.program == "stock" || opts.rounds < 1 || opts.zstdLevel < 1 || opts.zstdLevel > 19) ||
+		args[0] == "scale" && (opts.program == "stock" || opts.rounds < 1 || opts.scale.readBps < 0 || opts.scale.idle < 0) {
 		usage(stderr)
 		return 2
 	}
@@ -167,6 +188,9 @@ type lab struct {
 	dir  string
 	out  io.Writer
 	c    *galeratest.Cluster
+	// joinerConfig, if set, changes the joiner's configuration once the
+	// donor's datadir (size bytes) is loaded.
+	joinerConfig func(cfg galeratest.NodeConfig, size int64) (galeratest.NodeConfig, error)
 }
 
 // phase prints one timing line.
@@ -186,9 +210,6 @@ func sstConfig(program string) galeratest.NodeConfig {
 func (l *lab) setup(ctx context.Context, program string) (donor, joiner *galeratest.Node, err error) {
 	cfg := sstConfig(program)
 	if donor, err = l.c.AddNode(cfg); err != nil {
-		return nil, nil, err
-	}
-	if joiner, err = l.c.AddNode(cfg); err != nil {
 		return nil, nil, err
 	}
 	t0 := time.Now()
@@ -214,6 +235,16 @@ func (l *lab) setup(ctx context.Context, program string) (donor, joiner *galerat
 		return nil, nil, err
 	}
 	l.phase(fmt.Sprintf("load %d rows", l.opts.rows), d, fmt.Sprintf("  (tables %.0f MiB, datadir %.0f MiB)", float64(tsize)/(1<<20), float64(size)/(1<<20)))
+	// The joiner is added once the donor's datadir size is known: scale
+	// sizes the joiner's volume by it.
+	if l.joinerConfig != nil {
+		if cfg, err = l.joinerConfig(cfg, size); err != nil {
+			return nil, nil, err
+		}
+	}
+	if joiner, err = l.c.AddNode(cfg); err != nil {
+		return nil, nil, err
+	}
 	return donor, joiner, nil
 }
 
