@@ -6,14 +6,15 @@
 # a full SST into it and then a rejoin after a tenth of one table changed
 # (datadir kept, seqno -1): seconds, bytes on the namespace's loopback,
 # peak extra disk on the volume during the join, peak RSS of each side's
-# SST program, checksums, and a PASS/FAIL line per target. The page cache
-# is dropped before each measured join, as on a node whose data does not
-# fit in memory. Layouts (LAYOUTS=a,b,c by default):
+# SST program, checksums, and a PASS/FAIL line per target. Layouts
+# (LAYOUTS=a,b,c by default):
 #   a  XFS with reflink, 3x the datadir
 #   b  ext4 sized 1.6x the datadir: old and new data do not fit side by side
 #   c  ext4, 3x, reads throttled to 40 MB/s (cgroup v1 blkio) and our
 #      sst-idle-timeout=40: reading the old data takes longer than the
-#      donor waits for it, as on a TB node with a 500 MB/s disk
+#      donor waits for it, as on a TB node with a 500 MB/s disk; the
+#      page cache is dropped before each measured join, as on a node whose
+#      data does not fit in memory (reads from the cache are not throttled)
 # ROUNDS=N repeats each case N times (medians), rotating which tool goes
 # first; KEEP=1 keeps the work directories.
 #
@@ -41,7 +42,7 @@ for l in ${layouts//,/ }; do
     case "$l" in
         a) args=(--layout "(a) XFS reflink" --joiner-fs xfs --joiner-size 3x --targets xfs) ;;
         b) args=(--layout "(b) ext4 1.6x datadir" --joiner-fs ext4 --joiner-size 1.6x --targets full-disk) ;;
-        c) args=(--layout "(c) ext4 reads 40 MB/s" --joiner-fs ext4 --joiner-size 3x --read-bps 40000000 --idle-timeout 40 --targets slow-disk) ;;
+        c) args=(--layout "(c) ext4 reads 40 MB/s" --joiner-fs ext4 --joiner-size 3x --read-bps 40000000 --idle-timeout 40 --drop-caches --targets slow-disk) ;;
         *) echo "$0: unknown layout $l (a, b or c)" >&2; exit 2 ;;
     esac
     echo
