@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Volume gives a node's datadir a filesystem of its own, as a dedicated
@@ -38,6 +39,7 @@ const DefaultVolumeSize = 1 << 30
 // volume is the state of a node's mounted Volume.
 type volume struct {
 	img     string // image file
+	dir     string // where it is mounted
 	dev     string // loop device, e.g. /dev/loop0
 	mounted bool
 }
@@ -65,48 +67,92 @@ func (n *Node) mountVolume() error {
 	if size == 0 {
 		size = DefaultVolumeSize
 	}
-	if size < 0 {
-		return fmt.Errorf("volume: size %d is negative", size)
-	}
 	img := filepath.Join(n.dir, "datadir."+v.FS+".img")
-	mkfs, pkg, err := mkfsCommand(v.FS, img)
+	vol, err := mountImage(img, n.datadir, v.FS, size)
+	if vol != nil {
+		n.vol = vol
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("volume: %w", err)
+	}
+	n.c.log("%s: datadir is a %s volume of %d bytes on %s", n.name, v.FS, size, vol.dev)
+	return nil
+}
+
+// mountImage makes a filesystem of type fs in a new sparse image img of
+// size bytes and loop-mounts it on dir. The volume it returns, even with an
+// error, is mounted if its mounted field says so, and must then be
+// unmounted.
+func mountImage(img, dir, fs string, size int64) (*volume, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("size %d is not positive", size)
+	}
+	mkfs, pkg, err := mkfsCommand(fs, img)
+	if err != nil {
+		return nil, err
 	}
 	if mkfs[0], err = sbinPath(mkfs[0]); err != nil {
-		return fmt.Errorf("volume: %w (apt-get install %s)", err, pkg)
+		return nil, fmt.Errorf("%w (apt-get install %s)", err, pkg)
 	}
 	f, err := os.OpenFile(img, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("volume: %w", err)
+		return nil, err
 	}
 	err = f.Truncate(size)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("volume: %w", err)
+		return nil, err
 	}
 	if err := run(mkfs...); err != nil {
-		return fmt.Errorf("volume: %w", err)
+		return nil, err
 	}
 	// -o loop sets up the loop device with autoclear: it goes away with
 	// the last unmount.
-	if err := run("mount", "-o", "loop", img, n.datadir); err != nil {
-		return fmt.Errorf("volume: %w", err)
+	if err := run("mount", "-o", "loop", img, dir); err != nil {
+		return nil, err
 	}
-	n.vol = &volume{img: img, mounted: true}
+	vol := &volume{img: img, dir: dir, mounted: true}
 	info, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return fmt.Errorf("volume: %w", err)
+		return vol, err
 	}
-	dev, ok := mountSource(info, n.datadir)
+	dev, ok := mountSource(info, dir)
 	if !ok {
-		return fmt.Errorf("volume: %s not in /proc/self/mountinfo after mount", n.datadir)
+		return vol, fmt.Errorf("%s not in /proc/self/mountinfo after mount", dir)
 	}
-	n.vol.dev = dev
-	n.c.log("%s: datadir is a %s volume of %d bytes on %s", n.name, v.FS, size, dev)
-	return nil
+	vol.dev = dev
+	return vol, nil
+}
+
+// ScratchVolume returns the root of a new filesystem of type fs ("ext4",
+// "xfs" with reflink, "btrfs") of size bytes, loop-mounted on a directory
+// of t's temp dir and unmounted when t ends: for tests of what a
+// filesystem does (reflinks, extents, a full disk) that need no node. It
+// skips t unless run as root.
+func ScratchVolume(t testing.TB, fs string, size int64) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a loop-mounted volume needs root")
+	}
+	base := t.TempDir()
+	dir := filepath.Join(base, "mnt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vol, err := mountImage(filepath.Join(base, fs+".img"), dir, fs, size)
+	if vol != nil {
+		t.Cleanup(func() {
+			if err := vol.unmount(); err != nil {
+				t.Errorf("scratch volume: %v", err)
+			}
+		})
+	}
+	if err != nil {
+		t.Fatalf("scratch volume: %v", err)
+	}
+	return dir
 }
 
 // VolumeDevice returns the block device the node's datadir volume is
@@ -121,37 +167,56 @@ func (n *Node) VolumeDevice() string {
 }
 
 // unmountVolume unmounts the node's volume, which must no longer be in
-// use. A failed unmount is reported and, as the last resort, done lazily
-// (umount -l), so that nothing stays mounted on the caller's directory
-// however the node ended. Unmounting also detaches the loop device
-// (autoclear); if it is still attached afterwards, that is reported too.
+// use.
 func (n *Node) unmountVolume() error {
 	if n.vol == nil || !n.vol.mounted {
 		return nil
 	}
-	var errs []error
-	if err := run("umount", n.datadir); err != nil {
-		errs = append(errs, fmt.Errorf("unmount %s: %w", n.datadir, err))
-		if err := run("umount", "-l", n.datadir); err != nil {
-			return errors.Join(append(errs, fmt.Errorf("lazy unmount %s: %w", n.datadir, err))...)
-		}
+	lazy, err := n.vol.unmountReport()
+	if lazy {
 		n.c.log("%s: datadir volume unmounted lazily", n.name)
 	}
-	n.vol.mounted = false
+	return err
+}
+
+// unmount unmounts v; see unmountReport.
+func (v *volume) unmount() error {
+	_, err := v.unmountReport()
+	return err
+}
+
+// unmountReport unmounts v, which must no longer be in use. A failed
+// unmount is reported and, as the last resort, done lazily (umount -l,
+// lazy is then true), so that nothing stays mounted on the caller's
+// directory however it ended. Unmounting also detaches the loop device
+// (autoclear); if it is still attached afterwards, that is reported too.
+func (v *volume) unmountReport() (lazy bool, err error) {
+	if !v.mounted {
+		return false, nil
+	}
+	var errs []error
+	if err := run("umount", v.dir); err != nil {
+		errs = append(errs, fmt.Errorf("unmount %s: %w", v.dir, err))
+		if err := run("umount", "-l", v.dir); err != nil {
+			return false, errors.Join(append(errs, fmt.Errorf("lazy unmount %s: %w", v.dir, err))...)
+		}
+		lazy = true
+	}
+	v.mounted = false
 	losetup, err := sbinPath("losetup")
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return lazy, errors.Join(append(errs, err)...)
 	}
-	out, err := exec.Command(losetup, "-j", n.vol.img).Output()
+	out, err := exec.Command(losetup, "-j", v.img).Output()
 	switch {
 	case err != nil:
-		errs = append(errs, fmt.Errorf("losetup -j %s: %w", n.vol.img, err))
+		errs = append(errs, fmt.Errorf("losetup -j %s: %w", v.img, err))
 	case len(bytes.TrimSpace(out)) > 0:
 		// Held elsewhere, e.g. by a mount namespace that copied the
 		// mount while it existed; detached once that lets go.
 		errs = append(errs, fmt.Errorf("loop device still attached after unmount: %s", bytes.TrimSpace(out)))
 	}
-	return errors.Join(errs...)
+	return lazy, errors.Join(errs...)
 }
 
 // mountSource returns the source (device) of the mount on mountpoint in

@@ -207,7 +207,7 @@ func usedBytes(dir string) (int64, error) {
 	if err := syscall.Statfs(dir, &s); err != nil {
 		return 0, fmt.Errorf("statfs %s: %w", dir, err)
 	}
-	return int64(s.Blocks-s.Bfree) * s.Bsize, nil
+	return int64(s.Blocks-s.Bfree) * int64(s.Bsize), nil
 }
 
 // startDisk samples the used bytes of dir's filesystem every 100 ms.

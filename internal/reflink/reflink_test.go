@@ -1,0 +1,121 @@
+package reflink
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
+)
+
+const volSize = 512 << 20 // xfs needs more than 300 MB
+
+func writeRandom(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func open(t *testing.T, path string, flag int) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, flag, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// TestCloneShares clones ranges on filesystems with reflinks and checks
+// what a joiner relies on: the bytes read the same, the extent map says
+// they are shared, and a later write to the clone leaves the source alone.
+func TestCloneShares(t *testing.T) {
+	for _, fs := range []string{"xfs", "btrfs"} {
+		t.Run(fs, func(t *testing.T) {
+			dir := galeratest.ScratchVolume(t, fs, volSize)
+			if ok, err := Supported(dir); err != nil || !ok {
+				t.Fatalf("Supported(%s on %s) = %v, %v; want true", dir, fs, ok, err)
+			}
+			srcData := writeRandom(t, filepath.Join(dir, "old.ibd"), 1<<20)
+			src := open(t, filepath.Join(dir, "old.ibd"), os.O_RDONLY)
+			dst := open(t, filepath.Join(dir, "new.ibd"), os.O_RDWR|os.O_CREATE)
+			// new = old[256K:512K] + 64 KiB of new bytes + old[0:128K]
+			if err := CloneRange(dst, 0, src, 256<<10, 256<<10); err != nil {
+				t.Fatal(err)
+			}
+			fresh := make([]byte, 64<<10)
+			rand.Read(fresh)
+			if _, err := dst.WriteAt(fresh, 256<<10); err != nil {
+				t.Fatal(err)
+			}
+			if err := CloneRange(dst, 320<<10, src, 0, 128<<10); err != nil {
+				t.Fatal(err)
+			}
+			want := append(append(bytes.Clone(srcData[256<<10:512<<10]), fresh...), srcData[:128<<10]...)
+			got, err := os.ReadFile(dst.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatal("the clone does not read as the ranges it was made from")
+			}
+			shared, err := SharedBytes(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if shared < 384<<10 {
+				t.Errorf("SharedBytes(new) = %d, want >= %d (the two cloned ranges)", shared, 384<<10)
+			}
+			if _, err := dst.WriteAt(make([]byte, 16<<10), 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := dst.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			old, err := os.ReadFile(src.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(old, srcData) {
+				t.Error("a write to the clone changed the source")
+			}
+			// Unaligned: not shareable, the caller copies.
+			if err := CloneRange(dst, 1000, src, 0, 4096); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("unaligned clone: %v, want ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+// TestCloneUnsupported checks that where blocks cannot be shared the
+// caller is told so (and copies), never given a half-done clone.
+func TestCloneUnsupported(t *testing.T) {
+	ext4 := galeratest.ScratchVolume(t, "ext4", 64<<20)
+	if ok, err := Supported(ext4); err != nil || ok {
+		t.Errorf("Supported(ext4) = %v, %v; want false, nil", ok, err)
+	}
+	writeRandom(t, filepath.Join(ext4, "old"), 64<<10)
+	src := open(t, filepath.Join(ext4, "old"), os.O_RDONLY)
+	dst := open(t, filepath.Join(ext4, "new"), os.O_RDWR|os.O_CREATE)
+	if err := CloneRange(dst, 0, src, 0, 64<<10); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("clone on ext4: %v, want ErrUnsupported", err)
+	}
+	xfs := galeratest.ScratchVolume(t, "xfs", volSize)
+	other := open(t, filepath.Join(xfs, "new"), os.O_RDWR|os.O_CREATE)
+	if err := CloneRange(other, 0, src, 0, 64<<10); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("clone across filesystems: %v, want ErrUnsupported", err)
+	}
+	if fi, err := other.Stat(); err != nil || fi.Size() != 0 {
+		t.Errorf("failed clone left %v bytes (%v)", fi.Size(), err)
+	}
+	if err := CloneRange(dst, -1, src, 0, 1); err == nil || errors.Is(err, ErrUnsupported) {
+		t.Errorf("negative offset: %v, want a plain error", err)
+	}
+}
