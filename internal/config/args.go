@@ -54,6 +54,12 @@ type Args struct {
 
 	// Datadir without a trailing slash (WSREP_SST_OPT_DATA).
 	Datadir string
+	// SSTTempDir is where the joiner stages the SST instead of the
+	// datadir (--sst-temp-dir DIR, or --sst-temp-dir=DIR inside
+	// --mysqld-args; WSREP_SST_OPT_TMP_DIR), without a trailing slash:
+	// what MariaDB 13.0's wsrep_sst_tmp_dir passes (MDEV-29909). "" means
+	// the datadir.
+	SSTTempDir string
 	// AriaLogDir is --aria-log-dir-path (ARIA_LOG_DIR).
 	AriaLogDir string
 	// InnodbDataHomeDir (INNODB_DATA_HOME_DIR; also read from the
@@ -143,7 +149,7 @@ type argLoop struct {
 	bypass, progress, data                     shVar
 	ariaLogDir, innodbDataHome, innodbLogGroup shVar
 	innodbUndo, bufferPool, bufferPoolSize     shVar
-	forceRecovery                              shVar
+	forceRecovery, sstTmpDir                   shVar
 	defaultsFile, extraFile, groupSuffix       shVar
 	user, pswd, gtid, gtidDomainID             shVar
 	binlog, binlogIndex, logBasename, mysqld   shVar
@@ -159,6 +165,7 @@ type argLoop struct {
 	optAriaLogDir, optInnodbDataHome, optInnodbLogGroup   shVar
 	optInnodbUndo, optBufferPool, optBufferPoolSize       shVar
 	optLogBin, optLogBinIndex, optLogBasename, optDatadir shVar
+	optSSTTmpDir                                          shVar
 }
 
 // ParseArgs mirrors the argument loop of wsrep_sst_common (the
@@ -258,6 +265,8 @@ func (l *argLoop) run(argv []string) error {
 			l.arithVar(opt).readonly(strconv.FormatInt(n, 10))
 		case "--datadir":
 			l.data.readonly(trimDir(val))
+		case "--sst-temp-dir":
+			l.sstTmpDir.readonly(trimDir(val))
 		case "--aria-log-dir-path":
 			l.ariaLogDir.readonly(trimDir(val))
 		case "--innodb-data-home-dir":
@@ -350,6 +359,7 @@ func (l *argLoop) finish() error {
 		{&l.optLogBinIndex, &l.binlogIndex},
 		{&l.optDatadir, &l.data},
 		{&l.optLogBasename, &l.logBasename},
+		{&l.optSSTTmpDir, &l.sstTmpDir},
 	} {
 		if testNonEmpty(f.opt.val) && f.dst.val == "" {
 			// readonly X=..., a no-op if an explicit empty option
@@ -421,6 +431,7 @@ func (l *argLoop) args() *Args {
 		Bypass:                   l.bypass.val == "1",
 		Progress:                 int(progress),
 		Datadir:                  l.data.val,
+		SSTTempDir:               l.sstTmpDir.val,
 		AriaLogDir:               l.ariaLogDir.val,
 		InnodbDataHomeDir:        l.innodbDataHome.val,
 		InnodbLogGroupHomeDir:    l.innodbLogGroup.val,

@@ -346,6 +346,32 @@ func TestParseArgsFields(t *testing.T) {
 	}
 }
 
+// TestParseArgsSSTTempDir checks --sst-temp-dir (MDEV-29909, after the
+// stock scripts here, so no golden output): the explicit option wins over
+// the one in --mysqld-args, which is not passed on to mariadb-backup.
+func TestParseArgsSSTTempDir(t *testing.T) {
+	for _, tc := range []struct {
+		argv, want string
+	}{
+		{"--role joiner --datadir /d --sst-temp-dir /stage/", "/stage"},
+		{"--role joiner --datadir /d --mysqld-args --sst-temp-dir=/m/ --log-bin", "/m"},
+		{"--role joiner --datadir /d --mysqld-args --loose-sst_temp_dir=/m", "/m"},
+		{"--role joiner --sst-temp-dir /a --datadir /d --mysqld-args --sst-temp-dir=/m", "/a"},
+		{"--role joiner --datadir /d", ""},
+	} {
+		a, err := ParseArgs(words(tc.argv), mapGetenv(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.SSTTempDir != tc.want {
+			t.Errorf("%s: SSTTempDir = %q, want %q", tc.argv, a.SSTTempDir, tc.want)
+		}
+		if slices.ContainsFunc(a.MysqldArgs, func(w string) bool { return strings.Contains(w, "temp") }) {
+			t.Errorf("%s: mysqld args %q keep the option", tc.argv, a.MysqldArgs)
+		}
+	}
+}
+
 func TestParseArgsLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name string

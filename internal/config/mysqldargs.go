@@ -273,6 +273,10 @@ func (l *argLoop) longOptionValue(option, value string) bool {
 		if l.data.val == "" {
 			l.optDatadir.assign(trimDir(value))
 		}
+	case "--sst-temp-dir":
+		if l.sstTmpDir.val == "" {
+			l.optSSTTmpDir.assign(trimDir(value))
+		}
 	default:
 		return true
 	}
