@@ -36,13 +36,18 @@ keep=()
 # LoadData stores about 1000 bytes per row per table pair (galeratest.RowBytes).
 rows=$(( mb * 1024 * 1024 / 1000 ))
 netns_setup sstscale
+# "ip netns exec" gives the namespace a /sys of its own, without cgroups:
+# layout c throttles through the host's blkio hierarchy bound here.
+mkdir "$tmp/blkio"
+mount --bind /sys/fs/cgroup/blkio "$tmp/blkio"
+cleanup_first+=('umount "$tmp/blkio"')
 echo "network namespace $ns (loopback not rate-limited); dataset: ${mb} MB (${rows} rows per table), rounds: ${rounds}"
 rc=0
 for l in ${layouts//,/ }; do
     case "$l" in
         a) args=(--layout "(a) XFS reflink" --joiner-fs xfs --joiner-size 3x --targets xfs) ;;
         b) args=(--layout "(b) ext4 1.6x datadir" --joiner-fs ext4 --joiner-size 1.6x --targets full-disk) ;;
-        c) args=(--layout "(c) ext4 reads 40 MB/s" --joiner-fs ext4 --joiner-size 3x --read-bps 40000000 --idle-timeout 40 --drop-caches --targets slow-disk) ;;
+        c) args=(--layout "(c) ext4 reads 40 MB/s" --joiner-fs ext4 --joiner-size 3x --read-bps 40000000 --blkio "$tmp/blkio" --idle-timeout 40 --drop-caches --targets slow-disk) ;;
         *) echo "$0: unknown layout $l (a, b or c)" >&2; exit 2 ;;
     esac
     echo

@@ -29,9 +29,16 @@ netns_setup() {
     ip -n "$ns" link set lo up
 }
 
+# Commands netns_cleanup runs first, e.g. to unmount what a script mounted.
+cleanup_first=()
+
 netns_cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    local c
+    for c in "${cleanup_first[@]}"; do
+        eval "$c" || true
+    done
     if ip netns list | grep -qw "$ns"; then
         # Anything of ours left in the namespace (sstlab stops its nodes
         # itself; this is for a kill of sstlab).

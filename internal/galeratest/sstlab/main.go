@@ -78,6 +78,7 @@ func (o *options) addScaleFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.scale.fs, "joiner-fs", "xfs", "filesystem of the joiner's datadir volume: ext4, xfs (reflink) or btrfs")
 	fs.StringVar(&o.scale.size, "joiner-size", "3x", "size of that volume: bytes with K, M or G, or a factor of the donor's datadir such as 1.6x")
 	fs.Int64Var(&o.scale.readBps, "read-bps", 0, "throttle reads from the volume to this many bytes a second (cgroup v1 blkio); 0: no limit")
+	fs.StringVar(&o.scale.blkio, "blkio", "/sys/fs/cgroup/blkio", "where the cgroup v1 blkio hierarchy is mounted (for --read-bps)")
 	fs.IntVar(&o.scale.idle, "idle-timeout", 0, "sst-idle-timeout for our program, seconds; 0: its default")
 	fs.StringVar(&o.scale.layout, "layout", "", "the layout's name in the report")
 	fs.StringVar(&o.scale.targets, "targets", "", "targets to judge: xfs, full-disk or slow-disk")

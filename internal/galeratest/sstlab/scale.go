@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ type scaleOptions struct {
 	fs       string // the joiner's volume: ext4, xfs or btrfs
 	size     string // its size: bytes with a K/M/G suffix, or "1.6x" of the donor's datadir
 	readBps  int64  // blkio read limit on the volume's device, bytes/s; 0: none
+	blkio    string // where the cgroup v1 blkio hierarchy is mounted
 	idle     int    // sst-idle-timeout for ours, seconds; 0: the default
 	layout   string // the layout's name in the report
 	targets  string // which targets apply: xfs, full-disk, slow-disk or ""
@@ -82,7 +84,7 @@ func scale(ctx context.Context, l *lab) error {
 	}
 	fmt.Fprintf(l.out, "layout %s: the joiner's datadir is a %s volume of %.0f MiB on %s\n", o.layout, o.fs, float64(vsize)/(1<<20), joiner.VolumeDevice())
 	if o.readBps > 0 {
-		undo, err := throttleReads(joiner.VolumeDevice(), o.readBps)
+		undo, err := throttleReads(o.blkio, joiner.VolumeDevice(), o.readBps)
 		if err != nil {
 			return err
 		}
@@ -169,10 +171,12 @@ func (k *linkLab) scaleReport(o scaleOptions, vsize int64) {
 }
 
 // throttleReads limits reads from the block device dev to bps bytes a
-// second for every process (blkio, cgroup v1, in the root group), and
-// returns what lifts the limit again.
-func throttleReads(dev string, bps int64) (func(), error) {
-	const file = "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"
+// second for every process (cgroup v1 blkio, mounted at blkio, in the
+// root group), and returns what lifts the limit again. Inside "ip netns
+// exec" /sys is the namespace's own and has no cgroup mounts: the caller
+// passes where the host's blkio hierarchy is visible.
+func throttleReads(blkio, dev string, bps int64) (func(), error) {
+	file := filepath.Join(blkio, "blkio.throttle.read_bps_device")
 	var st syscall.Stat_t
 	if err := syscall.Stat(dev, &st); err != nil {
 		return nil, fmt.Errorf("throttle reads: %w", err)
