@@ -2,9 +2,6 @@ package mbstream
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -73,20 +70,15 @@ type Segment struct {
 // offset of every file whose end-of-file chunk has not come yet, as the
 // Reader does. A Scanner is not safe for concurrent use.
 type Scanner struct {
+	parser
 	br   *bufio.Reader
-	max  int64
 	skip bool  // ScanOptions.SkipChecksum
 	err  error // sticky
 	seg  Segment
-	hdr  []byte        // Header of the current segment, reused
-	buf  []byte        // Payload of the current segment, reused
-	smap []SparseRange // Map of the current segment, reused
+	hdr  []byte // Header of the current segment, reused
+	buf  []byte // Payload of the current segment, reused
 
-	index int64 // number of the current chunk; -1 before the first
-	pos   int64 // stream bytes consumed
-	start int64 // stream position of the current chunk
-
-	next map[string]uint64 // expected offset of the next chunk, per open file
+	pos int64 // stream bytes consumed
 }
 
 // NewScanner returns a Scanner that reads a stream from r.
@@ -95,14 +87,13 @@ func NewScanner(r io.Reader, opts ScanOptions) *Scanner {
 		opts.MaxPayload = DefaultMaxPayload
 	}
 	opts.MaxPayload = min(opts.MaxPayload, math.MaxInt) // lengths become ints
-	return &Scanner{
-		br:    bufio.NewReaderSize(r, 64<<10),
-		max:   opts.MaxPayload,
-		skip:  opts.SkipChecksum,
-		hdr:   make([]byte, 0, headerLen+MaxPathLen+4+payloadHeaderLen),
-		index: -1,
-		next:  make(map[string]uint64),
+	s := &Scanner{
+		br:   bufio.NewReaderSize(r, 64<<10),
+		skip: opts.SkipChecksum,
+		hdr:  make([]byte, 0, headerLen+MaxPathLen+4+payloadHeaderLen),
 	}
+	s.parser = newParser(s, opts.MaxPayload, true, true)
+	return s
 }
 
 // Next reads the next chunk whole and returns it. The Segment and its
@@ -122,17 +113,13 @@ func (s *Scanner) Next() (*Segment, error) {
 	return &s.seg, nil
 }
 
-// fail returns a ChunkError about the current chunk.
-func (s *Scanner) fail(path string, off uint64, err error) error {
-	return &ChunkError{Index: s.index, Pos: s.start, Path: path, Offset: off, Err: err}
-}
-
-// readHdr appends n bytes of the stream to s.hdr, growing it as the bytes
-// arrive.
-func (s *Scanner) readHdr(n int) error {
+// frame appends n bytes of the stream to s.hdr, growing it as the bytes
+// arrive, and returns them.
+func (s *Scanner) frame(n int) ([]byte, error) {
+	start := len(s.hdr)
 	var err error
 	s.hdr, err = s.readAppend(s.hdr, n)
-	return err
+	return s.hdr[start:], err
 }
 
 // readAppend appends n bytes of the stream to b and returns it. When b
@@ -159,112 +146,35 @@ func (s *Scanner) readAppend(b []byte, n int) ([]byte, error) {
 	return b, nil
 }
 
-// scan reads one chunk into s.seg, checking it as Reader.readHeader,
-// Reader.readSparse and Reader.verify do.
+// scan reads one chunk into s.seg; the parser checks its framing as the
+// Reader's, and scan the payload's CRC as Reader.verify.
 func (s *Scanner) scan() error {
-	s.index++
-	s.start = s.pos
 	s.hdr = s.hdr[:0]
-	if err := s.readHdr(headerLen); err != nil {
-		if errors.Is(err, io.EOF) && len(s.hdr) == 0 {
-			return io.EOF // clean end between chunks
-		}
-		return s.fail("", 0, readErr("header", err))
+	h, err := s.parse(s.pos)
+	if err != nil {
+		return err
 	}
-	h := s.hdr
-	if string(h[:len(Magic)]) != Magic {
-		return s.fail("", 0, fmt.Errorf("%w: magic %q, want %q", ErrHeader, h[:len(Magic)], Magic))
-	}
-	flags, typ := h[8], ChunkType(h[9])
-	plen := binary.LittleEndian.Uint32(h[10:14])
-	if plen > MaxPathLen {
-		return s.fail("", 0, fmt.Errorf("%w: path length %d, limit %d", ErrHeader, plen, MaxPathLen))
-	}
-	if err := s.readHdr(int(plen)); err != nil {
-		return s.fail("", 0, readErr("path", err))
-	}
-	pb := s.hdr[headerLen:]
 	seg := &s.seg
-	if string(pb) != seg.Path { // most chunks repeat the path of the one before
-		seg.Path = string(pb)
-	}
-	path := seg.Path
-	seg.Type, seg.Flags, seg.Offset, seg.Sparse, seg.Map, seg.Payload = typ, flags, 0, typ == ChunkSparse, nil, nil
-	known := typ == ChunkPayload || typ == ChunkSparse || typ == ChunkEOF
-	if known {
-		if plen == 0 {
-			return s.fail("", 0, fmt.Errorf("%w: empty path", ErrHeader))
-		}
-		if i := bytes.IndexByte(pb, 0); i >= 0 {
-			return s.fail(path, 0, fmt.Errorf("%w: path has a NUL byte at byte %d", ErrHeader, i))
-		}
-	}
-	if !known && flags&FlagIgnorable == 0 {
-		return s.fail(path, 0, fmt.Errorf("%w: unknown chunk type %q (flags %#02x)", ErrHeader, byte(typ), flags))
-	}
-	if typ == ChunkEOF {
-		delete(s.next, path)
-		seg.Header = s.hdr
+	seg.Type, seg.Flags, seg.Path, seg.Offset, seg.Sparse, seg.Map, seg.Payload = h.typ, h.flags, h.path, 0, h.typ == ChunkSparse, h.sparse, nil
+	seg.Header = s.hdr
+	if h.typ == ChunkEOF {
 		return nil
 	}
-
-	// Sparse map length, then payload length, offset and checksum.
-	var nmap uint32
-	if typ == ChunkSparse {
-		if err := s.readHdr(4); err != nil {
-			return s.fail(path, 0, readErr("sparse map length", err))
-		}
-		nmap = binary.LittleEndian.Uint32(s.hdr[len(s.hdr)-4:])
+	// Framed like a payload chunk (SPEC §B.2), an ignorable chunk of
+	// unknown type is read but not checked.
+	if err := s.readPayload(int(h.length)); err != nil {
+		return s.fail(h.path, h.off, readErr("payload", err))
 	}
-	if err := s.readHdr(payloadHeaderLen); err != nil {
-		return s.fail(path, 0, readErr("payload header", err))
-	}
-	b := s.hdr[len(s.hdr)-payloadHeaderLen:]
-	length := binary.LittleEndian.Uint64(b[0:8])
-	off := binary.LittleEndian.Uint64(b[8:16])
-	wantCRC := binary.LittleEndian.Uint32(b[16:20])
-	if length > uint64(s.max) {
-		return s.fail(path, off, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrTooLarge, length, s.max))
-	}
-	var crc uint32
-	if !known {
-		// Framed like a payload chunk (SPEC §B.2), not checked, not
-		// counted in any file's offset: the Reader skips these.
-		if err := s.readPayload(int(length)); err != nil {
-			return s.fail(path, off, readErr("payload", err))
-		}
-		seg.Header = s.hdr
+	if !h.known {
 		return nil
 	}
-	if typ == ChunkSparse {
-		var err error
-		if crc, err = s.readSparse(path, off, length, nmap); err != nil {
-			return err
-		}
-	}
-	want := s.next[path]
-	if off != want {
-		return s.fail(path, off, fmt.Errorf("%w: offset %d, want %d", ErrOrder, off, want))
-	}
-	end := off + length
-	for _, r := range seg.Map {
-		end += uint64(r.Skip)
-	}
-	if end < off || end > math.MaxInt64 {
-		return s.fail(path, off, fmt.Errorf("%w: file would end past 2^63 bytes", ErrHeader))
-	}
-	s.next[path] = end
-	if err := s.readPayload(int(length)); err != nil {
-		return s.fail(path, off, readErr("payload", err))
-	}
+	seg.Offset = int64(h.off)
 	if s.skip {
-		seg.Header, seg.Offset = s.hdr, int64(off)
 		return nil
 	}
-	if crc = crc32.Update(crc, crc32.IEEETable, seg.Payload); crc != wantCRC {
-		return s.fail(path, off, fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, crc, wantCRC))
+	if crc := crc32.Update(h.mapCRC, crc32.IEEETable, seg.Payload); crc != h.crc {
+		return s.fail(h.path, h.off, fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, crc, h.crc))
 	}
-	seg.Header, seg.Offset = s.hdr, int64(off)
 	return nil
 }
 
@@ -277,50 +187,4 @@ func (s *Scanner) readPayload(n int) error {
 	s.buf, err = s.readAppend(s.buf[:0], n)
 	s.seg.Payload = s.buf
 	return err
-}
-
-// readSparse reads the sparse map of a chunk with length payload bytes,
-// nmap entries, into s.hdr and seg.Map, and returns the CRC of its bytes.
-// It checks the map as Reader.readSparse does; the Reader's checks on nmap
-// bound the map to MaxSparseEntries entries and the payload limit.
-func (s *Scanner) readSparse(path string, off, length uint64, nmap uint32) (uint32, error) {
-	switch {
-	case nmap > MaxSparseEntries:
-		return 0, s.fail(path, off, fmt.Errorf("%w: sparse map of %d entries, limit %d", ErrTooLarge, nmap, MaxSparseEntries))
-	case uint64(nmap)*8 > uint64(s.max):
-		return 0, s.fail(path, off, fmt.Errorf("%w: sparse map of %d entries, limit %d bytes", ErrTooLarge, nmap, s.max))
-	case uint64(nmap) > length+1:
-		// Every entry but the last carries at least one payload byte.
-		return 0, s.fail(path, off, fmt.Errorf("%w: sparse map of %d entries for %d payload bytes", ErrHeader, nmap, length))
-	}
-	n := len(s.hdr)
-	// On a truncated map, the pieces the Reader would have read whole are
-	// checked first (its order): a bad entry in them is the error then.
-	rerr := s.readHdr(8 * int(nmap))
-	m := s.hdr[n:]
-	if rerr != nil {
-		m = m[:len(m)/sparseReadPiece*sparseReadPiece]
-	}
-	sm := s.smap[:0]
-	var sum uint64
-	for i := 0; len(m) > 0; m, i = m[8:], i+1 {
-		r := SparseRange{
-			Skip: binary.LittleEndian.Uint32(m),
-			Len:  binary.LittleEndian.Uint32(m[4:]),
-		}
-		if r.Len == 0 && i != int(nmap)-1 {
-			return 0, s.fail(path, off, fmt.Errorf("%w: sparse map entry %d of %d has no data", ErrHeader, i, nmap))
-		}
-		sm = append(sm, r)
-		sum += uint64(r.Len)
-	}
-	if rerr != nil {
-		return 0, s.fail(path, off, readErr("sparse map", rerr))
-	}
-	s.smap = sm
-	s.seg.Map = sm
-	if sum != length {
-		return 0, s.fail(path, off, fmt.Errorf("%w: sparse map covers %d bytes, payload has %d", ErrHeader, sum, length))
-	}
-	return crc32.ChecksumIEEE(s.hdr[n:]), nil
 }
