@@ -33,9 +33,12 @@ type header struct {
 }
 
 // end is the offset in the file just past the chunk's data and holes.
-func (h *header) end() uint64 {
-	end := h.off + h.length
-	for _, s := range h.sparse {
+func (h *header) end() uint64 { return fileEnd(h.off, h.length, h.sparse) }
+
+// fileEnd is off plus the payload length plus all holes of a sparse map.
+func fileEnd(off, length uint64, sparse []SparseRange) uint64 {
+	end := off + length
+	for _, s := range sparse {
 		end += uint64(s.Skip)
 	}
 	return end

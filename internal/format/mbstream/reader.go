@@ -98,13 +98,7 @@ type SparseRange struct {
 
 // End returns the offset in the file just past this chunk's data: Offset
 // plus the payload length plus all holes.
-func (c *Chunk) End() uint64 {
-	end := c.Offset + c.Length
-	for _, s := range c.Sparse {
-		end += uint64(s.Skip)
-	}
-	return end
-}
+func (c *Chunk) End() uint64 { return fileEnd(c.Offset, c.Length, c.Sparse) }
 
 // ReaderOptions tunes a Reader.
 type ReaderOptions struct {
