@@ -360,3 +360,68 @@ func TestExtractRandomFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestDirSinkRandomOps applies random writes, clones and punches, in any
+// order and overlapping, to a DirSink file and to a model in memory, and
+// compares the results.
+func TestDirSinkRandomOps(t *testing.T) {
+	s, base := newDirSink(t, DirSinkOptions{})
+	ref := refFile(t, base, "old", 64<<10)
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		name := fmt.Sprintf("f%d", seed)
+		f, err := s.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		grow := func(n int64) {
+			if int64(len(want)) < n {
+				want = append(want, make([]byte, n-int64(len(want)))...)
+			}
+		}
+		for range rng.IntN(30) + 1 {
+			off := rng.Int64N(128 << 10)
+			switch rng.IntN(3) {
+			case 0:
+				b := make([]byte, rng.IntN(9000)+1)
+				for i := range b {
+					b[i] = byte(rng.Uint32())
+				}
+				if _, err := f.WriteAt(b, off); err != nil {
+					t.Fatalf("seed %d: write: %v", seed, err)
+				}
+				grow(off + int64(len(b)))
+				copy(want[off:], b)
+			case 1:
+				n := rng.Int64N(9000) + 1
+				refOff := rng.Int64N(int64(len(ref)) - n)
+				if err := f.Clone(cloneOf(ref, "old", refOff, n, off)); err != nil {
+					t.Fatalf("seed %d: clone: %v", seed, err)
+				}
+				grow(off + n)
+				copy(want[off:], ref[refOff:refOff+n])
+			case 2:
+				n := rng.Int64N(20000) + 1
+				if err := f.Punch(off, n); err != nil {
+					t.Fatalf("seed %d: punch: %v", seed, err)
+				}
+				if off < int64(len(want)) {
+					clear(want[off:min(off+n, int64(len(want)))])
+				}
+			}
+		}
+		size := int64(len(want)) + rng.Int64N(5000)
+		grow(size)
+		if err := f.End(size); err != nil {
+			t.Fatalf("seed %d: end: %v", seed, err)
+		}
+		got, err := os.ReadFile(filepath.Join(base, "root", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("seed %d: file has %d bytes, want %d (contents differ)", seed, len(got), len(want))
+		}
+	}
+}
