@@ -37,7 +37,7 @@ rm -rf "$tmp/src"
 bytes=$(stat -c %s "$tmp/stream")
 
 echo "building the test binary" >&2
-$GO test -c -o "$tmp/mbstream.test" ./internal/stream/mbstream
+$GO test -c -o "$tmp/mbstream.test" ./internal/format/mbstream
 
 # report NAME TIMEFILE: print MB/s and max RSS from GNU time's output.
 report() {

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // BenchmarkRecvBuffer measures the joiner's receive path, a loopback

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // dialBudget bounds how long the donor retries connecting to the joiner.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/galeratest"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 )
 
 // These tests start real mariadbd + Galera nodes on loopback with our

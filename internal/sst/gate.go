@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/tlsx"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 )
 
 // dialFrom connects to hostPort from the loopback address src

@@ -15,10 +15,10 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
 

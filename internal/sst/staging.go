@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"wsrep_sst_mariabackup/internal/stream/qpress"
+	"wsrep_sst_mariabackup/internal/format/qpress"
 )
 
 // cleanDatadir is the stock order's cleanup when the data stream starts:

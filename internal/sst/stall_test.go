@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 )
 
 // fakeJoiner accepts the gtid stage and reads it all, then accepts the

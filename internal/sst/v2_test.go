@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/xfer"
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )

@@ -9,10 +9,10 @@ import (
 	"net"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
-	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/swap"
 	"wsrep_sst_mariabackup/internal/xfer"
 	"wsrep_sst_mariabackup/internal/xfer/manifest"

@@ -8,9 +8,8 @@
 // is not listening yet, a context-aware Copy, lz4 and zstd compression
 // compatible with the lz4 and zstd command-line tools (other compressor
 // commands run as filter processes), a token-bucket rate limit (pv -L) and
-// progress reporting in pv's format. The mbstream sub-package reads, writes
-// and extracts the MariaDB mbstream (xbstream) chunk format; qpress
-// decompresses the files of mariadb-backup --compress.
+// progress reporting in pv's format. The archive formats that travel
+// through these stages, mbstream and qpress, live under internal/format.
 //
 // The package deliberately knows nothing of Galera, my.cnf, the SST address
 // syntax or TLS: callers pass plain hosts, ports, commands and durations, and

@@ -550,7 +550,7 @@ func TestScanMbstreamCreate(t *testing.T) {
 // holding some tables, with --parallel so that the chunks of several files
 // interleave. It runs only with SST_INTEGRATION=1, under the shared lock:
 //
-//	flock /tmp/sst-integration.lock env SST_INTEGRATION=1 go test -count=1 -run TestScanMariadbBackup ./internal/stream/mbstream/
+//	flock /tmp/sst-integration.lock env SST_INTEGRATION=1 go test -count=1 -run TestScanMariadbBackup ./internal/format/mbstream/
 func TestScanMariadbBackup(t *testing.T) {
 	if os.Getenv("SST_INTEGRATION") != "1" {
 		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")

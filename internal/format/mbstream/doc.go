@@ -36,39 +36,25 @@
 // (xb_stream_write_data, xb_stream_flush, xb_stream_write_eof),
 // xbstream_read.cc.
 //
-// The Reader checks framing, checksums and per-file offsets, and refuses
-// empty paths and paths with a NUL byte, but does not judge other paths;
-// Extract writes files under a directory through os.Root and rejects
-// unsafe paths (see Extract). The package deliberately does not compress,
-// decompress, encrypt or decrypt.
+// # Reading, scanning, extracting
+//
+// The Reader (archive/tar's shape: Next, then Read the payload) and the
+// Scanner (whole chunks with their exact bytes, for forwarders such as the
+// v2 donor) share one header parser (header.go), so they accept the same
+// streams and fail with the same errors. Both check framing, checksums and
+// per-file offsets, and refuse empty paths and paths with a NUL byte, but
+// do not judge other paths.
+//
+// ExtractTo turns a stream into per-file operations on a Sink: create,
+// write at an offset, punch a hole, end; Extract does so on a DirSink, which
+// writes files under a directory through os.Root and refuses unsafe paths
+// (see Extract). A SinkFile can also clone a range of a reference file, the
+// joiner's old copy, checked against the hash the caller has; a stock
+// stream never asks for it. The DirSink clones by reading, checking and
+// writing the bytes; a filesystem clone (FICLONERANGE) plugs in at one
+// method.
+//
+// The package is a leaf: it imports nothing of this module, knows nothing
+// of Galera, connections or transfer v2, and deliberately does not
+// compress, decompress, encrypt or decrypt.
 package mbstream
-
-// Magic starts every chunk.
-const Magic = "XBSTCK01"
-
-// ChunkSize is the per-file buffer of the writer and the largest payload it
-// puts in one chunk, as XB_STREAM_MIN_CHUNK_SIZE in xbstream.h.
-const ChunkSize = 10 << 20
-
-// MaxPathLen is the longest path, in bytes, that stock readers accept
-// (xbstream_read.cc refuses path_len >= FN_REFLEN = 512).
-const MaxPathLen = 511
-
-// ChunkType is the type byte of a chunk.
-type ChunkType byte
-
-// Chunk types.
-const (
-	ChunkPayload ChunkType = 'P' // file data at an offset
-	ChunkEOF     ChunkType = 'E' // end of a file
-	ChunkSparse  ChunkType = 'S' // Percona sparse payload; never written here
-)
-
-// FlagIgnorable marks a chunk of unknown type that readers may skip.
-const FlagIgnorable = 0x01
-
-// Sizes of the fixed parts of a chunk.
-const (
-	headerLen        = len(Magic) + 1 + 1 + 4 // magic, flags, type, path_len
-	payloadHeaderLen = 8 + 8 + 4              // payload_len, payload_off, checksum
-)

@@ -1,6 +1,8 @@
 // Package qpress reads the qpress archives that mariadb-backup writes with
 // --compress, so the joiner can decompress them without the qpress tool,
-// which Debian does not package.
+// which Debian does not package. It is a file format, not a stream stage:
+// it sits with mbstream under internal/format and imports nothing of this
+// module; internal/sst decides when to decompress a directory.
 //
 // # Format
 //

@@ -49,13 +49,6 @@ type ExtractOptions struct {
 	onWait func()
 }
 
-// outWriter is what Extract writes a file through; *os.File in production.
-type outWriter interface {
-	io.WriterAt
-	Truncate(size int64) error
-	Close() error
-}
-
 // DefaultMemoryLimit is the payload memory Extract buffers by default:
 // room for the chunk being read while another is written. More does
 // not help: the reader only runs further ahead, and the data it leaves
@@ -101,13 +94,25 @@ type ExtractStats struct {
 // partial; the caller cleans up. Errors about a chunk are *ChunkError values naming
 // the path; filesystem errors keep their *fs.PathError inside, so that
 // errors.Is(err, syscall.ENOSPC) holds for a full disk.
+//
+// Extract is ExtractTo with a DirSink on dir.
 func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) (ExtractStats, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return ExtractStats{}, fmt.Errorf("mbstream: extract: %w", err)
 	}
 	defer root.Close()
+	sink := NewDirSink(root, DirSinkOptions{WriteBehind: opts.WriteBehind, create: opts.create})
+	return ExtractTo(ctx, r, sink, opts)
+}
 
+// ExtractTo reads an mbstream from r and applies it to sink as per-file
+// operations: Create at a file's first chunk, WriteAt for payloads, Punch
+// for the holes of sparse chunks, and End with the file's size at its
+// end-of-file chunk (Close for files still open when extraction fails). It
+// checks paths, orders and limits, runs workers and reports errors as
+// Extract does; opts.WriteBehind is the DirSink's business and is ignored.
+func ExtractTo(ctx context.Context, r io.Reader, sink Sink, opts ExtractOptions) (ExtractStats, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = 4
@@ -119,11 +124,9 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	x := &extractor{
-		root:   root,
-		create: opts.create,
+		sink:   sink,
 		cancel: cancel,
 		budget: newBudget(limit, opts.onWait),
-		behind: opts.WriteBehind,
 		// The budget lets at most this many ChunkSize buffers out at once.
 		free: make(chan []byte, max(1, limit/ChunkSize)),
 	}
@@ -185,12 +188,9 @@ func (o *writeOp) fail(err error) error {
 
 // extractor holds what the reading goroutine and the workers share.
 type extractor struct {
-	root   *os.Root
-	create func(name string) (outWriter, error) // nil: create under root
+	sink   Sink
 	cancel context.CancelCauseFunc
 	budget *budget
-	behind int64       // ExtractOptions.WriteBehind
-	dirs   sync.Map    // parent directories already created
 	free   chan []byte // ChunkSize buffers for reuse; never blocks
 	cur    *slab       // slab the reader carves payloads from, if any
 }
@@ -373,10 +373,8 @@ func (x *extractor) release(o *writeOp) {
 
 // outFile is a file a worker has open.
 type outFile struct {
-	f       outWriter
-	written int64 // end of the last data written
-	end     int64 // logical size so far, holes included
-	behind  int64 // start of the written data whose writeback is not started
+	f   SinkFile
+	end int64 // logical size so far, holes included
 }
 
 // work applies ops from q until q is closed. After the first failure (its
@@ -402,7 +400,7 @@ func (x *extractor) work(ctx context.Context, q <-chan *writeOp) {
 func (x *extractor) apply(files map[string]*outFile, o *writeOp) error {
 	f := files[o.path]
 	if o.create {
-		fh, err := x.open(o.path)
+		fh, err := x.sink.Create(o.path)
 		if err != nil {
 			return o.fail(err)
 		}
@@ -417,60 +415,32 @@ func (x *extractor) apply(files map[string]*outFile, o *writeOp) error {
 		if err := f.write(o); err != nil {
 			return o.fail(err)
 		}
-		if wb := x.behind; wb > 0 && f.written-f.behind >= wb {
-			startWriteback(f.f, f.behind, f.written-f.behind)
-			f.behind = f.written
-		}
 	}
 	if o.close {
 		delete(files, o.path)
-		var err error
-		if f.end > f.written {
-			if err = f.f.Truncate(f.end); err != nil {
-				err = fmt.Errorf("set size: %w", err)
-			}
-		}
-		if cerr := f.f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close: %w", cerr)
-		}
-		if err != nil {
+		if err := f.f.End(f.end); err != nil {
 			return o.fail(err)
 		}
 	}
 	return nil
 }
 
-// open makes the parent directories of name and creates the file.
-func (x *extractor) open(name string) (outWriter, error) {
-	if x.create != nil {
-		return x.create(name)
-	}
-	if dir := path.Dir(name); dir != "." {
-		if _, ok := x.dirs.Load(dir); !ok {
-			if err := x.root.MkdirAll(dir, 0o777); err != nil {
-				return nil, fmt.Errorf("create parent directory: %w", err)
-			}
-			x.dirs.Store(dir, struct{}{})
-		}
-	}
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
-	if err != nil {
-		return nil, fmt.Errorf("create: %w", err)
-	}
-	return f, nil
-}
-
-// write writes a payload or sparse chunk at its offset.
+// write writes a payload or sparse chunk at its offset, a sparse chunk's
+// skips as holes.
 func (f *outFile) write(o *writeOp) error {
 	if o.sparse == nil {
 		if _, err := f.f.WriteAt(o.data, o.off); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
-		f.written = o.off + int64(len(o.data))
 	} else {
 		pos, data := o.off, o.data
 		for _, s := range o.sparse {
-			pos += int64(s.Skip)
+			if s.Skip > 0 {
+				if err := f.f.Punch(pos, int64(s.Skip)); err != nil {
+					return err
+				}
+				pos += int64(s.Skip)
+			}
 			if s.Len == 0 {
 				continue
 			}
@@ -479,7 +449,6 @@ func (f *outFile) write(o *writeOp) error {
 			}
 			pos += int64(s.Len)
 			data = data[s.Len:]
-			f.written = pos
 		}
 	}
 	f.end = o.end

@@ -2,13 +2,10 @@ package mbstream
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"strings"
 )
 
@@ -101,13 +98,7 @@ type SparseRange struct {
 
 // End returns the offset in the file just past this chunk's data: Offset
 // plus the payload length plus all holes.
-func (c *Chunk) End() uint64 {
-	end := c.Offset + c.Length
-	for _, s := range c.Sparse {
-		end += uint64(s.Skip)
-	}
-	return end
-}
+func (c *Chunk) End() uint64 { return fileEnd(c.Offset, c.Length, c.Sparse) }
 
 // ReaderOptions tunes a Reader.
 type ReaderOptions struct {
@@ -133,22 +124,18 @@ type ReaderOptions struct {
 // error. The Reader buffers its input, so it may read past the last chunk
 // it returned. A Reader is not safe for concurrent use.
 type Reader struct {
+	parser
 	br   *bufio.Reader
-	max  int64
 	err  error // sticky
 	hdr  [headerLen + MaxPathLen + 4 + payloadHeaderLen]byte
 	skip []byte // scratch for discarding
 
-	index int64 // number of the current chunk; -1 before the first
-	pos   int64 // stream bytes consumed
-	start int64 // stream position of the current chunk
-	cur   *Chunk
+	pos int64 // stream bytes consumed
+	cur *Chunk
 
 	remaining uint64 // unread payload of the current chunk
 	crc       uint32 // running CRC of the current chunk
 	wantCRC   uint32
-
-	next map[string]uint64 // expected offset of the next chunk, per open file
 }
 
 // NewReader returns a Reader that reads a stream from r with default
@@ -162,12 +149,9 @@ func NewReaderOptions(r io.Reader, opts ReaderOptions) *Reader {
 	if opts.MaxPayload <= 0 {
 		opts.MaxPayload = DefaultMaxPayload
 	}
-	return &Reader{
-		br:    bufio.NewReaderSize(r, 64<<10),
-		max:   opts.MaxPayload,
-		index: -1,
-		next:  make(map[string]uint64),
-	}
+	rd := &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	rd.parser = newParser(rd, opts.MaxPayload, false, false)
+	return rd
 }
 
 // Next skips the rest of the current chunk, verifying its checksum, and
@@ -271,154 +255,25 @@ func (r *Reader) fail(path string, off uint64, err error) error {
 	return r.err
 }
 
-// readErr turns an end of input inside a chunk into ErrTruncated.
-func readErr(what string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: end of input in %s: %w", ErrTruncated, what, io.ErrUnexpectedEOF)
-	}
-	return fmt.Errorf("read %s: %w", what, err)
-}
-
-// readFull reads len(b) bytes of the current chunk.
-func (r *Reader) readFull(b []byte) error {
-	n, err := io.ReadFull(r.br, b)
-	r.pos += int64(n)
-	return err
+// frame reads n bytes of framing into the Reader's header buffer.
+func (r *Reader) frame(n int) ([]byte, error) {
+	b := r.hdr[:n]
+	k, err := io.ReadFull(r.br, b)
+	r.pos += int64(k)
+	return b[:k], err
 }
 
 // readHeader reads a chunk header. skip is true for an ignorable chunk of
 // unknown type, whose payload the caller must discard; r.cur is then set
 // to it with r.remaining its length.
 func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
-	r.index++
-	r.start = r.pos
 	r.cur = nil
-	h := r.hdr[:headerLen]
-	if err := r.readFull(h); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, false, io.EOF // clean end between chunks
-		}
-		return nil, false, r.fail("", 0, readErr("header", err))
+	h, err := r.parse(r.pos)
+	if err != nil {
+		return nil, false, err
 	}
-	if string(h[:len(Magic)]) != Magic {
-		return nil, false, r.fail("", 0, fmt.Errorf("%w: magic %q, want %q", ErrHeader, h[:len(Magic)], Magic))
-	}
-	flags, typ := h[8], ChunkType(h[9])
-	plen := binary.LittleEndian.Uint32(h[10:14])
-	if plen > MaxPathLen {
-		return nil, false, r.fail("", 0, fmt.Errorf("%w: path length %d, limit %d", ErrHeader, plen, MaxPathLen))
-	}
-	pb := r.hdr[headerLen : headerLen+int(plen)]
-	if err := r.readFull(pb); err != nil {
-		return nil, false, r.fail("", 0, readErr("path", err))
-	}
-	c = &Chunk{Path: string(pb), Type: typ, Flags: flags}
-	known := typ == ChunkPayload || typ == ChunkSparse || typ == ChunkEOF
-	if known {
-		// A path no writer can produce: the stock tools pass paths as C
-		// strings, so a NUL would silently cut the name short.
-		if plen == 0 {
-			return nil, false, r.fail("", 0, fmt.Errorf("%w: empty path", ErrHeader))
-		}
-		if i := bytes.IndexByte(pb, 0); i >= 0 {
-			return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: path has a NUL byte at byte %d", ErrHeader, i))
-		}
-	}
-	if !known && flags&FlagIgnorable == 0 {
-		return nil, false, r.fail(c.Path, 0, fmt.Errorf("%w: unknown chunk type %q (flags %#02x)", ErrHeader, byte(typ), flags))
-	}
-	if typ == ChunkEOF {
-		delete(r.next, c.Path)
-		return c, false, nil
-	}
-
-	// Sparse map length, then payload length, offset and checksum.
-	var nmap uint32
-	if typ == ChunkSparse {
-		b := r.hdr[:4]
-		if err := r.readFull(b); err != nil {
-			return nil, false, r.fail(c.Path, 0, readErr("sparse map length", err))
-		}
-		nmap = binary.LittleEndian.Uint32(b)
-	}
-	b := r.hdr[:payloadHeaderLen]
-	if err := r.readFull(b); err != nil {
-		return nil, false, r.fail(c.Path, 0, readErr("payload header", err))
-	}
-	c.Length = binary.LittleEndian.Uint64(b[0:8])
-	c.Offset = binary.LittleEndian.Uint64(b[8:16])
-	r.wantCRC = binary.LittleEndian.Uint32(b[16:20])
-	r.crc = 0
-	if !known {
-		// Both stock readers frame an ignorable chunk like a payload chunk
-		// (SPEC §B.2); we drop it. Its sparse map, if any, is not ours to
-		// parse, and it is not counted in any file's offset.
-		r.cur, r.remaining = c, c.Length
-		return c, true, nil
-	}
-	if c.Length > uint64(r.max) {
-		return nil, false, r.fail(c.Path, c.Offset, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrTooLarge, c.Length, r.max))
-	}
-	if typ == ChunkSparse {
-		if err := r.readSparse(c, nmap); err != nil {
-			return nil, false, err
-		}
-	}
-	want := r.next[c.Path]
-	if c.Offset != want {
-		return nil, false, r.fail(c.Path, c.Offset, fmt.Errorf("%w: offset %d, want %d", ErrOrder, c.Offset, want))
-	}
-	end := c.End()
-	if end < c.Offset || end > math.MaxInt64 {
-		return nil, false, r.fail(c.Path, c.Offset, fmt.Errorf("%w: file would end past 2^63 bytes", ErrHeader))
-	}
-	r.next[c.Path] = end
+	c = &Chunk{Path: h.path, Type: h.typ, Flags: h.flags, Offset: h.off, Length: h.length, Sparse: h.sparse}
 	r.cur, r.remaining = c, c.Length
-	return c, false, nil
-}
-
-// readSparse reads the sparse map of c, nmap entries, and starts the CRC
-// with its bytes. It allocates only the decoded map, 8 bytes an entry,
-// after checking nmap against MaxSparseEntries and the payload length.
-// sparseReadPiece is how much of a sparse map the Reader reads, and checks,
-// at a time: a whole number of entries in its header buffer. The Scanner
-// checks the same pieces, so that both report the same error.
-const sparseReadPiece = (headerLen + MaxPathLen + 4 + payloadHeaderLen) / 8 * 8
-
-func (r *Reader) readSparse(c *Chunk, nmap uint32) error {
-	switch {
-	case nmap > MaxSparseEntries:
-		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries, limit %d", ErrTooLarge, nmap, MaxSparseEntries))
-	case uint64(nmap)*8 > uint64(r.max):
-		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries, limit %d bytes", ErrTooLarge, nmap, r.max))
-	case uint64(nmap) > c.Length+1:
-		// Every entry but the last carries at least one payload byte.
-		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map of %d entries for %d payload bytes", ErrHeader, nmap, c.Length))
-	}
-	c.Sparse = make([]SparseRange, nmap)
-	r.crc = 0
-	var sum uint64
-	buf := r.hdr[:sparseReadPiece]
-	for i := 0; i < len(c.Sparse); {
-		m := buf[:min(len(buf), 8*(len(c.Sparse)-i))]
-		if err := r.readFull(m); err != nil {
-			return r.fail(c.Path, c.Offset, readErr("sparse map", err))
-		}
-		r.crc = crc32.Update(r.crc, crc32.IEEETable, m)
-		for ; len(m) > 0; m, i = m[8:], i+1 {
-			s := SparseRange{
-				Skip: binary.LittleEndian.Uint32(m),
-				Len:  binary.LittleEndian.Uint32(m[4:]),
-			}
-			if s.Len == 0 && i != len(c.Sparse)-1 {
-				return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map entry %d of %d has no data", ErrHeader, i, nmap))
-			}
-			c.Sparse[i] = s
-			sum += uint64(s.Len)
-		}
-	}
-	if sum != c.Length {
-		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: sparse map covers %d bytes, payload has %d", ErrHeader, sum, c.Length))
-	}
-	return nil
+	r.crc, r.wantCRC = h.mapCRC, h.crc
+	return c, !h.known, nil
 }

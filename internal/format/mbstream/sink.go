@@ -1,0 +1,292 @@
+package mbstream
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path"
+	"sync"
+)
+
+// ErrCloneMismatch means the bytes a Clone names in its reference file do
+// not have the CRC-32 or the content hash the Clone promised: the
+// reference file changed or the sender was wrong, and the file is not
+// built from guesses.
+var ErrCloneMismatch = errors.New("mbstream: referenced bytes differ")
+
+// Sink receives the files of an extracted stream as per-file operations.
+// ExtractTo calls Create once for each file, with a path that passed the
+// checks described at Extract, and then calls the returned file's methods
+// from one goroutine; different files are written concurrently, so Create
+// must be safe for concurrent use.
+type Sink interface {
+	// Create creates the new file name, a clean relative path, and
+	// returns it open for writing. An existing file is an error.
+	Create(name string) (SinkFile, error)
+}
+
+// SinkFile is one file being built. Offsets may come in any order; the
+// extractor of an mbstream sends them ascending. Every SinkFile ends with
+// one call of End (success) or Close (abandoned).
+type SinkFile interface {
+	// WriteAt writes p at offset off, as io.WriterAt.
+	WriteAt(p []byte, off int64) (int, error)
+	// Punch makes the n bytes at off a hole: they read as zeros and need
+	// no disk space.
+	Punch(off, n int64) error
+	// Clone copies the bytes of c's reference range to c.Off, after
+	// checking them against c's CRC-32 and content hash.
+	Clone(c Clone) error
+	// End gives the file its final size, size, and closes it; bytes past
+	// the last data written read as zeros (a hole).
+	End(size int64) error
+	// Close closes an unfinished file, after a failure.
+	Close() error
+}
+
+// Clone names a range of a reference file, the joiner's old copy of a
+// file, whose bytes go to offset Off of the file being built, and what
+// those bytes must be.
+type Clone struct {
+	Ref    string // reference file: a clean relative path, opened through DirSinkOptions.Refs
+	RefOff int64  // offset of the range in Ref
+	Len    int64  // bytes in the range, at most DefaultMaxPayload
+	Off    int64  // destination offset in the file being built
+	CRC    uint32 // CRC-32 (IEEE) of the bytes, always checked
+	// Sum is the caller's content hash of the bytes (transfer v2: the
+	// manifest's block hash), checked by DirSinkOptions.Verify.
+	Sum []byte
+}
+
+// DirSinkOptions tunes a DirSink.
+type DirSinkOptions struct {
+	// Refs opens reference files for clones, by path; an *os.Root on the
+	// reference directory confines them to it. nil refuses every clone.
+	Refs interface {
+		Open(name string) (*os.File, error)
+	}
+	// Verify, if set, checks the bytes b read for c against c.Sum and
+	// returns an error wrapping ErrCloneMismatch if they differ. The CRC
+	// is checked whether it is set or not.
+	Verify func(c Clone, b []byte) error
+	// WriteBehind, when positive, starts the kernel's writeback of each
+	// file every WriteBehind bytes written; see ExtractOptions.
+	WriteBehind int64
+
+	// create replaces opening files under the root, for tests.
+	create func(name string) (outWriter, error)
+}
+
+// DirSink is the Sink that writes files under a directory, opened as an
+// os.Root: names and symbolic links cannot lead outside it. Files are
+// created as Extract describes (parents 0777 and files 0660 before umask,
+// O_EXCL). A DirSink is safe for concurrent use; it does not close the
+// root.
+type DirSink struct {
+	root *os.Root
+	opts DirSinkOptions
+	dirs sync.Map // parent directories already created
+}
+
+// NewDirSink returns a Sink writing under root. The caller keeps root, and
+// opts.Refs, open until every file has ended.
+func NewDirSink(root *os.Root, opts DirSinkOptions) *DirSink {
+	return &DirSink{root: root, opts: opts}
+}
+
+// Create makes the parent directories of name and creates the file. Unsafe
+// names fail with ErrUnsafePath, an existing file with an error wrapping
+// fs.ErrExist.
+func (s *DirSink) Create(name string) (SinkFile, error) {
+	if err := checkExtractPath(name); err != nil {
+		return nil, err
+	}
+	f := &dirFile{sink: s}
+	if s.opts.create != nil {
+		w, err := s.opts.create(name)
+		if err != nil {
+			return nil, err
+		}
+		f.w = w
+		return f, nil
+	}
+	if dir := path.Dir(name); dir != "." {
+		if _, ok := s.dirs.Load(dir); !ok {
+			if err := s.root.MkdirAll(dir, 0o777); err != nil {
+				return nil, fmt.Errorf("create parent directory: %w", err)
+			}
+			s.dirs.Store(dir, struct{}{})
+		}
+	}
+	w, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
+	if err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	f.w = w
+	return f, nil
+}
+
+// outWriter is what a DirSink writes a file through; *os.File in
+// production.
+type outWriter interface {
+	io.WriterAt
+	Truncate(size int64) error
+	Close() error
+}
+
+// dirFile is a file of a DirSink.
+type dirFile struct {
+	sink    *DirSink
+	w       outWriter
+	written int64 // end of the data written
+	behind  int64 // start of the written data whose writeback is not started
+
+	ref     *os.File // reference file of the last clone, kept open
+	refPath string
+	buf     []byte // clone scratch
+}
+
+// WriteAt writes p at off and starts writeback when enough has gathered.
+func (f *dirFile) WriteAt(p []byte, off int64) (int, error) {
+	n, err := f.w.WriteAt(p, off)
+	if err != nil {
+		return n, err
+	}
+	f.written = max(f.written, off+int64(n))
+	if wb := f.sink.opts.WriteBehind; wb > 0 && f.written-f.behind >= wb {
+		startWriteback(f.w, f.behind, f.written-f.behind)
+		f.behind = f.written
+	}
+	return n, nil
+}
+
+// Punch leaves a hole. Past the data written so far, which is all an
+// mbstream's sparse chunks ask of a new file, there is nothing to do: End
+// sets the size. Over written data it deallocates the range.
+func (f *dirFile) Punch(off, n int64) error {
+	if n <= 0 || off >= f.written {
+		return nil
+	}
+	return punchHole(f.w, off, min(n, f.written-off))
+}
+
+// Clone reads c's range from its reference file, checks it, and writes
+// it: the bytes the sender left out are rebuilt from the joiner's own
+// copy, as transfer v2's reconstruction does. place is where a cloning
+// filesystem operation (FICLONERANGE) plugs in.
+func (f *dirFile) Clone(c Clone) error {
+	switch {
+	case c.Len <= 0 || c.RefOff < 0 || c.Off < 0:
+		return fmt.Errorf("clone %q: %d bytes at %d to %d: invalid range", c.Ref, c.Len, c.RefOff, c.Off)
+	case c.Len > DefaultMaxPayload:
+		return fmt.Errorf("%w: clone of %d bytes from %q, limit %d", ErrTooLarge, c.Len, c.Ref, DefaultMaxPayload)
+	}
+	src, err := f.open(c.Ref)
+	if err != nil {
+		return err
+	}
+	if int64(cap(f.buf)) < c.Len {
+		f.buf = make([]byte, c.Len)
+	}
+	b := f.buf[:c.Len]
+	if _, err := src.ReadAt(b, c.RefOff); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("clone: read %q at %d: %w", c.Ref, c.RefOff, err)
+	}
+	if got := crc32.ChecksumIEEE(b); got != c.CRC {
+		return fmt.Errorf("%w: %d bytes at %d of %q: CRC-32 %#08x, clone has %#08x", ErrCloneMismatch, c.Len, c.RefOff, c.Ref, got, c.CRC)
+	}
+	if v := f.sink.opts.Verify; v != nil {
+		if err := v(c, b); err != nil {
+			return err
+		}
+	}
+	return f.place(c, b)
+}
+
+// place puts the checked bytes b of clone c into the file: today by
+// writing them. A FICLONERANGE cloner would share the reference file's
+// extents instead where both offsets and the length are block-aligned, and
+// write b elsewhere.
+func (f *dirFile) place(c Clone, b []byte) error {
+	if _, err := f.WriteAt(b, c.Off); err != nil {
+		return fmt.Errorf("clone: write at %d: %w", c.Off, err)
+	}
+	return nil
+}
+
+// open returns the reference file name, keeping the last one open: a
+// file's clones mostly come from its own old copy.
+func (f *dirFile) open(name string) (*os.File, error) {
+	if f.ref != nil && f.refPath == name {
+		return f.ref, nil
+	}
+	if err := checkExtractPath(name); err != nil {
+		return nil, fmt.Errorf("clone from %q: %w", name, err)
+	}
+	refs := f.sink.opts.Refs
+	if refs == nil {
+		return nil, fmt.Errorf("clone from %q: no reference files", name)
+	}
+	r, err := refs.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("clone: open reference: %w", err)
+	}
+	f.closeRef()
+	f.ref, f.refPath = r, name
+	return r, nil
+}
+
+func (f *dirFile) closeRef() {
+	if f.ref != nil {
+		f.ref.Close()
+		f.ref = nil
+	}
+}
+
+// End sets the size if the data written ends before it, then closes the
+// file; it returns the first error.
+func (f *dirFile) End(size int64) error {
+	f.closeRef()
+	var err error
+	if size > f.written {
+		if err = f.w.Truncate(size); err != nil {
+			err = fmt.Errorf("set size: %w", err)
+		}
+	}
+	if cerr := f.w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close: %w", cerr)
+	}
+	return err
+}
+
+// Close closes the file as it is.
+func (f *dirFile) Close() error {
+	f.closeRef()
+	return f.w.Close()
+}
+
+// writeZeros writes n zero bytes to f at off, for punchHole where the
+// filesystem cannot punch.
+func writeZeros(f outWriter, off, n int64) error {
+	zero := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zero)))
+		if _, err := f.WriteAt(zero[:k], off); err != nil {
+			return wrapPunch(off, err)
+		}
+		off, n = off+k, n-k
+	}
+	return nil
+}
+
+func wrapPunch(off int64, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("punch hole at %d: %w", off, err)
+}
