@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrCloneMismatch means the bytes a Clone names in its reference file do
@@ -74,6 +75,16 @@ type DirSinkOptions struct {
 	// WriteBehind, when positive, starts the kernel's writeback of each
 	// file every WriteBehind bytes written; see ExtractOptions.
 	WriteBehind int64
+	// CloneRange, if set, shares the n checked bytes at srcOff of src
+	// with dst at dstOff instead of writing them (reflink.CloneRange:
+	// FICLONERANGE on XFS and btrfs), for clones whose offsets and length
+	// are multiples of CloneAlign. It returns false, and no error, where
+	// the filesystem cannot share them; the DirSink then writes the bytes,
+	// and stops trying for its other clones.
+	CloneRange func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (bool, error)
+	// CloneAlign is the alignment CloneRange needs (the filesystem's
+	// block size); 0 means 4096.
+	CloneAlign int64
 
 	// create replaces opening files under the root, for tests.
 	create func(name string) (outWriter, error)
@@ -88,7 +99,14 @@ type DirSink struct {
 	root *os.Root
 	opts DirSinkOptions
 	dirs sync.Map // parent directories already created
+
+	noClone atomic.Bool  // CloneRange said the filesystem cannot share blocks
+	cloned  atomic.Int64 // bytes shared by CloneRange
 }
+
+// Cloned returns how many bytes of clones were shared with their
+// reference files by DirSinkOptions.CloneRange rather than written.
+func (s *DirSink) Cloned() int64 { return s.cloned.Load() }
 
 // NewDirSink returns a Sink writing under root. The caller keeps root, and
 // opts.Refs, open until every file has ended.
@@ -172,10 +190,10 @@ func (f *dirFile) Punch(off, n int64) error {
 	return punchHole(f.w, off, min(n, f.written-off))
 }
 
-// Clone reads c's range from its reference file, checks it, and writes
+// Clone reads c's range from its reference file, checks it, and places
 // it: the bytes the sender left out are rebuilt from the joiner's own
-// copy, as transfer v2's reconstruction does. place is where a cloning
-// filesystem operation (FICLONERANGE) plugs in.
+// copy, as transfer v2's reconstruction does, shared with the reference
+// file where DirSinkOptions.CloneRange can (see place).
 func (f *dirFile) Clone(c Clone) error {
 	switch {
 	case c.Len <= 0 || c.RefOff < 0 || c.Off < 0:
@@ -205,18 +223,51 @@ func (f *dirFile) Clone(c Clone) error {
 			return err
 		}
 	}
-	return f.place(c, b)
+	return f.place(c, src, b)
 }
 
-// place puts the checked bytes b of clone c into the file: today by
-// writing them. A FICLONERANGE cloner would share the reference file's
-// extents instead where both offsets and the length are block-aligned, and
-// write b elsewhere.
-func (f *dirFile) place(c Clone, b []byte) error {
+// place puts the checked bytes b of clone c, read from src, into the
+// file: where DirSinkOptions.CloneRange is set, the range is aligned and
+// the file is an *os.File, by sharing src's blocks (nothing written);
+// otherwise by writing b.
+func (f *dirFile) place(c Clone, src *os.File, b []byte) error {
+	if f.share(c, src) {
+		f.written = max(f.written, c.Off+c.Len)
+		return nil
+	}
 	if _, err := f.WriteAt(b, c.Off); err != nil {
 		return fmt.Errorf("clone: write at %d: %w", c.Off, err)
 	}
 	return nil
+}
+
+// share tries to clone c by sharing blocks; false means "write it".
+func (f *dirFile) share(c Clone, src *os.File) bool {
+	s := f.sink
+	clone := s.opts.CloneRange
+	if clone == nil || s.noClone.Load() {
+		return false
+	}
+	dst, ok := f.w.(*os.File)
+	if !ok {
+		return false
+	}
+	align := s.opts.CloneAlign
+	if align <= 0 {
+		align = 4096
+	}
+	if c.Off%align != 0 || c.RefOff%align != 0 || c.Len%align != 0 {
+		return false
+	}
+	done, err := clone(dst, c.Off, src, c.RefOff, c.Len)
+	if err != nil || !done {
+		// Not on this filesystem (or not between these two): write
+		// this clone and every later one.
+		s.noClone.Store(true)
+		return false
+	}
+	s.cloned.Add(c.Len)
+	return true
 }
 
 // open returns the reference file name, keeping the last one open: a
