@@ -1,7 +1,8 @@
 // Command wsrep_sst_mariabackup is a drop-in replacement for MariaDB
 // Galera's wsrep_sst_mariabackup script. mysqld runs it with the stock
-// argv (see README.md); "explain", "version" and "help" are subcommands
-// for people (help.go).
+// argv (see README.md). The subcommands are for people: "explain",
+// "version" and "help" (help.go), "check" (check.go), and the manual SST
+// pair "receive" and "send" (manual.go).
 package main
 
 import (

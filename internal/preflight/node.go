@@ -13,15 +13,16 @@ import (
 	"syscall"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/swap"
 )
 
 // Names in the datadir, as internal/sst uses them.
 const (
-	swapJournal    = "sst_swap.journal" // sst/keep.go
-	progressMarker = "sst_in_progress"  // sst/datadir.go
-	stagingDir     = ".sst"
-	pidFile        = "wsrep_sst.pid"
+	swapJournal    = sstdir.SwapJournal
+	progressMarker = sstdir.InProgress
+	stagingDir     = sstdir.Staging
+	pidFile        = sstdir.PidFile
 )
 
 // port checks that the joiner can listen on its SST port. Like the

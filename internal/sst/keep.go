@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
 )
@@ -17,7 +18,7 @@ import (
 // swapJournal is the keep-the-datadir journal, in the datadir: a crash
 // during the swap leaves it, and the next run finishes or undoes the swap
 // before anything else.
-const swapJournal = "sst_swap.journal"
+const swapJournal = sstdir.SwapJournal
 
 // recoverSwap finishes or undoes a swap that a crash interrupted. It runs
 // right after the lock is taken, before anything else touches the
@@ -49,7 +50,7 @@ type targets struct {
 
 func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
 	t := targets{datadir: datadir, keep: keep,
-		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
+		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, sstdir.PidFile), filepath.Join(datadir, progressMarker)}}
 	// The status file may live in a directory the SST manages; it is
 	// rewritten through temporary files (status.tempPattern) while the
 	// swap runs.

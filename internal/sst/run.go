@@ -42,9 +42,6 @@ type Params struct {
 	DialBudget time.Duration
 }
 
-// Run performs one SST or IST in the role the configuration names. It
-// returns nil only after the final protocol line has been printed; any
-// error carries its exit code (see ExitCode).
 // MemoryLimit is the Go heap limit the program sets for itself
 // (runtime/debug.SetMemoryLimit, unless GOMEMLIMIT says otherwise): a soft
 // bound that makes the collector return memory instead of letting the
@@ -61,6 +58,9 @@ func raiseMemoryLimit(n int64) {
 	}
 }
 
+// Run performs one SST or IST in the role the configuration names. It
+// returns nil only after the final protocol line has been printed; any
+// error carries its exit code (see ExitCode).
 func Run(ctx context.Context, p Params) (err error) {
 	if p.Redact == nil {
 		p.Redact = nopSecrets{}
