@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/sst"
 )
 
@@ -31,7 +32,7 @@ func main() {
 // run is main without the process: search, when non-nil, replaces the
 // default option-file search list (tests keep away from /etc with it).
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []string) int {
-	h := sst.NewLogHandler(stderr, slog.LevelInfo)
+	h := logx.NewHandler(stderr, slog.LevelInfo)
 	log := slog.New(h)
 	args := argv[1:]
 	cmd := "sst"
@@ -81,7 +82,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		fmt.Fprintf(stdout, "%s\n", out)
 		return 0
 	}
-	startSyslog(h, cfg, sst.DefaultSyslogSocket)
+	startSyslog(h, cfg, logx.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
 		Config: cfg,
 		Stdout: stdout,

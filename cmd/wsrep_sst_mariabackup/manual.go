@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/sst"
 )
 
@@ -35,14 +36,14 @@ var (
 
 // manual runs "receive" or "send"; search replaces the option-file search
 // list when non-nil (tests).
-func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandler, search []string) int {
+func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler, search []string) int {
 	var bar *sst.ProgressBar
 	if isTerminal(stderr) {
 		// Log lines go above the bar; nothing has been logged or
 		// learnt by h yet, so a new handler loses nothing.
 		bar = sst.NewProgressBar(stderr)
 		stderr = bar
-		h = sst.NewLogHandler(bar, slog.LevelInfo)
+		h = logx.NewHandler(bar, slog.LevelInfo)
 	}
 	log := slog.New(h)
 	s := manualReceive

@@ -18,7 +18,7 @@ import (
 
 // Secrets is where Run registers secrets it makes or reads at run time
 // (the joiner's VERIFY_* secret, the encrypt=1 key), so the logger can
-// scrub them. *LogHandler implements it.
+// scrub them. *logx.Handler implements it.
 type Secrets interface {
 	AddSecret(s string)
 }
@@ -131,7 +131,7 @@ func (s *session) prologue() (datadir string, err error) {
 	return datadir, nil
 }
 
-// redactor is a Secrets that also scrubs text, as *LogHandler does.
+// redactor is a Secrets that also scrubs text, as *logx.Handler does.
 type redactor interface {
 	Redact(s string) string
 }
