@@ -9,6 +9,7 @@ import (
 
 	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // The manual SST subcommands: receive on the stopped joiner, send on the
@@ -37,11 +38,11 @@ var (
 // manual runs "receive" or "send"; search replaces the option-file search
 // list when non-nil (tests).
 func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler, search []string) int {
-	var bar *sst.ProgressBar
+	var bar *ui.ProgressBar
 	if isTerminal(stderr) {
 		// Log lines go above the bar; nothing has been logged or
 		// learnt by h yet, so a new handler loses nothing.
-		bar = sst.NewProgressBar(stderr)
+		bar = ui.NewProgressBar(stderr)
 		stderr = bar
 		h = logx.NewHandler(bar, slog.LevelInfo)
 	}

@@ -15,6 +15,7 @@ import (
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // Names in the datadir, as internal/sst uses them.
@@ -210,7 +211,7 @@ func (c *checker) spaceFor(path string, free, old int64, mode string) {
 	if free >= want || old == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, swap.Bytes(free), swap.Bytes(old), swap.Bytes(want))
+	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, ui.Bytes(free), ui.Bytes(old), ui.Bytes(want))
 	switch mode {
 	case "1":
 		c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)

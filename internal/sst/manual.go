@@ -16,11 +16,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
-	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/ui"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
 
@@ -73,7 +72,7 @@ type ManualParams struct {
 	AsOwner bool
 	// Progress, when non-nil, draws the data stage's progress (a
 	// terminal); otherwise the option files' progress setting applies.
-	Progress *ProgressBar
+	Progress *ui.ProgressBar
 }
 
 // Position is a Galera position: the cluster state UUID and a seqno.
@@ -224,7 +223,7 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 			p.notice(readyNotice(addr, cfg.Args))
 			return
 		}
-		if !p.Progress.protocol(line) {
+		if !barProtocol(p.Progress, line) {
 			final = line
 		}
 	}}
@@ -521,7 +520,7 @@ func Send(ctx context.Context, p ManualParams) error {
 			p.Log.Info("Sent; the donor was at " + g + " when it started")
 			return
 		}
-		p.Progress.protocol(line)
+		barProtocol(p.Progress, line)
 	}}
 	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
 	p.Progress.Finish()
@@ -573,55 +572,9 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 	return st, nil
 }
 
-// ProgressBar draws a one-line progress bar with rate and ETA on a
-// terminal, from the "total" and "complete" lines a run with --progress 1
-// prints (about once a second). It is also the terminal's writer for log
-// lines: each one clears the bar and is written whole; the next update
-// draws the bar below it. Safe for concurrent use.
-type ProgressBar struct {
-	mu      sync.Mutex
-	w       io.Writer
-	now     func() time.Time
-	total   int64
-	done    int64
-	shown   bool        // the bar is on the screen (no newline after it)
-	samples []barSample // recent (time, bytes), for the rate
-	last    time.Time   // when the bar was last drawn
-}
-
-type barSample struct {
-	t time.Time
-	n int64
-}
-
-// barWindow is how far back the rate looks; barWidth is the bar's width
-// in cells.
-const (
-	barWindow = 5 * time.Second
-	barWidth  = 30
-)
-
-// NewProgressBar returns a bar drawing on w (a terminal).
-func NewProgressBar(w io.Writer) *ProgressBar {
-	return &ProgressBar{w: w, now: time.Now}
-}
-
-// Write writes log lines above the bar.
-func (b *ProgressBar) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shown {
-		// The next update draws the bar again below the line; one
-		// that has stopped (the stream is over) is not drawn again.
-		fmt.Fprint(b.w, "\r\033[K")
-		b.shown = false
-	}
-	return b.w.Write(p)
-}
-
-// protocol takes a protocol line; it reports whether it was one of the
-// bar's.
-func (b *ProgressBar) protocol(line string) bool {
+// barProtocol hands the bar's protocol lines ("total N", "complete N") to
+// b; it reports whether line was one of them.
+func barProtocol(b *ui.ProgressBar, line string) bool {
 	if b == nil {
 		return false
 	}
@@ -635,84 +588,11 @@ func (b *ProgressBar) protocol(line string) bool {
 			return false
 		}
 		if k == "total " {
-			b.setTotal(n)
+			b.SetTotal(n)
 		} else {
-			b.update(n)
+			b.Update(n)
 		}
 		return true
 	}
 	return false
-}
-
-func (b *ProgressBar) setTotal(n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.total = n
-}
-
-func (b *ProgressBar) update(done int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := b.now()
-	b.done = done
-	b.samples = append(b.samples, barSample{t, done})
-	for len(b.samples) > 2 && t.Sub(b.samples[0].t) > barWindow {
-		b.samples = b.samples[1:]
-	}
-	if b.shown && t.Sub(b.last) < 200*time.Millisecond {
-		return
-	}
-	b.last = t
-	fmt.Fprint(b.w, "\r\033[K"+b.line())
-	b.shown = true
-}
-
-// Finish ends the bar's line, leaving its last state on the screen.
-func (b *ProgressBar) Finish() {
-	if b == nil {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shown {
-		fmt.Fprint(b.w, "\r\033[K"+b.line()+"\n")
-		b.shown = false
-	}
-}
-
-// line renders the bar, e.g.
-// "[=========>                    ]  31%  1.2 GiB / 3.9 GiB  85.3 MiB/s  ETA 0:32".
-func (b *ProgressBar) line() string {
-	var rate float64
-	if n := len(b.samples); n >= 2 {
-		first, last := b.samples[0], b.samples[n-1]
-		if d := last.t.Sub(first.t).Seconds(); d > 0 {
-			rate = float64(last.n-first.n) / d
-		}
-	}
-	speed := "--"
-	if rate > 0 {
-		speed = swap.Bytes(int64(rate))
-	}
-	if b.total <= 0 {
-		return fmt.Sprintf("%s  %s/s", swap.Bytes(b.done), speed)
-	}
-	frac := float64(b.done) / float64(b.total)
-	if frac > 1 {
-		frac = 1 // the donor's total is an estimate
-	}
-	fill := int(frac * barWidth)
-	bar := strings.Repeat("=", fill)
-	if fill < barWidth {
-		bar += ">" + strings.Repeat(" ", barWidth-fill-1)
-	}
-	eta := "--:--"
-	if rate > 0 && b.done < b.total {
-		s := int(float64(b.total-b.done)/rate + 0.5)
-		eta = fmt.Sprintf("%d:%02d", s/60, s%60)
-		if s >= 3600 {
-			eta = fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
-		}
-	}
-	return fmt.Sprintf("[%s] %3d%%  %s / %s  %s/s  ETA %s", bar, int(frac*100), swap.Bytes(b.done), swap.Bytes(b.total), speed, eta)
 }
