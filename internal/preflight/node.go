@@ -29,7 +29,7 @@ const (
 // port checks that the joiner can listen on its SST port. Like the
 // script's socat it listens on every address.
 func (c *checker) port() {
-	a, err := config.ParseArgs(c.argv("joiner"), c.getenv)
+	a, err := c.manual("joiner").Args(c.getenv)
 	if err != nil {
 		c.problem("the joiner's address: %v", "correct wsrep_sst_receive_address or wsrep_node_address in [mysqld]", err)
 		return
