@@ -8,12 +8,13 @@ import (
 	"os"
 
 	"wsrep_sst_mariabackup/internal/logx"
+	"wsrep_sst_mariabackup/internal/operator"
 	"wsrep_sst_mariabackup/internal/sst"
 	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // The manual SST subcommands: receive on the stopped joiner, send on the
-// running donor (internal/sst/manual.go does the work).
+// running donor (internal/operator does the work).
 var (
 	manualReceive = subcommand{
 		name:     "receive",
@@ -52,7 +53,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler
 		s = manualSend
 	}
 	fs := newFlagSet(s)
-	p := sst.ManualParams{Search: search, Log: log, Redact: h, Notice: stderr, Progress: bar}
+	p := operator.Params{Search: search, Log: log, Redact: h, Notice: stderr, Progress: bar}
 	fs.StringVar(&p.Datadir, "datadir", "", "the datadir (receive: required; send: default [mysqld] datadir)")
 	fs.StringVar(&p.DefaultsFile, "defaults-file", "", "read only this option file")
 	if cmd == "receive" {
@@ -82,9 +83,9 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler
 	var err error
 	p.AsOwner = true
 	if cmd == "receive" {
-		_, err = sst.Receive(ctx, p)
+		_, err = operator.Receive(ctx, p)
 	} else {
-		err = sst.Send(ctx, p)
+		err = operator.Send(ctx, p)
 	}
 	if err != nil {
 		log.Error(h.Redact(err.Error()))

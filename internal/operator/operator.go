@@ -1,4 +1,4 @@
-package sst
+package operator
 
 import (
 	"bufio"
@@ -14,29 +14,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/proc"
+	"wsrep_sst_mariabackup/internal/sst"
 	"wsrep_sst_mariabackup/internal/ui"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
-
-// Manual SST: the "receive" and "send" subcommands run the joiner and
-// donor flows of Run for an operator, with an argv synthesized the way
-// mysqld would pass it, so that option files, transport, TLS, compression
-// and keep-the-datadir behave exactly as in an SST mysqld starts. What
-// mysqld would do around the script is done here instead: find the
-// donor's position, and on the joiner give the files to the datadir's
-// owner and write grastate.dat so that the node joins with IST.
 
 // DefaultSSTPort is the port a manual receive listens on without --listen
 // (the script's default, WSREP_SST_OPT_PORT).
 const DefaultSSTPort = "4444"
 
-// ManualParams are the inputs of Receive and Send.
-type ManualParams struct {
+// Params are the inputs of Receive and Send.
+type Params struct {
 	// Program is argv[0] (its base name gives the SST method name).
 	Program string
 	// Datadir is the joiner's datadir (receive, required) or the donor's
@@ -57,7 +49,7 @@ type ManualParams struct {
 	Getenv func(string) string
 	// Log receives the log lines; Redact (may be nil) learns secrets.
 	Log    *slog.Logger
-	Redact Secrets
+	Redact sst.Secrets
 	// Notice receives the lines an operator must read unredacted (the
 	// command to run on the donor, which may carry the joiner's secret);
 	// nil means Log.
@@ -122,37 +114,14 @@ func validUUID(s string) bool {
 	return true
 }
 
-// protoCapture is the stdout of a manual run: it splits the protocol
-// lines and hands each to fn.
-type protoCapture struct {
-	mu  sync.Mutex
-	buf []byte
-	fn  func(line string)
-}
-
-func (c *protoCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf = append(c.buf, p...)
-	for {
-		i := bytes.IndexByte(c.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(c.buf[:i])
-		c.buf = c.buf[i+1:]
-		c.fn(line)
-	}
-}
-
-func (p *ManualParams) getenv(k string) string {
+func (p *Params) getenv(k string) string {
 	if p.Getenv != nil {
 		return p.Getenv(k)
 	}
 	return os.Getenv(k)
 }
 
-func (p *ManualParams) notice(line string) {
+func (p *Params) notice(line string) {
 	if p.Notice != nil {
 		fmt.Fprintln(p.Notice, line)
 		return
@@ -160,8 +129,8 @@ func (p *ManualParams) notice(line string) {
 	p.Log.Info(line)
 }
 
-func (p *ManualParams) load(ctx context.Context, argv []string, getenv func(string) string) (*config.Config, error) {
-	cfg, err := config.Load(ctx, config.LoadParams{Program: p.Program, Argv: argv, Search: p.Search, Getenv: getenv, Secrets: p.Redact})
+func (p *Params) load(ctx context.Context, m config.Manual, getenv func(string) string) (*config.Config, error) {
+	cfg, err := m.Load(ctx, config.LoadParams{Program: p.Program, Search: p.Search, Getenv: getenv, Secrets: p.Redact})
 	if err != nil {
 		return nil, err
 	}
@@ -176,13 +145,13 @@ func (p *ManualParams) load(ctx context.Context, argv []string, getenv func(stri
 // back), gives every file to the owner of the datadir, and writes
 // grastate.dat with the position of the received backup. It returns that
 // position; errors carry an exit code (see ExitCode).
-func Receive(ctx context.Context, p ManualParams) (Position, error) {
+func Receive(ctx context.Context, p Params) (Position, error) {
 	if p.Datadir == "" {
-		return Position{}, errorf(ExitInvalid, "receive: --datadir is required")
+		return Position{}, sst.Errorf(sst.ExitInvalid, "receive: --datadir is required")
 	}
 	datadir, err := filepath.Abs(p.Datadir)
 	if err != nil {
-		return Position{}, errorf(ExitInvalid, "receive: --datadir: %w", err)
+		return Position{}, sst.Errorf(sst.ExitInvalid, "receive: --datadir: %w", err)
 	}
 	listen := p.Listen
 	if listen == "" {
@@ -194,40 +163,28 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 		return Position{}, err
 	}
 	if pid, locked := lockedBy(filepath.Join(datadir, "ibdata1")); locked {
-		return Position{}, errorf(ExitAlready, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
+		return Position{}, sst.Errorf(sst.ExitAlready, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
 	}
 	uid, gid, err := ownerOf(datadir)
 	if err != nil {
-		return Position{}, errorf(ExitNoEnt, "receive: %w", err)
+		return Position{}, sst.Errorf(sst.ExitNoEnt, "receive: %w", err)
 	}
 	if p.AsOwner && os.Geteuid() == 0 && uid > 0 {
 		if err := dropPrivileges(uid, gid); err != nil {
-			return Position{}, errorf(ExitGeneric, "receive: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+			return Position{}, sst.Errorf(sst.ExitGeneric, "receive: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
 		}
 		p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would", datadir, uid, gid))
 	}
-	argv := []string{"--role", "joiner", "--address", listen, "--datadir", datadir}
-	if p.Progress != nil {
-		argv = append(argv, "--progress", "1")
-	}
-	if p.DefaultsFile != "" {
-		argv = append(argv, "--defaults-file", p.DefaultsFile)
-	}
-	cfg, err := p.load(ctx, argv, p.getenv)
+	m := config.Manual{Role: "joiner", Address: listen, Datadir: datadir, DefaultsFile: p.DefaultsFile, Progress: p.Progress != nil}
+	cfg, err := p.load(ctx, m, p.getenv)
 	if err != nil {
 		return Position{}, err
 	}
 	var final string
-	out := &protoCapture{fn: func(line string) {
-		if addr, ok := strings.CutPrefix(line, "ready "); ok {
-			p.notice(readyNotice(addr, cfg.Args))
-			return
-		}
-		if !barProtocol(p.Progress, line) {
-			final = line
-		}
-	}}
-	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	ev := p.progressEvents()
+	ev.Ready = func(addr string) { p.notice(readyNotice(addr, cfg.Args)) }
+	ev.Position = func(pos string) { final = pos }
+	err = sst.Run(ctx, sst.Params{Config: cfg, Stdout: io.Discard, Log: p.Log, Redact: p.Redact, Events: ev})
 	p.Progress.Finish()
 	if err != nil {
 		return Position{}, err
@@ -241,10 +198,10 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 	}
 	p.Log.Info(fmt.Sprintf("Position of the received data (%s): %s", src, pos))
 	if err := chownTree(datadir, uid, gid); err != nil {
-		return Position{}, errorf(ExitGeneric, "give %s to uid %d gid %d: %w", datadir, uid, gid, err)
+		return Position{}, sst.Errorf(sst.ExitGeneric, "give %s to uid %d gid %d: %w", datadir, uid, gid, err)
 	}
 	if err := writeGrastate(datadir, pos, uid, gid); err != nil {
-		return Position{}, errorf(ExitNoEnt, "write grastate.dat: %w", err)
+		return Position{}, sst.Errorf(sst.ExitNoEnt, "write grastate.dat: %w", err)
 	}
 	p.Log.Info(fmt.Sprintf("Wrote %s (seqno %d, safe_to_bootstrap: 0): start the server; it joins the cluster with IST", filepath.Join(datadir, "grastate.dat"), pos.Seqno))
 	return pos, nil
@@ -253,10 +210,10 @@ func Receive(ctx context.Context, p ManualParams) (Position, error) {
 // defaultListen is where receive listens without --listen: the node's
 // wsrep_sst_receive_address, as for an SST mysqld starts, unless it is
 // unset or AUTO; then all interfaces, port 4444.
-func defaultListen(p ManualParams) (string, error) {
+func defaultListen(p Params) (string, error) {
 	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
 	if err != nil {
-		return "", withCode(ExitNoEnt, err)
+		return "", sst.WithCode(sst.ExitNoEnt, err)
 	}
 	if o, ok := files.Lookup("--mysqld", "wsrep-sst-receive-address"); ok && !strings.EqualFold(o.Value, "AUTO") {
 		return o.Value, nil
@@ -267,24 +224,24 @@ func defaultListen(p ManualParams) (string, error) {
 // checkListen refuses an address the joiner flow would misread.
 func checkListen(listen string) error {
 	if strings.ContainsAny(listen, "/@ ") {
-		return errorf(ExitInvalid, "receive: --listen %q: want ADDR[:PORT]", listen)
+		return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: want ADDR[:PORT]", listen)
 	}
 	host, port := listen, ""
 	if strings.HasPrefix(listen, "[") {
 		i := strings.Index(listen, "]")
 		if i < 0 {
-			return errorf(ExitInvalid, "receive: --listen %q: unclosed '['", listen)
+			return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: unclosed '['", listen)
 		}
 		host, port = listen[:i+1], strings.TrimPrefix(listen[i+1:], ":")
 	} else if strings.Count(listen, ":") == 1 {
 		host, port, _ = strings.Cut(listen, ":")
 	}
 	if host == "" {
-		return errorf(ExitInvalid, "receive: --listen %q: no address (use 0.0.0.0:PORT for all interfaces)", listen)
+		return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: no address (use 0.0.0.0:PORT for all interfaces)", listen)
 	}
 	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			return errorf(ExitInvalid, "receive: --listen %q: port must be 1-65535", listen)
+			return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: port must be 1-65535", listen)
 		}
 	}
 	return nil
@@ -312,18 +269,16 @@ func readyNotice(addr string, a *config.Args) string {
 // backupPosition reads the galera info file of the received backup, and
 // falls back on the joiner's final line.
 func backupPosition(datadir, final string) (Position, string, error) {
-	if f, err := findInfoFile(datadir); err == nil {
-		if line, err := firstLine(f); err == nil {
-			pos, err := ParsePosition(line)
-			if err != nil {
-				return Position{}, "", errorf(ExitPipe, "%s: %w", f, err)
-			}
-			return pos, filepath.Base(f), nil
+	if f, line, err := sst.GaleraInfo(datadir); err == nil {
+		pos, err := ParsePosition(line)
+		if err != nil {
+			return Position{}, "", sst.Errorf(sst.ExitPipe, "%s: %w", f, err)
 		}
+		return pos, filepath.Base(f), nil
 	}
 	pos, err := ParsePosition(final)
 	if err != nil {
-		return Position{}, "", errorf(ExitPipe, "no galera info in the received data and no position from the donor: %w", err)
+		return Position{}, "", sst.Errorf(sst.ExitPipe, "no galera info in the received data and no position from the donor: %w", err)
 	}
 	return pos, "from the donor", nil
 }
@@ -427,16 +382,16 @@ func writeGrastate(datadir string, pos Position, uid, gid int) error {
 // position, and runs the donor flow to the joiner at p.To. The SST user
 // is WSREP_SST_OPT_AUTH, else [mysqld] wsrep_sst_auth, else [sst]
 // wsrep-sst-auth, as for mysqld's SST.
-func Send(ctx context.Context, p ManualParams) error {
+func Send(ctx context.Context, p Params) error {
 	if p.To == "" {
-		return errorf(ExitInvalid, "send: --to HOST:PORT is required")
+		return sst.Errorf(sst.ExitInvalid, "send: --to HOST:PORT is required")
 	}
 	if strings.ContainsAny(p.To, "/@ ") || !strings.Contains(p.To, ":") {
-		return errorf(ExitInvalid, "send: --to %q: want HOST:PORT, as receive printed it", p.To)
+		return sst.Errorf(sst.ExitInvalid, "send: --to %q: want HOST:PORT, as receive printed it", p.To)
 	}
 	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
 	if err != nil {
-		return withCode(ExitNoEnt, err)
+		return sst.WithCode(sst.ExitNoEnt, err)
 	}
 	lookup := func(key string) string {
 		o, _ := files.Lookup("--mysqld", key)
@@ -445,17 +400,17 @@ func Send(ctx context.Context, p ManualParams) error {
 	datadir := p.Datadir
 	if datadir == "" {
 		if datadir = lookup("datadir"); datadir == "" {
-			return errorf(ExitInvalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
+			return sst.Errorf(sst.ExitInvalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
 		}
 	}
 	if p.AsOwner && os.Geteuid() == 0 {
 		uid, gid, err := ownerOf(datadir)
 		if err != nil {
-			return errorf(ExitNoEnt, "send: %w", err)
+			return sst.Errorf(sst.ExitNoEnt, "send: %w", err)
 		}
 		if uid > 0 {
 			if err := dropPrivileges(uid, gid); err != nil {
-				return errorf(ExitGeneric, "send: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+				return sst.Errorf(sst.ExitGeneric, "send: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
 			}
 			p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would (an SST user IDENTIFIED VIA unix_socket logs in as that user)", datadir, uid, gid))
 		}
@@ -480,18 +435,10 @@ func Send(ctx context.Context, p ManualParams) error {
 	// receive is this program: it takes transfer v2 (delta against the
 	// datadir it receives into, parallel streams), offered as its ready
 	// line would; transfer-v2=0 in [sst] sends the stock stream.
-	argv := []string{"--role", "donor", "--address", p.To + "/xtrabackup_sst/" + xfer.Supported.Token() + "/1", "--datadir", datadir,
-		"--gtid", "00000000-0000-0000-0000-000000000000:-1", "--gtid-domain-id", "0"}
-	if socket != "" {
-		argv = append(argv, "--socket", socket)
-	}
-	if p.Progress != nil {
-		argv = append(argv, "--progress", "1")
-	}
-	if p.DefaultsFile != "" {
-		argv = append(argv, "--defaults-file", p.DefaultsFile)
-	}
-	cfg, err := p.load(ctx, argv, getenv)
+	m := config.Manual{Role: "donor", Address: p.To + "/xtrabackup_sst/" + xfer.Supported.Token() + "/1", Datadir: datadir,
+		GTID: "00000000-0000-0000-0000-000000000000:-1", GTIDDomainID: "0", Socket: socket,
+		DefaultsFile: p.DefaultsFile, Progress: p.Progress != nil}
+	cfg, err := p.load(ctx, m, getenv)
 	if err != nil {
 		return err
 	}
@@ -503,26 +450,21 @@ func Send(ctx context.Context, p ManualParams) error {
 		return err
 	}
 	if s := st["wsrep_local_state_comment"]; s != "Synced" {
-		return errorf(ExitInvalid, "send: the server is %q, not Synced: send from a synced node", s)
+		return sst.Errorf(sst.ExitInvalid, "send: the server is %q, not Synced: send from a synced node", s)
 	}
 	seqno, err := strconv.ParseInt(st["wsrep_last_committed"], 10, 64)
 	uuid := st["wsrep_local_state_uuid"]
 	if err != nil || !validUUID(uuid) {
-		return errorf(ExitInvalid, "send: the server reports no Galera position (wsrep_local_state_uuid %q, wsrep_last_committed %q): is wsrep on?", uuid, st["wsrep_last_committed"])
+		return sst.Errorf(sst.ExitInvalid, "send: the server reports no Galera position (wsrep_local_state_uuid %q, wsrep_last_committed %q): is wsrep on?", uuid, st["wsrep_last_committed"])
 	}
 	cfg.Args.GTID = Position{UUID: uuid, Seqno: seqno}.String()
 	if d := st["wsrep_gtid_domain_id"]; d != "" {
 		cfg.Args.GTIDDomainID = d
 	}
 	p.Log.Info(fmt.Sprintf("Donor position when the send starts: %s (the joiner takes the backup's own)", cfg.Args.GTID))
-	out := &protoCapture{fn: func(line string) {
-		if g, ok := strings.CutPrefix(line, "done "); ok {
-			p.Log.Info("Sent; the donor was at " + g + " when it started")
-			return
-		}
-		barProtocol(p.Progress, line)
-	}}
-	err = Run(ctx, Params{Config: cfg, Stdout: out, Log: p.Log, Redact: p.Redact})
+	ev := p.progressEvents()
+	ev.Position = func(gtid string) { p.Log.Info("Sent; the donor was at " + gtid + " when it started") }
+	err = sst.Run(ctx, sst.Params{Config: cfg, Stdout: io.Discard, Log: p.Log, Redact: p.Redact, Events: ev})
 	p.Progress.Finish()
 	return err
 }
@@ -538,7 +480,7 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 		}
 	}
 	if client == "" {
-		return nil, errorf(ExitNoEnt, "the mariadb client is not in PATH: install mariadb-client")
+		return nil, sst.Errorf(sst.ExitNoEnt, "the mariadb client is not in PATH: install mariadb-client")
 	}
 	var args []string
 	if defaultsFile != "" {
@@ -558,9 +500,9 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 		env = append(env, "MYSQL_PWD="+pw)
 	}
 	var stdout bytes.Buffer
-	err := proc.Run(ctx, proc.Cmd{Name: "mariadb", Path: client, Args: args, Env: childEnv(nil, env...), Stdout: &stdout})
+	err := proc.Run(ctx, proc.Cmd{Name: "mariadb", Path: client, Args: args, Env: sst.ChildEnv(nil, env...), Stdout: &stdout})
 	if err != nil {
-		return nil, errorf(ExitInvalid, "ask the server for its Galera position (check that it runs and that the SST user may connect): %w", err)
+		return nil, sst.Errorf(sst.ExitInvalid, "ask the server for its Galera position (check that it runs and that the SST user may connect): %w", err)
 	}
 	st := map[string]string{}
 	sc := bufio.NewScanner(&stdout)
@@ -572,27 +514,10 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 	return st, nil
 }
 
-// barProtocol hands the bar's protocol lines ("total N", "complete N") to
-// b; it reports whether line was one of them.
-func barProtocol(b *ui.ProgressBar, line string) bool {
-	if b == nil {
-		return false
+// progressEvents draws Run's progress on p.Progress, if any.
+func (p *Params) progressEvents() sst.Events {
+	if p.Progress == nil {
+		return sst.Events{}
 	}
-	for _, k := range []string{"total ", "complete "} {
-		v, ok := strings.CutPrefix(line, k)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return false
-		}
-		if k == "total " {
-			b.SetTotal(n)
-		} else {
-			b.Update(n)
-		}
-		return true
-	}
-	return false
+	return sst.Events{Total: p.Progress.SetTotal, Progress: p.Progress.Update}
 }

@@ -1,4 +1,4 @@
-package sst
+package operator
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/sst"
 )
 
 const testUUID = "0ab161ca-ed72-11f1-a409-8b473c53336a"
@@ -49,15 +50,15 @@ func TestBackupPosition(t *testing.T) {
 	donor := testUUID + ":5"
 	t.Run("info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte(testUUID+":42\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "xtrabackup_galera_info"), []byte(testUUID+":42\n"), 0o644))
 		got, src, err := backupPosition(dir, donor)
-		if err != nil || got.Seqno != 42 || src != infoFile {
-			t.Errorf("got %v from %q (%v), want seqno 42 from %s", got, src, err, infoFile)
+		if err != nil || got.Seqno != 42 || src != "xtrabackup_galera_info" {
+			t.Errorf("got %v from %q (%v), want seqno 42 from %s", got, src, err, "xtrabackup_galera_info")
 		}
 	})
 	t.Run("11.x info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile11), []byte(testUUID+":43 0\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "mariadb_backup_galera_info"), []byte(testUUID+":43 0\n"), 0o644))
 		got, _, err := backupPosition(dir, donor)
 		if err != nil || got.Seqno != 43 {
 			t.Errorf("got %v (%v), want seqno 43", got, err)
@@ -65,9 +66,9 @@ func TestBackupPosition(t *testing.T) {
 	})
 	t.Run("bad info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte("garbage\n"), 0o644))
-		if _, _, err := backupPosition(dir, donor); ExitCode(err) != ExitPipe {
-			t.Errorf("err = %v (exit %d), want exit %d", err, ExitCode(err), ExitPipe)
+		must(t, os.WriteFile(filepath.Join(dir, "xtrabackup_galera_info"), []byte("garbage\n"), 0o644))
+		if _, _, err := backupPosition(dir, donor); sst.ExitCode(err) != sst.ExitPipe {
+			t.Errorf("err = %v (exit %d), want exit %d", err, sst.ExitCode(err), sst.ExitPipe)
 		}
 	})
 	t.Run("no info file", func(t *testing.T) {
@@ -151,9 +152,16 @@ func TestDefaultListen(t *testing.T) {
 	} {
 		f := filepath.Join(t.TempDir(), "my.cnf")
 		must(t, os.WriteFile(f, []byte(cnf), 0o644))
-		got, err := defaultListen(ManualParams{DefaultsFile: f})
+		got, err := defaultListen(Params{DefaultsFile: f})
 		if err != nil || got != want {
 			t.Errorf("%q: defaultListen = %q, %v; want %q", cnf, got, err, want)
 		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
