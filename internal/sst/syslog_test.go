@@ -9,30 +9,22 @@ import (
 	"strings"
 	"testing"
 	"time"
+
 	"wsrep_sst_mariabackup/internal/logx"
 )
 
 // NewLogHandler is logx.NewHandler, for the tests here.
 func NewLogHandler(w io.Writer, level slog.Level) *logx.Handler { return logx.NewHandler(w, level) }
 
-// listenSyslog is a fake /dev/log: a datagram socket at a temporary path.
-func listenSyslog(t *testing.T, path string) *net.UnixConn {
-	t.Helper()
-	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
 // With syslog on, mariadb-backup's output of each step also goes to syslog
 // under the script's innobackupex-backup/-apply/-move tags (the log files
 // stay, for the error messages).
 func TestSyslogMariabackupOutput(t *testing.T) {
 	e := newSSTEnv(t, "")
-	sock := filepath.Join(t.TempDir(), "log")
-	l := listenSyslog(t, sock)
+	sock := filepath.Join(t.TempDir(), "log") // a fake /dev/log
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	must(t, err)
+	defer l.Close()
 	e.handler.UseSyslog(sock, "wsrep-sst-test")
 	// Read while the SST runs: a datagram socket queues only a few.
 	pkts := make(chan string, 10000)
