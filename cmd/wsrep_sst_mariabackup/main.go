@@ -49,7 +49,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		return code
 	}
 
-	ctx, stop := sst.SignalContext(context.Background())
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 
 	// The server's version selects the version-suffixed option groups

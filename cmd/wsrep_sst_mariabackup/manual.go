@@ -77,7 +77,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler
 		log.Error("send: --to HOST:PORT is required (the address 'receive' printed): run 'wsrep_sst_mariabackup send --help'")
 		return sst.ExitInvalid
 	}
-	ctx, stop := sst.SignalContext(context.Background())
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 	p.Program = "wsrep_sst_mariabackup"
 	var err error
