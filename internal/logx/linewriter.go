@@ -46,9 +46,11 @@ func (w *LineWriter) Write(p []byte) (int, error) {
 		w.emit(rest)
 		rest = nil
 	}
-	if len(rest) == 0 {
-		w.buf = w.buf[:0]
-	} else {
+	switch {
+	case cap(w.buf) > 2*w.max:
+		// One big write grew the buffer: do not keep it.
+		w.buf = append([]byte(nil), rest...)
+	default:
 		w.buf = append(w.buf[:0], rest...)
 	}
 	return len(p), nil

@@ -59,3 +59,16 @@ func TestLineWriterOneByte(t *testing.T) {
 		t.Errorf("lines = %q, want %q", got, want)
 	}
 }
+
+// TestLineWriterKeepsNoBigBuffer: after one big write the writer holds
+// no more than its bound.
+func TestLineWriterKeepsNoBigBuffer(t *testing.T) {
+	w := NewLineWriter(16, func(string) {})
+	w.Write([]byte(strings.Repeat("x", 1<<20) + "\nrest"))
+	if c := cap(w.buf); c > 32 {
+		t.Errorf("buffer capacity %d after a 1 MiB write, want at most 32", c)
+	}
+	if string(w.buf) != "rest" {
+		t.Errorf("unfinished line = %q, want %q", w.buf, "rest")
+	}
+}
