@@ -52,14 +52,14 @@ type Params struct {
 // line has been written to Stdout, one at a time, from its own
 // goroutines: they must return quickly.
 type Events struct {
-	// Ready is the joiner's address, as its "ready" line gives it to the
-	// donor: "[cn:secret@]host:port/module[/lsn]/1".
+	// Ready is the joiner's address as its "ready" line gives it to the
+	// donor, without "ready ": "[cn:secret@]host:port/module/token/1".
 	Ready func(addr string)
 	// Total is the size of the data stage in bytes, as the donor
-	// estimates it (only with progress = 1, the "total" line).
+	// estimates it (only with --progress 1, the "total" line).
 	Total func(bytes int64)
 	// Progress is the bytes of the data stage moved so far, about once a
-	// second (only with progress = 1, the "complete" lines).
+	// second (only with --progress 1, the "complete" lines).
 	Progress func(done int64)
 	// Position is the Galera position of the final line: the joiner's
 	// coordinates of the received data ("uuid:seqno[ domain]"), the
