@@ -42,7 +42,7 @@ func check(args []string, stdout io.Writer, log *slog.Logger, search []string) i
 		log.Error(fmt.Sprintf("check takes no arguments, got %q: run 'wsrep_sst_mariabackup check --help'", fs.Arg(0)))
 		return sst.ExitInvalid
 	}
-	ctx, stop := sst.SignalContext(context.Background())
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 	r, err := preflight.Run(ctx, preflight.Params{Role: *role, DefaultsFile: *defaults, PeerVersion: *peer, User: *usr, Search: search})
 	if err != nil {

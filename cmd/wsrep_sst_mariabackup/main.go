@@ -1,7 +1,8 @@
 // Command wsrep_sst_mariabackup is a drop-in replacement for MariaDB
 // Galera's wsrep_sst_mariabackup script. mysqld runs it with the stock
-// argv (see README.md); "explain", "version" and "help" are subcommands
-// for people (help.go).
+// argv (see README.md). The subcommands are for people: "explain",
+// "version" and "help" (help.go), "check" (check.go), and the manual SST
+// pair "receive" and "send" (manual.go).
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/sst"
 )
 
@@ -30,7 +32,7 @@ func main() {
 // run is main without the process: search, when non-nil, replaces the
 // default option-file search list (tests keep away from /etc with it).
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []string) int {
-	h := sst.NewLogHandler(stderr, slog.LevelInfo)
+	h := logx.NewHandler(stderr, slog.LevelInfo)
 	log := slog.New(h)
 	args := argv[1:]
 	cmd := "sst"
@@ -47,7 +49,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		return code
 	}
 
-	ctx, stop := sst.SignalContext(context.Background())
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 
 	// The server's version selects the version-suffixed option groups
@@ -80,7 +82,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		fmt.Fprintf(stdout, "%s\n", out)
 		return 0
 	}
-	startSyslog(h, cfg, sst.DefaultSyslogSocket)
+	startSyslog(h, cfg, logx.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
 		Config: cfg,
 		Stdout: stdout,

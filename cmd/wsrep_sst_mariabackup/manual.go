@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"os"
 
+	"wsrep_sst_mariabackup/internal/logx"
+	"wsrep_sst_mariabackup/internal/operator"
 	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // The manual SST subcommands: receive on the stopped joiner, send on the
-// running donor (internal/sst/manual.go does the work).
+// running donor (internal/operator does the work).
 var (
 	manualReceive = subcommand{
 		name:     "receive",
@@ -35,14 +38,14 @@ var (
 
 // manual runs "receive" or "send"; search replaces the option-file search
 // list when non-nil (tests).
-func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandler, search []string) int {
-	var bar *sst.ProgressBar
+func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler, search []string) int {
+	var bar *ui.ProgressBar
 	if isTerminal(stderr) {
 		// Log lines go above the bar; nothing has been logged or
 		// learnt by h yet, so a new handler loses nothing.
-		bar = sst.NewProgressBar(stderr)
+		bar = ui.NewProgressBar(stderr)
 		stderr = bar
-		h = sst.NewLogHandler(bar, slog.LevelInfo)
+		h = logx.NewHandler(bar, slog.LevelInfo)
 	}
 	log := slog.New(h)
 	s := manualReceive
@@ -50,7 +53,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 		s = manualSend
 	}
 	fs := newFlagSet(s)
-	p := sst.ManualParams{Search: search, Log: log, Redact: h, Notice: stderr, Progress: bar}
+	p := operator.Params{Search: search, Log: log, Redact: h, Notice: stderr, Progress: bar}
 	fs.StringVar(&p.Datadir, "datadir", "", "the datadir (receive: required; send: default [mysqld] datadir)")
 	fs.StringVar(&p.DefaultsFile, "defaults-file", "", "read only this option file")
 	if cmd == "receive" {
@@ -74,15 +77,15 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *sst.LogHandl
 		log.Error("send: --to HOST:PORT is required (the address 'receive' printed): run 'wsrep_sst_mariabackup send --help'")
 		return sst.ExitInvalid
 	}
-	ctx, stop := sst.SignalContext(context.Background())
+	ctx, stop := signalContext(context.Background())
 	defer stop()
 	p.Program = "wsrep_sst_mariabackup"
 	var err error
 	p.AsOwner = true
 	if cmd == "receive" {
-		_, err = sst.Receive(ctx, p)
+		_, err = operator.Receive(ctx, p)
 	} else {
-		err = sst.Send(ctx, p)
+		err = operator.Send(ctx, p)
 	}
 	if err != nil {
 		log.Error(h.Redact(err.Error()))

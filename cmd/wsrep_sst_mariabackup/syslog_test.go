@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
-	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/logx"
 )
 
 // TestStartSyslog: sst-syslog=1 (as config resolves it, including
@@ -34,7 +34,7 @@ func TestStartSyslog(t *testing.T) {
 		{-1, "node2-", ""},
 	} {
 		var stderr bytes.Buffer
-		h := sst.NewLogHandler(&stderr, slog.LevelInfo)
+		h := logx.NewHandler(&stderr, slog.LevelInfo)
 		startSyslog(h, &config.Config{Syslog: tt.syslog, SyslogTag: tt.tag, Args: &config.Args{Role: "joiner"}}, path)
 		slog.New(h).Info("hello")
 		if tt.want == "" {

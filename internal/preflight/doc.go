@@ -1,6 +1,6 @@
 // Package preflight checks a node's SST setup before an SST needs it: the
 // "wsrep_sst_mariabackup check" subcommand. It reads the option files as an
-// SST run would (config.Load with the argv mysqld would pass), then looks
+// SST run would (config.Manual: the values mysqld would pass), then looks
 // at what a transfer will use: unknown [sst] keys, mariadb-backup and its
 // version against mariadbd's, the SST user's login and privileges when
 // mysqld is up, the TLS files, the joiner's SST port, the space for the

@@ -12,21 +12,23 @@ import (
 	"syscall"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // Names in the datadir, as internal/sst uses them.
 const (
-	swapJournal    = "sst_swap.journal" // sst/keep.go
-	progressMarker = "sst_in_progress"  // sst/datadir.go
-	stagingDir     = ".sst"
-	pidFile        = "wsrep_sst.pid"
+	swapJournal    = sstdir.SwapJournal
+	progressMarker = sstdir.InProgress
+	stagingDir     = sstdir.Staging
+	pidFile        = sstdir.PidFile
 )
 
 // port checks that the joiner can listen on its SST port. Like the
 // script's socat it listens on every address.
 func (c *checker) port() {
-	a, err := config.ParseArgs(c.argv("joiner"), c.getenv)
+	a, err := c.manual("joiner").Args(c.getenv)
 	if err != nil {
 		c.problem("the joiner's address: %v", "correct wsrep_sst_receive_address or wsrep_node_address in [mysqld]", err)
 		return
@@ -182,7 +184,7 @@ func (c *checker) spaceFor(path string, free, old int64, mode string) {
 	if free >= want || old == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, swap.Bytes(free), swap.Bytes(old), swap.Bytes(want))
+	msg := fmt.Sprintf("%s: %s free, but keeping the previous data (%s) until the new data is prepared needs about %s free", path, ui.Bytes(free), ui.Bytes(old), ui.Bytes(want))
 	switch mode {
 	case "1":
 		c.problem("%s (keep-datadir=1): the next SST will refuse to start", "free space on that filesystem, or set [sst] keep-datadir=auto to allow cleaning the datadir first", msg)

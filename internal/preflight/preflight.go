@@ -293,9 +293,8 @@ func (c *checker) run(ctx context.Context, roles []string) {
 	loadErrs := map[string]string{}
 	for _, role := range roles {
 		c.r.Checks++
-		cfg, err := config.Load(ctx, config.LoadParams{
+		cfg, err := c.manual(role).Load(ctx, config.LoadParams{
 			Program: "wsrep_sst_mariabackup",
-			Argv:    c.argv(role),
 			Getenv:  c.getenv,
 			Search:  c.p.Search,
 			Secrets: c,
@@ -377,22 +376,18 @@ func (c *checker) lookup(groups, key string) string {
 	return o.Value
 }
 
-// argv is the command line mysqld would pass for role, as far as check
-// knows it from the option files.
-func (c *checker) argv(role string) []string {
-	var a []string
-	if c.p.DefaultsFile != "" {
-		a = append(a, "--defaults-file", c.p.DefaultsFile)
-	}
-	a = append(a, "--role", role, "--datadir", c.server.datadir+"/")
+// manual is what mysqld would pass for role, as far as check knows it
+// from the option files.
+func (c *checker) manual(role string) config.Manual {
+	m := config.Manual{Role: role, Datadir: c.server.datadir + "/", DefaultsFile: c.p.DefaultsFile}
 	if role == "joiner" {
-		return append(a, "--address", c.joinerAddress())
+		m.Address = c.joinerAddress()
+		return m
 	}
-	if c.server.socket != "" {
-		a = append(a, "--socket", c.server.socket)
-	}
+	m.Socket = c.server.socket
 	// The joiner's address is not known before an SST; any will do.
-	return append(a, "--address", "127.0.0.1:4444/xtrabackup_sst//1")
+	m.Address = "127.0.0.1:4444/xtrabackup_sst//1"
+	return m
 }
 
 // joinerAddress mirrors what mysqld passes to the joiner: the

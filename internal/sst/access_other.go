@@ -3,8 +3,6 @@
 package sst
 
 import (
-	"errors"
-	"fmt"
 	"os"
 )
 
@@ -17,9 +15,4 @@ func writable(dir string) error {
 	}
 	_ = f.Close()
 	return os.Remove(f.Name())
-}
-
-// dropPrivileges is only implemented on Linux.
-func dropPrivileges(uid, gid int) error {
-	return fmt.Errorf("change to uid %d gid %d: %w", uid, gid, errors.ErrUnsupported)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/swap"
 )
 
@@ -25,8 +26,8 @@ const (
 	checkpoints11  = "mariadb_backup_checkpoints"
 	binlogInfo     = "xtrabackup_binlog_info"
 	binlogInfo11   = "mariadb_backup_binlog_info"
-	progressMarker = "sst_in_progress"
-	stagingDir     = ".sst"
+	progressMarker = sstdir.InProgress
+	stagingDir     = sstdir.Staging
 	prepareLog     = "mariabackup.prepare.log"
 	moveLog        = "mariabackup.move.log"
 	backupLog      = "mariabackup.backup.log"

@@ -5,17 +5,18 @@
 // donor streams the galera info files and a mariadb-backup --backup stream
 // to the joiner and prints "done".
 //
-// It owns the stdout line protocol with mysqld, the log format on stderr
-// (and syslog), the exit-code table (exit.go), the mariadb-backup command
-// lines and runs (mariabackup.go) and the datadir. The flows read top to
-// bottom in joiner.go and donor.go; run.go holds what both share. The
-// joiner admits only its donor (gate.go: a per-SST secret in the ready
-// address, strays refused while it keeps listening); the v2 data stage is
-// in v2joiner.go and v2donor.go, its reference data in reference.go; the
-// operator commands receive and send in manual.go, run as the datadir's
-// owner.
+// It owns the stdout line protocol with mysqld (and its typed copy,
+// Events, for in-process callers), the exit-code table (exit.go), the
+// mariadb-backup command lines and runs (mariabackup.go) and the datadir.
+// The flows read top to bottom in joiner.go and donor.go; run.go holds
+// what both share. The joiner admits only its donor (gate.go: a per-SST
+// secret in the ready address, strays refused while it keeps listening);
+// the v2 data stage is in v2joiner.go and v2donor.go, its reference data
+// in reference.go. The operator commands receive and send
+// (internal/operator) call Run in-process.
 //
-// It does not parse argv or option files (package config), run children
-// itself (package proc), stack the byte pipe (package pipe, on stream and
-// tlsx), or move datadir entries (package swap).
+// It does not parse argv or option files (package config), format the
+// log (package logx), run children itself (package proc), stack the byte
+// pipe (package pipe, on stream and tlsx), or move datadir entries
+// (package swap).
 package sst

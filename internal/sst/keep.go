@@ -10,14 +10,16 @@ import (
 	"strings"
 	"syscall"
 
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // swapJournal is the keep-the-datadir journal, in the datadir: a crash
 // during the swap leaves it, and the next run finishes or undoes the swap
 // before anything else.
-const swapJournal = "sst_swap.journal"
+const swapJournal = sstdir.SwapJournal
 
 // recoverSwap finishes or undoes a swap that a crash interrupted. It runs
 // right after the lock is taken, before anything else touches the
@@ -49,7 +51,7 @@ type targets struct {
 
 func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
 	t := targets{datadir: datadir, keep: keep,
-		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, "wsrep_sst.pid"), filepath.Join(datadir, progressMarker)}}
+		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, sstdir.PidFile), filepath.Join(datadir, progressMarker)}}
 	// The status file may live in a directory the SST manages; it is
 	// rewritten through temporary files (status.tempPattern) while the
 	// swap runs.
@@ -195,14 +197,14 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		}
 		want += swap.Margin(want)
 		if f.Free < want {
-			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.Path, swap.Bytes(want), swap.Bytes(f.Free)))
+			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.Path, ui.Bytes(want), ui.Bytes(f.Free)))
 		}
 		if f.Free+f.Moved < want {
 			stockFits = false
 		}
 	}
 	if len(short) == 0 {
-		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", swap.Bytes(old), swap.Bytes(need), estimated))
+		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", ui.Bytes(old), ui.Bytes(need), estimated))
 		return keepOld, nil
 	}
 	why := strings.Join(short, "; ")
@@ -278,11 +280,11 @@ func (s *session) noSpace(t targets, what string, err error) error {
 	}
 	free := "unknown"
 	if n, ferr := swap.Free(where); ferr == nil {
-		free = swap.Bytes(int64(min(n, 1<<62)))
+		free = ui.Bytes(int64(min(n, 1<<62)))
 	}
 	need := ""
 	if s.total > 0 {
-		need = fmt.Sprintf(", about %s needed for the new data", swap.Bytes(s.total+swap.Margin(s.total)))
+		need = fmt.Sprintf(", about %s needed for the new data", ui.Bytes(s.total+swap.Margin(s.total)))
 	}
 	return errorf(ExitNoSpace, "%s: no space left on the filesystem of %s (%s free%s): %w; free space there and retry (the previous datadir was left as it was unless a warning above says it was cleaned)", what, where, free, need, err)
 }

@@ -7,10 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/sstdir"
 )
 
 // pidLock is the wsrep_sst.pid file of wait_previous_sst, held with an
@@ -49,7 +52,7 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 	if lp.Interval <= 0 {
 		lp.Interval = time.Second
 	}
-	path := datadir + "/wsrep_sst.pid"
+	path := filepath.Join(datadir, sstdir.PidFile)
 	self := os.Getpid()
 	for round := 0; ; round++ {
 		f, err := tryLock(path)

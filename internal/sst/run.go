@@ -9,6 +9,7 @@ import (
 	"math"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // Secrets is where Run registers secrets it makes or reads at run time
 // (the joiner's VERIFY_* secret, the encrypt=1 key), so the logger can
-// scrub them. *LogHandler implements it.
+// scrub them. *logx.Handler implements it.
 type Secrets interface {
 	AddSecret(s string)
 }
@@ -40,11 +41,32 @@ type Params struct {
 	// DialBudget replaces the donor's 30 s connect budget when positive
 	// (tests).
 	DialBudget time.Duration
+	// Events, when set, receive as values what Run tells mysqld on
+	// Stdout; Stdout still gets every line.
+	Events Events
 }
 
-// Run performs one SST or IST in the role the configuration names. It
-// returns nil only after the final protocol line has been printed; any
-// error carries its exit code (see ExitCode).
+// Events are what Run tells mysqld on stdout, as typed values, for a
+// caller that runs it in-process (the operator commands) and must not
+// parse its stdout back. Every field may be nil. Run calls them after the
+// line has been written to Stdout, one at a time, from its own
+// goroutines: they must return quickly.
+type Events struct {
+	// Ready is the joiner's address as its "ready" line gives it to the
+	// donor, without "ready ": "[cn:secret@]host:port/module/token/1".
+	Ready func(addr string)
+	// Total is the size of the data stage in bytes, as the donor
+	// estimates it (only with --progress 1, the "total" line).
+	Total func(bytes int64)
+	// Progress is the bytes of the data stage moved so far, about once a
+	// second (only with --progress 1, the "complete" lines).
+	Progress func(done int64)
+	// Position is the Galera position of the final line: the joiner's
+	// coordinates of the received data ("uuid:seqno[ domain]"), the
+	// donor's --gtid on its "done" line.
+	Position func(pos string)
+}
+
 // MemoryLimit is the Go heap limit the program sets for itself
 // (runtime/debug.SetMemoryLimit, unless GOMEMLIMIT says otherwise): a soft
 // bound that makes the collector return memory instead of letting the
@@ -61,6 +83,9 @@ func raiseMemoryLimit(n int64) {
 	}
 }
 
+// Run performs one SST or IST in the role the configuration names. It
+// returns nil only after the final protocol line has been printed; any
+// error carries its exit code (see ExitCode).
 func Run(ctx context.Context, p Params) (err error) {
 	if p.Redact == nil {
 		p.Redact = nopSecrets{}
@@ -88,7 +113,7 @@ func Run(ctx context.Context, p Params) (err error) {
 		redact:     p.Redact,
 		env:        p.Env,
 		dialBudget: p.DialBudget,
-		proto:      &protocol{w: p.Stdout},
+		proto:      &protocol{w: p.Stdout, events: p.Events},
 	}
 	switch a.Role {
 	case "joiner", "donor":
@@ -131,7 +156,7 @@ func (s *session) prologue() (datadir string, err error) {
 	return datadir, nil
 }
 
-// redactor is a Secrets that also scrubs text, as *LogHandler does.
+// redactor is a Secrets that also scrubs text, as *logx.Handler does.
 type redactor interface {
 	Redact(s string) string
 }
@@ -175,10 +200,11 @@ type session struct {
 }
 
 // protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).
-// It is the only writer of stdout.
+// It is the only writer of stdout, and the only caller of Events.
 type protocol struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu     sync.Mutex
+	w      io.Writer
+	events Events
 }
 
 func (p *protocol) line(format string, args ...any) error {
@@ -188,5 +214,43 @@ func (p *protocol) line(format string, args ...any) error {
 		// mysqld reads the other end; if it is gone, so is the SST.
 		return errorf(ExitPipe, "write to mysqld (stdout): %w", err)
 	}
+	p.notify(format, args)
 	return nil
+}
+
+// notify hands a line just written to the caller's Events, by the
+// line's verb (the first word of its format) and its typed arguments:
+// "ready ...", "total %d", "complete %d", "done %s", and "%s" for the
+// joiner's final coordinates; "continue" has no event.
+func (p *protocol) notify(format string, args []any) {
+	e := p.events
+	verb, _, _ := strings.Cut(format, " ")
+	switch {
+	case verb == "ready" && e.Ready != nil:
+		e.Ready(strings.TrimPrefix(fmt.Sprintf(format, args...), "ready "))
+	case verb == "total" && e.Total != nil:
+		if n, ok := int64Arg(args); ok {
+			e.Total(n)
+		}
+	case verb == "complete" && e.Progress != nil:
+		if n, ok := int64Arg(args); ok {
+			e.Progress(n)
+		}
+	case (verb == "done" || verb == "%s") && e.Position != nil:
+		e.Position(fmt.Sprint(args...))
+	}
+}
+
+// int64Arg is a protocol line's one integer argument.
+func int64Arg(args []any) (int64, bool) {
+	if len(args) != 1 {
+		return 0, false
+	}
+	switch n := args[0].(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
 }

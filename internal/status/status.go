@@ -50,7 +50,7 @@ type Fields struct {
 	Log *slog.Logger
 	// Redact, if set, scrubs every text member (error, peer, role, stage
 	// names) at every write, so that a secret learnt after Start never
-	// reaches the file either; the log's scrubber (sst.LogHandler.Redact).
+	// reaches the file either; the log's scrubber (logx.Handler.Redact).
 	// It must be safe for concurrent use.
 	Redact func(string) string
 }

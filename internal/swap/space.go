@@ -2,10 +2,11 @@ package swap
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"wsrep_sst_mariabackup/internal/ui"
 )
 
 // Filesystem is one filesystem holding some of a Plan's directories.
@@ -82,16 +83,6 @@ func inAny(d string, dirs []string) bool {
 // written beside.
 func Margin(n int64) int64 { return n/20 + 64<<20 }
 
-// Bytes formats n bytes for disk-space messages: "512 B", "1.5 GiB".
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// Bytes is ui.Bytes, the one byte formatter; it stays here only for the
+// v2 flows' messages (internal/sst v2*.go, reference.go) until they call ui.
+func Bytes(n int64) string { return ui.Bytes(n) }

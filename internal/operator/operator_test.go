@@ -1,14 +1,13 @@
-package sst
+package operator
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/sst"
 )
 
 const testUUID = "0ab161ca-ed72-11f1-a409-8b473c53336a"
@@ -51,15 +50,15 @@ func TestBackupPosition(t *testing.T) {
 	donor := testUUID + ":5"
 	t.Run("info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte(testUUID+":42\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "xtrabackup_galera_info"), []byte(testUUID+":42\n"), 0o644))
 		got, src, err := backupPosition(dir, donor)
-		if err != nil || got.Seqno != 42 || src != infoFile {
-			t.Errorf("got %v from %q (%v), want seqno 42 from %s", got, src, err, infoFile)
+		if err != nil || got.Seqno != 42 || src != "xtrabackup_galera_info" {
+			t.Errorf("got %v from %q (%v), want seqno 42 from %s", got, src, err, "xtrabackup_galera_info")
 		}
 	})
 	t.Run("11.x info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile11), []byte(testUUID+":43 0\n"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "mariadb_backup_galera_info"), []byte(testUUID+":43 0\n"), 0o644))
 		got, _, err := backupPosition(dir, donor)
 		if err != nil || got.Seqno != 43 {
 			t.Errorf("got %v (%v), want seqno 43", got, err)
@@ -67,9 +66,9 @@ func TestBackupPosition(t *testing.T) {
 	})
 	t.Run("bad info file", func(t *testing.T) {
 		dir := t.TempDir()
-		must(t, os.WriteFile(filepath.Join(dir, infoFile), []byte("garbage\n"), 0o644))
-		if _, _, err := backupPosition(dir, donor); ExitCode(err) != ExitPipe {
-			t.Errorf("err = %v (exit %d), want exit %d", err, ExitCode(err), ExitPipe)
+		must(t, os.WriteFile(filepath.Join(dir, "xtrabackup_galera_info"), []byte("garbage\n"), 0o644))
+		if _, _, err := backupPosition(dir, donor); sst.ExitCode(err) != sst.ExitPipe {
+			t.Errorf("err = %v (exit %d), want exit %d", err, sst.ExitCode(err), sst.ExitPipe)
 		}
 	})
 	t.Run("no info file", func(t *testing.T) {
@@ -144,63 +143,6 @@ func TestReadyNotice(t *testing.T) {
 	}
 }
 
-// TestProgressBar: total/complete lines drive the bar; the rate comes from
-// the recent samples, the ETA from the rate; log lines go above it.
-func TestProgressBar(t *testing.T) {
-	var out strings.Builder
-	b := NewProgressBar(&out)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := t0
-	b.now = func() time.Time { return clock }
-	for _, l := range []string{"total 1073741824", "complete 0"} {
-		if !b.protocol(l) {
-			t.Fatalf("protocol(%q) = false", l)
-		}
-	}
-	if got := out.String(); !strings.HasSuffix(got, "  0 B / 1.0 GiB  --/s  ETA --:--") {
-		t.Errorf("first bar = %q, want no rate or ETA yet", got)
-	}
-	if b.protocol(testUUID+":5") || b.protocol("complete x") {
-		t.Errorf("a position or a bad count was taken for progress")
-	}
-	clock = t0.Add(4 * time.Second)
-	b.protocol("complete 268435456") // 256 MiB in 4 s: 64 MiB/s, 768 MiB left: 12 s
-	got := out.String()
-	want := "\r\033[K[=======>                      ]  25%  256.0 MiB / 1.0 GiB  64.0 MiB/s  ETA 0:12"
-	if !strings.HasSuffix(got, want) {
-		t.Errorf("bar = %q, want it to end in %q", got, want)
-	}
-	out.Reset()
-	fmt.Fprint(b, "WSREP_SST: [INFO] hello\n")
-	if got := out.String(); got != "\r\033[KWSREP_SST: [INFO] hello\n" {
-		t.Errorf("log line over the bar = %q, want the bar cleared, then the line", got)
-	}
-	out.Reset()
-	clock = t0.Add(4*time.Second + 100*time.Millisecond)
-	b.protocol("complete 300000000") // drawn again at once after a log line
-	if got := out.String(); !strings.HasPrefix(got, "\r\033[K[=") {
-		t.Errorf("update after a log line = %q, want the bar drawn", got)
-	}
-	out.Reset()
-	clock = t0.Add(5 * time.Second)
-	b.protocol("complete 1200000000") // over the estimate
-	b.Finish()
-	if got := out.String(); !strings.HasSuffix(got, "] 100%  1.1 GiB / 1.0 GiB  228.9 MiB/s  ETA --:--\n") {
-		t.Errorf("final bar = %q", got)
-	}
-	out.Reset()
-	fmt.Fprint(b, "after\n")
-	b.Finish()
-	if out.String() != "after\n" {
-		t.Errorf("after Finish, log lines are plain and Finish draws nothing: got %q", out.String())
-	}
-	var nilBar *ProgressBar
-	nilBar.Finish()
-	if nilBar.protocol("complete 1") {
-		t.Errorf("a nil bar took a line")
-	}
-}
-
 func TestDefaultListen(t *testing.T) {
 	for cnf, want := range map[string]string{
 		"[mysqld]\nwsrep_sst_receive_address=10.0.0.2:4567\n": "10.0.0.2:4567",
@@ -210,9 +152,16 @@ func TestDefaultListen(t *testing.T) {
 	} {
 		f := filepath.Join(t.TempDir(), "my.cnf")
 		must(t, os.WriteFile(f, []byte(cnf), 0o644))
-		got, err := defaultListen(ManualParams{DefaultsFile: f})
+		got, err := defaultListen(Params{DefaultsFile: f})
 		if err != nil || got != want {
 			t.Errorf("%q: defaultListen = %q, %v; want %q", cnf, got, err, want)
 		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
-package sst
+package logx
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +8,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -73,7 +70,7 @@ const syslogMaxLine = 8 << 10
 // restarted, say), the socket is redialled once; if that fails too, that
 // record goes to stderr, with one WARNING the first time, so no message is
 // lost.
-func (h *LogHandler) UseSyslog(path, tag string) {
+func (h *Handler) UseSyslog(path, tag string) {
 	c, err := net.Dial("unixgram", path)
 	if err != nil {
 		slog.New(h).Warn(fmt.Sprintf("syslog: cannot reach the syslog socket %s (%v): logging to stderr instead; start rsyslog or systemd-journald, or remove sst-syslog / [mysqld_safe] syslog", path, err))
@@ -176,13 +173,14 @@ func syslogPriority(l slog.Level) int {
 // -apply, -move) instead of writing mariabackup.*.log; see
 // ChildSyslogTag. A line syslog does not take is written to stderr as
 // is. Close sends a last unterminated line. Safe for concurrent use.
-func (h *LogHandler) SyslogWriter(tag string) io.WriteCloser {
+func (h *Handler) SyslogWriter(tag string) io.WriteCloser {
 	h.shared.mu.Lock()
 	defer h.shared.mu.Unlock()
 	if h.shared.sys == nil {
 		return nil
 	}
-	return &syslogLines{l: h.shared, tag: tag}
+	l := h.shared
+	return NewLineWriter(syslogMaxLine, func(line string) { l.syslogLine(tag, line) })
 }
 
 // ChildSyslogTag is the script's tag for a mariadb-backup run: stage is
@@ -192,50 +190,13 @@ func ChildSyslogTag(syslogTag, stage string) string {
 	return syslogTag + "innobackupex-" + stage
 }
 
-type syslogLines struct {
-	mu  sync.Mutex
-	l   *logShared
-	tag string
-	buf []byte
-}
-
-func (w *syslogLines) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.send(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
-	}
-	// A child that never ends a line must not grow the buffer forever.
-	if len(w.buf) >= syslogMaxLine {
-		w.send(string(w.buf))
-		w.buf = w.buf[:0]
-	}
-	return len(p), nil
-}
-
-// Close sends what is left of an unterminated last line.
-func (w *syslogLines) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.send(string(w.buf))
-		w.buf = nil
-	}
-	return nil
-}
-
-func (w *syslogLines) send(line string) {
-	line = strings.TrimSuffix(line, "\r")
-	w.l.mu.Lock()
-	defer w.l.mu.Unlock()
-	line = w.l.redact(line)
-	if !w.l.sysSendTagged(syslogDaemonErr, w.tag, line, w.l.now()) {
-		fmt.Fprintf(w.l.w, "%s\n", line)
+// syslogLine sends one line of a child's output to syslog, or to stderr
+// when syslog does not take it.
+func (l *logShared) syslogLine(tag, line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line = l.redact(line)
+	if !l.sysSendTagged(syslogDaemonErr, tag, line, l.now()) {
+		fmt.Fprintf(l.w, "%s\n", line)
 	}
 }

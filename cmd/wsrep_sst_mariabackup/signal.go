@@ -1,18 +1,21 @@
-package sst
+package main
 
 import (
 	"context"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"wsrep_sst_mariabackup/internal/sst"
 )
 
-// SignalContext returns a context cancelled, with a *SignalError cause,
+// signalContext is the root context of a run: cancelled, with an
+// *sst.SignalError cause (which sst.ExitCode maps to the script's codes),
 // by the first SIGHUP, SIGPIPE, SIGINT, SIGQUIT or SIGTERM. Catching
 // SIGPIPE also turns a write to a closed stdout (mysqld gone) into an
 // EPIPE error instead of killing the program before it cleans up. stop
 // releases the signal handlers.
-func SignalContext(parent context.Context) (ctx context.Context, stop func()) {
+func signalContext(parent context.Context) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM)
@@ -20,7 +23,7 @@ func SignalContext(parent context.Context) (ctx context.Context, stop func()) {
 	go func() {
 		select {
 		case s := <-ch:
-			cancel(&SignalError{Signal: s})
+			cancel(&sst.SignalError{Signal: s})
 		case <-done:
 		}
 	}()

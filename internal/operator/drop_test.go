@@ -1,4 +1,4 @@
-package sst
+package operator
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 // dropChildEnv, "uid:gid:dir", makes the test binary drop to uid and gid
 // (dropPrivileges) and then try to write a file in dir, which only root
 // may write: it exits 0 when the write is refused, as it must be.
-const dropChildEnv = "SST_TEST_DROP_CHILD"
+const dropChildEnv = "OPERATOR_TEST_DROP_CHILD"
 
 func dropChild(v string) int {
 	parts := strings.SplitN(v, ":", 3)
