@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/pipe"
-	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/stream/mbstream"
 	"wsrep_sst_mariabackup/internal/swap"
@@ -134,37 +133,26 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	}
 
 	start := time.Now()
-	out, src, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
+	b, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
 	if err != nil {
 		abort()
 		return err
 	}
 	defer done()
-	refBytes, sendErr := sendScanned(xs, m, src)
-	var exitErr *proc.ExitError
-	if errors.As(sendErr, &exitErr) {
-		sendErr = nil // the backup failed: Close reports it
-	}
-	// As in streamBackup: after a send error Close stops the backup now.
-	waitErr := out.Close()
+	refBytes, sendErr := sendScanned(xs, m, b)
+	err = b.Finish(ctx, sendErr)
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
 	}
-	if sendErr != nil || waitErr != nil || ctx.Err() != nil {
+	if err != nil {
 		abort()
-	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	if waitErr != nil {
-		return errorf(ExitInvalid, "%w", waitErr)
-	}
-	if sendErr != nil {
-		var scanErr *mbstream.ChunkError
-		if errors.As(sendErr, &scanErr) {
-			return errorf(ExitPipe, "read mariadb-backup's stream: %w", sendErr)
-		}
-		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, src.N(), sendErr)
+		return backupError(err, func(err error) error {
+			var scanErr *mbstream.ChunkError
+			if errors.As(err, &scanErr) {
+				return errorf(ExitPipe, "read mariadb-backup's stream: %w", err)
+			}
+			return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, b.N(), err)
+		})
 	}
 	if err := xs.Close(); err != nil {
 		return s.stageError(ctx, "send the backup stream to "+addr, err)
@@ -187,10 +175,10 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		return s.stageError(ctx, "finish the backup stream to "+addr, finishErr)
 	}
 	reused := ""
-	if src.N() > 0 {
-		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(src.N()))
+	if b.N() > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(b.N()))
 	}
-	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", src.N(), time.Since(start).Seconds(), n, reused))
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", b.N(), time.Since(start).Seconds(), n, reused))
 	return nil
 }
 
