@@ -17,5 +17,8 @@
 //
 // It does not parse argv or option files (package config), run children
 // itself (package proc), stack the byte pipe (package pipe, on stream and
-// tlsx), or move datadir entries (package swap).
+// tlsx), or move datadir entries (package swap). Package transfer picks
+// the data stage's engine and runs the donor's mariadb-backup for both
+// engines (transfer.Backup), deciding which failure is reported; sst maps
+// its errors to exit codes.
 package sst
