@@ -624,3 +624,22 @@ func TestSSTBackupDiesMidway(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvValue: the flows read the environment of Params.Env, the last
+// value of a key winning as for a child; nil is ours.
+func TestEnvValue(t *testing.T) {
+	t.Setenv("SST_ENV_VALUE_TEST", "ours")
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "ours"},
+		{[]string{}, ""},
+		{[]string{"SST_ENV_VALUE_TEST=1", "SST_ENV_VALUE_TESTX=2"}, "1"},
+		{[]string{"SST_ENV_VALUE_TEST=1", "SST_ENV_VALUE_TEST=3"}, "3"},
+	} {
+		if got := envValue(tt.env, "SST_ENV_VALUE_TEST"); got != tt.want {
+			t.Errorf("envValue(%q) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}
