@@ -599,8 +599,9 @@ func TestWrongSecret(t *testing.T) {
 
 // TestSSTBackupDiesMidway: a backup that dies after sending data must not
 // look like a complete stream to the joiner: no prepare, no coords line.
+// Both engines report the backup's failure (transfer.Backup.Finish).
 func TestSSTBackupDiesMidway(t *testing.T) {
-	for _, cnf := range []string{"", "compressor=lz4 -z\ndecompressor=lz4 -d\n"} {
+	for _, cnf := range []string{"", "compressor=lz4 -z\ndecompressor=lz4 -d\n", "transfer-v2=0\n"} {
 		t.Run("compressor="+strings.TrimSpace(cnf), func(t *testing.T) {
 			e := newSSTEnv(t, cnf)
 			t.Setenv("FAKE_FAIL", "midway")
