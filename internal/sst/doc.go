@@ -18,5 +18,7 @@
 // It does not parse argv or option files (package config), format the
 // log (package logx), run children itself (package proc), stack the byte
 // pipe (package pipe, on stream and tlsx), or move datadir entries
-// (package swap).
+// (package swap). Package transfer picks the data stage's engine and runs
+// the donor's mariadb-backup for both engines (transfer.Backup), deciding
+// which failure is reported; sst maps its errors to exit codes.
 package sst

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/transfer"
 )
 
 // dialBudget bounds how long the donor retries connecting to the joiner.
@@ -248,32 +250,20 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	defer ss.Abort()
 
 	start := time.Now()
-	out, src, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
+	b, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
 	if err != nil {
 		return err
 	}
 	defer done()
-	n, copyErr := stream.Copy(ctx, ss.Writer, src)
-	var exitErr *proc.ExitError
-	if errors.As(copyErr, &exitErr) {
-		copyErr = nil // the backup failed: Close reports it
-	}
-	// After a copy error (the joiner is gone) Close stops the backup, and
-	// its BACKUP STAGE locks, now rather than when it next writes: SIGTERM
-	// to its process group, SIGKILL after childWaitDelay, then the pipe is
-	// closed. Nothing is drained, so a holder of the pipe cannot keep us.
-	waitErr := out.Close()
+	n, copyErr := stream.Copy(ctx, ss.Writer, b)
+	err = b.Finish(ctx, copyErr)
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
 	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	if copyErr != nil {
-		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, copyErr)
-	}
-	if waitErr != nil {
-		return errorf(ExitInvalid, "%w", waitErr)
+	if err != nil {
+		return backupError(err, func(err error) error {
+			return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, err)
+		})
 	}
 	if err := ss.Finish(ctx); err != nil {
 		return s.stageError(ctx, "finish the backup stream to "+addr, err)
@@ -282,15 +272,15 @@ func (s *session) streamBackup(ctx context.Context, addr string, tool *backupToo
 	return nil
 }
 
-// startBackup runs mariadb-backup --backup with its stderr in the backup
-// log (and syslog), and returns its stdout, that stream watched by stall
-// and counted for the status file, and what to call once the backup
-// ended.
-func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env []string, datadir string, stall *pipe.Watchdog) (*proc.Reader, *stream.CountingReader, func(), error) {
+// startBackup runs mariadb-backup --backup (transfer.StartBackup) with
+// its stderr in the backup log (and syslog), its output watched by stall
+// and counted for the status file, and returns it and what to call once
+// it ended.
+func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env []string, datadir string, stall *pipe.Watchdog) (*transfer.Backup, func(), error) {
 	logFile := filepath.Join(datadir, backupLog)
 	f, err := openLog(logFile)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	s.logCommand("mariadb-backup backup", tool.path, args)
 	stderr, stderrDone := s.childOutput(f, "backup")
@@ -298,18 +288,34 @@ func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env [
 		stderrDone()
 		f.Close()
 	}
-	out, err := proc.StartReader(ctx, proc.Cmd{
-		Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
-		Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
+	b, err := transfer.StartBackup(ctx, transfer.BackupParams{
+		Cmd: proc.Cmd{
+			Name: "mariadb-backup", Path: tool.path, Args: args, Env: childEnv(s.env, env...),
+			Stderr: stderr, LogFile: logFile, WaitDelay: childWaitDelay,
+		},
+		Stall: stall,
+		Hook:  func(r io.Reader) io.Reader { return s.donorPause(ctx, r) },
 	})
 	if err != nil {
 		done()
-		return nil, nil, nil, errorf(ExitInvalid, "%w", err)
+		return nil, nil, errorf(ExitInvalid, "%w", err)
 	}
 	s.status.Stage(stageSending)
-	// The test hook pauses inside the watched read: to the watchdog a
-	// paused donor is a stalled mariadb-backup.
-	src := stream.NewCountingReader(stall.Reader("mariadb-backup produced no data", s.donorPause(ctx, out)))
-	s.status.Bytes(func() (int64, int64) { return src.N(), s.total })
-	return out, src, done, nil
+	s.status.Bytes(func() (int64, int64) { return b.N(), s.total })
+	return b, done, nil
+}
+
+// backupError gives transfer.Backup.Finish's error its exit code:
+// mariadb-backup's own failure is EINVAL (22) as in the script, send
+// turns a send error into its own, and ctx's cause keeps its code.
+func backupError(err error, send func(error) error) error {
+	var be *transfer.BackupError
+	if errors.As(err, &be) {
+		return errorf(ExitInvalid, "%w", be.Err)
+	}
+	var se *transfer.SendError
+	if errors.As(err, &se) {
+		return send(se.Err)
+	}
+	return err
 }

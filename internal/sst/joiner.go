@@ -491,9 +491,10 @@ func (s *session) prepareStaging(ctx context.Context, t targets, tool *backupToo
 	return nil
 }
 
-// mtrDelay honours MTR_SST_JOINER_DELAY, the stock script's test hook.
+// mtrDelay honours MTR_SST_JOINER_DELAY, the stock script's test hook,
+// read from Params.Env (ours when nil), the environment mtr gave us.
 func (s *session) mtrDelay(ctx context.Context) error {
-	v := strings.TrimSpace(os.Getenv("MTR_SST_JOINER_DELAY"))
+	v := strings.TrimSpace(envValue(s.env, "MTR_SST_JOINER_DELAY"))
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
 		return nil
@@ -505,4 +506,18 @@ func (s *session) mtrDelay(ctx context.Context) error {
 	case <-time.After(time.Duration(n) * time.Second):
 		return nil
 	}
+}
+
+// envValue returns k's value in env, or in ours when env is nil (as for
+// Params.Env).
+func envValue(env []string, k string) string {
+	if env == nil {
+		return os.Getenv(k)
+	}
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], k+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -599,8 +599,9 @@ func TestWrongSecret(t *testing.T) {
 
 // TestSSTBackupDiesMidway: a backup that dies after sending data must not
 // look like a complete stream to the joiner: no prepare, no coords line.
+// Both engines report the backup's failure (transfer.Backup.Finish).
 func TestSSTBackupDiesMidway(t *testing.T) {
-	for _, cnf := range []string{"", "compressor=lz4 -z\ndecompressor=lz4 -d\n"} {
+	for _, cnf := range []string{"", "compressor=lz4 -z\ndecompressor=lz4 -d\n", "transfer-v2=0\n"} {
 		t.Run("compressor="+strings.TrimSpace(cnf), func(t *testing.T) {
 			e := newSSTEnv(t, cnf)
 			t.Setenv("FAKE_FAIL", "midway")
@@ -622,5 +623,24 @@ func TestSSTBackupDiesMidway(t *testing.T) {
 				t.Error("the joiner ran prepare on a broken stream")
 			}
 		})
+	}
+}
+
+// TestEnvValue: the flows read the environment of Params.Env, the last
+// value of a key winning as for a child; nil is ours.
+func TestEnvValue(t *testing.T) {
+	t.Setenv("SST_ENV_VALUE_TEST", "ours")
+	for _, tt := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "ours"},
+		{[]string{}, ""},
+		{[]string{"SST_ENV_VALUE_TEST=1", "SST_ENV_VALUE_TESTX=2"}, "1"},
+		{[]string{"SST_ENV_VALUE_TEST=1", "SST_ENV_VALUE_TEST=3"}, "3"},
+	} {
+		if got := envValue(tt.env, "SST_ENV_VALUE_TEST"); got != tt.want {
+			t.Errorf("envValue(%q) = %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }

@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/proc"
 )
 
 // versionTimeout bounds each "--version" probe of ServerVersion.
@@ -37,13 +38,13 @@ var versionRE = regexp.MustCompile(`(?:Ver|server) (\d+\.\d+)\.\d+`)
 // caller keeps the default. Each probe runs with an empty environment, so
 // no credential reaches it, and at most versionTimeout.
 func ServerVersion(ctx context.Context, p VersionProbe) (version, source string) {
-	proc := p.Proc
-	if proc == "" {
-		proc = "/proc"
+	procFS := p.Proc
+	if procFS == "" {
+		procFS = "/proc"
 	}
 	var cands []string
 	if p.Parent > 0 {
-		cands = append(cands, filepath.Join(proc, strconv.Itoa(p.Parent), "exe"))
+		cands = append(cands, filepath.Join(procFS, strconv.Itoa(p.Parent), "exe"))
 	}
 	backup := p.Backup
 	if backup == nil {
@@ -68,15 +69,14 @@ var errNoVersion = errors.New("no version in output")
 func probeVersion(ctx context.Context, exe string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, "--version")
-	cmd.Env = []string{}
-	cmd.Stdin = nil
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
+	// proc.Cmd's nil Env is an empty environment: no credential reaches
+	// the probe.
+	err := proc.Run(ctx, proc.Cmd{
+		Name: exe + " --version", Path: exe, Args: []string{"--version"},
+		Stdout: &out, Stderr: &out, WaitDelay: time.Second,
+	})
+	if err != nil {
 		return "", err
 	}
 	m := versionRE.FindSubmatch(out.Bytes())

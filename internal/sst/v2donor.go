@@ -11,40 +11,21 @@ import (
 
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
-	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/transfer"
 	"wsrep_sst_mariabackup/internal/xfer"
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
 
-// acceptV2 reports whether the donor runs the v2 data stage: the joiner
-// offered it in the lsn field of its address, [sst] transfer-v2 is on
-// here, and the transport fits it (no encrypt=1 cipher; no compressor, or
-// lz4 or zstd, which run in process on every connection and which a v2
-// joiner recognises by their first bytes). Otherwise the
-// joiner gets the stock stream, which every joiner reads.
+// acceptV2 reports whether the donor runs the v2 data stage
+// (transfer.Choose) and logs why not when the joiner offered it.
 func (s *session) acceptV2() bool {
-	r, ok := xfer.ParseToken(s.args.LSN)
-	if !ok {
-		return false
+	e, why := transfer.Choose(transfer.Offer{Token: s.args.LSN, V2: s.cfg.TransferV2, Cipher: s.tr.cipher, Codec: s.tr.codec})
+	if why != "" {
+		s.log.Info(why)
 	}
-	if _, ok := xfer.Negotiate(r, xfer.Supported); !ok {
-		s.log.Info(fmt.Sprintf("The joiner offers transfer versions %d..%d, this donor speaks %d..%d: sending the stock stream", r.Min, r.Max, xfer.Supported.Min, xfer.Supported.Max))
-		return false
-	}
-	switch {
-	case !s.cfg.TransferV2:
-		s.log.Info("The joiner offers transfer v2; transfer-v2=0 here: sending the stock stream")
-		return false
-	case s.tr.cipher != "":
-		s.log.Info("The joiner offers transfer v2; encrypt=1 is not supported by it: sending the stock stream")
-		return false
-	case s.tr.codec != nil && !s.tr.codec.InProcess():
-		s.log.Info(fmt.Sprintf("The joiner offers transfer v2; compressor %q does not run in process: sending the stock stream", s.tr.codec.Command()))
-		return false
-	}
-	return true
+	return e == transfer.V2
 }
 
 // streamBackupV2 is the donor's v2 data stage: open parallel-streams
@@ -55,7 +36,7 @@ func (s *session) acceptV2() bool {
 func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
 	n := s.cfg.ParallelStreams
 	if n == 0 {
-		n = s.autoStreams()
+		n = transfer.AutoStreams(s.tr.tlsConfig != nil, s.tr.codec)
 	}
 	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s: transfer v2, %d stream(s)", addr, n))
 	ctx, stall, release := s.stallContext(ctx, "joiner")
@@ -134,37 +115,26 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	}
 
 	start := time.Now()
-	out, src, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
+	b, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
 	if err != nil {
 		abort()
 		return err
 	}
 	defer done()
-	refBytes, sendErr := sendScanned(xs, m, src)
-	var exitErr *proc.ExitError
-	if errors.As(sendErr, &exitErr) {
-		sendErr = nil // the backup failed: Close reports it
-	}
-	// As in streamBackup: after a send error Close stops the backup now.
-	waitErr := out.Close()
+	refBytes, sendErr := transfer.SendMbstream(xs, m, b)
+	err = b.Finish(ctx, sendErr)
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
 	}
-	if sendErr != nil || waitErr != nil || ctx.Err() != nil {
+	if err != nil {
 		abort()
-	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	if waitErr != nil {
-		return errorf(ExitInvalid, "%w", waitErr)
-	}
-	if sendErr != nil {
-		var scanErr *mbstream.ChunkError
-		if errors.As(sendErr, &scanErr) {
-			return errorf(ExitPipe, "read mariadb-backup's stream: %w", sendErr)
-		}
-		return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, src.N(), sendErr)
+		return backupError(err, func(err error) error {
+			var scanErr *mbstream.ChunkError
+			if errors.As(err, &scanErr) {
+				return errorf(ExitPipe, "read mariadb-backup's stream: %w", err)
+			}
+			return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, b.N(), err)
+		})
 	}
 	if err := xs.Close(); err != nil {
 		return s.stageError(ctx, "send the backup stream to "+addr, err)
@@ -187,23 +157,11 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		return s.stageError(ctx, "finish the backup stream to "+addr, finishErr)
 	}
 	reused := ""
-	if src.N() > 0 {
-		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(src.N()))
+	if b.N() > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(b.N()))
 	}
-	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", src.N(), time.Since(start).Seconds(), n, reused))
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", b.N(), time.Since(start).Seconds(), n, reused))
 	return nil
-}
-
-// autoStreams is parallel-streams=auto: two connections when each can
-// take a share of per-byte work that parallelizes better across
-// connections than inside one (TLS, zstd), else one (plain TCP, whose work
-// is the kernel's, and lz4, whose codec already compresses blocks in
-// parallel). Measured with BenchmarkSSTDataStage; see README.
-func (s *session) autoStreams() int {
-	if s.tr.tlsConfig != nil || s.tr.codec != nil && s.tr.codec.Format() == stream.Zstd {
-		return 2
-	}
-	return 1
 }
 
 // greet runs the hello exchange on one connection, within the handshake
@@ -254,43 +212,4 @@ func (s *session) readManifest(ctx context.Context, conn net.Conn, l *pipe.Link)
 	}
 	raiseMemoryLimit(manifestMemory(m))
 	return m, nil
-}
-
-// sendScanned sends the mbstream read from src on xs: chunk headers as
-// data, payloads through xfer.SendPayload (references where m has the
-// bytes; sparse chunks, whose payload is not laid out as the file is, as
-// data). It returns the bytes sent as references. Chunk checksums are
-// not checked here: the joiner's extractor checks every chunk it rebuilds,
-// which covers mariadb-backup's bytes and the references alike.
-func sendScanned(xs *xfer.Sender, m *manifest.Manifest, src io.Reader) (int64, error) {
-	if m != nil && m.Blocks() == 0 {
-		m = nil
-	}
-	sc := mbstream.NewScanner(src, mbstream.ScanOptions{SkipChecksum: true})
-	var refs int64
-	for {
-		seg, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return refs, nil
-		}
-		if err != nil {
-			return refs, err
-		}
-		if err := xs.Data(seg.Header); err != nil {
-			return refs, err
-		}
-		if len(seg.Payload) == 0 {
-			continue
-		}
-		if seg.Sparse {
-			err = xs.Data(seg.Payload)
-		} else {
-			var n int64
-			n, err = xfer.SendPayload(xs, m, seg.Offset, seg.Payload)
-			refs += n
-		}
-		if err != nil {
-			return refs, err
-		}
-	}
 }

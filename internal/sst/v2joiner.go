@@ -18,14 +18,13 @@ import (
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/swap"
+	"wsrep_sst_mariabackup/internal/transfer"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
 
-// offerV2 reports whether this joiner offers transfer v2 (and so hashes
-// its reference data): [sst] transfer-v2 on, and no encrypt=1 cipher
-// (the v2 stage runs over plain TCP or TLS only).
+// offerV2 reports whether this joiner offers transfer v2 (transfer.Offers).
 func (s *session) offerV2() bool {
-	return s.cfg.TransferV2 && s.tr.cipher == ""
+	return transfer.Offers(s.cfg.TransferV2, s.tr.cipher)
 }
 
 // v2Conn is one data connection of a v2 transfer.
