@@ -55,6 +55,12 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
+	if d := s.cfg.Args.SSTTempDir; d != "" {
+		// MariaDB 13.0's wsrep_sst_tmp_dir (MDEV-29909). Staging there
+		// needs the space check and the swap to work across filesystems;
+		// until they do, say plainly where the data goes.
+		s.log.Warn(fmt.Sprintf("--sst-temp-dir '%s' is not supported by this program yet: the SST is staged in '%s' as without it; make room there, or use the stock script for this SST", d, filepath.Join(datadir, stagingDir)))
+	}
 	dirs, err := s.joinerDirs(datadir)
 	if err != nil {
 		return err
