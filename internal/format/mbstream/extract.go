@@ -113,6 +113,43 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 // checks paths, orders and limits, runs workers and reports errors as
 // Extract does; opts.WriteBehind is the DirSink's business and is ignored.
 func ExtractTo(ctx context.Context, r io.Reader, sink Sink, opts ExtractOptions) (ExtractStats, error) {
+	return extract(ctx, streamChunks{NewReaderOptions(r, ReaderOptions{MaxPayload: opts.MaxPayload})}, sink, opts)
+}
+
+// chunkReader is where the extractor's chunks come from: a Reader on a
+// byte stream, or a pieceReader on a stream in pieces with clones.
+type chunkReader interface {
+	next() (*Chunk, error)
+	// payload reads the current chunk's payload into dst (its length)
+	// and appends to clones the parts that are clones, Off relative to
+	// the payload's start.
+	payload(dst []byte, clones []Clone) ([]Clone, error)
+	position() (index, pos int64)
+}
+
+// streamChunks reads chunks from a Reader: data only.
+type streamChunks struct{ rd *Reader }
+
+func (c streamChunks) next() (*Chunk, error)        { return c.rd.Next() }
+func (c streamChunks) position() (index, pos int64) { return c.rd.index, c.rd.start }
+
+// readPiece is the most payload asks of the Reader at once, so that the
+// Reader's CRC runs over data still in the CPU's L2 cache.
+const readPiece = 512 << 10
+
+func (c streamChunks) payload(dst []byte, clones []Clone) ([]Clone, error) {
+	for off := 0; off < len(dst); {
+		k := min(len(dst)-off, readPiece)
+		if _, err := io.ReadFull(c.rd, dst[off:off+k]); err != nil {
+			return clones, err
+		}
+		off += k
+	}
+	return clones, nil
+}
+
+// extract runs the workers on the chunks of cr.
+func extract(ctx context.Context, cr chunkReader, sink Sink, opts ExtractOptions) (ExtractStats, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = 4
@@ -148,8 +185,7 @@ func ExtractTo(ctx context.Context, r io.Reader, sink Sink, opts ExtractOptions)
 			opts.Abort(context.Cause(ctx))
 		})
 	}
-	rd := NewReaderOptions(r, ReaderOptions{MaxPayload: opts.MaxPayload})
-	stats, err := x.read(ctx, rd, queues)
+	stats, err := x.read(ctx, cr, queues)
 	if !stopAbort() {
 		<-aborted // Abort runs or ran: let it finish before returning
 	}
@@ -178,7 +214,8 @@ type writeOp struct {
 	end    int64 // offset just past the data and holes
 	sparse []SparseRange
 	data   []byte
-	slab   *slab // holder of data, if carved from a slab
+	clones []Clone // parts of data's range taken from reference files; Off in the file
+	slab   *slab   // holder of data, if carved from a slab
 	cost   int64 // budget held by data (if not from a slab) and sparse
 }
 
@@ -210,7 +247,7 @@ type slab struct {
 
 // read parses the stream and hands each chunk to the worker that owns its
 // file, picking the least busy worker when a file starts.
-func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp) (ExtractStats, error) {
+func (x *extractor) read(ctx context.Context, rd chunkReader, queues []chan *writeOp) (ExtractStats, error) {
 	var st ExtractStats
 	owner := make(map[string]int) // open file -> worker
 	load := make([]int, len(queues))
@@ -218,14 +255,15 @@ func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp
 		if ctx.Err() != nil {
 			return st, context.Cause(ctx)
 		}
-		c, err := rd.Next()
+		c, err := rd.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return st, err
 		}
-		o := &writeOp{path: c.Path, index: rd.index, pos: rd.start}
+		index, pos := rd.position()
+		o := &writeOp{path: c.Path, index: index, pos: pos}
 		if err := checkExtractPath(c.Path); err != nil {
 			return st, o.fail(err)
 		}
@@ -270,13 +308,9 @@ func (x *extractor) read(ctx context.Context, rd *Reader, queues []chan *writeOp
 	return st, nil
 }
 
-// readPiece is the most readPayload asks of the Reader at once, so that
-// the Reader's CRC runs over data still in the CPU's L2 cache.
-const readPiece = 512 << 10
-
 // readPayload reads the current chunk's payload into a buffer counted
 // against the memory budget, with the chunk's sparse map if any.
-func (x *extractor) readPayload(ctx context.Context, rd *Reader, o *writeOp, n int) error {
+func (x *extractor) readPayload(ctx context.Context, rd chunkReader, o *writeOp, n int) error {
 	switch {
 	case o.sparse != nil || n > ChunkSize:
 		// Oversized chunks (DefaultMaxPayload allows them) and sparse ones
@@ -310,14 +344,15 @@ func (x *extractor) readPayload(ctx context.Context, rd *Reader, o *writeOp, n i
 			x.dropSlab()
 		}
 	}
-	for off := 0; off < n; {
-		k := min(n-off, readPiece)
-		if _, err := io.ReadFull(rd, o.data[off:off+k]); err != nil {
-			x.release(o)
-			return err
-		}
-		off += k
+	clones, err := rd.payload(o.data, nil)
+	if err != nil {
+		x.release(o)
+		return err
 	}
+	for i := range clones {
+		clones[i].Off += o.off
+	}
+	o.clones = clones
 	return nil
 }
 
@@ -429,8 +464,23 @@ func (x *extractor) apply(files map[string]*outFile, o *writeOp) error {
 // skips as holes.
 func (f *outFile) write(o *writeOp) error {
 	if o.sparse == nil {
-		if _, err := f.f.WriteAt(o.data, o.off); err != nil {
-			return fmt.Errorf("write: %w", err)
+		// The data between the clones, then each clone.
+		at := o.off
+		for _, c := range o.clones {
+			if c.Off > at {
+				if _, err := f.f.WriteAt(o.data[at-o.off:c.Off-o.off], at); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+			}
+			if err := f.f.Clone(c); err != nil {
+				return err
+			}
+			at = c.Off + c.Len
+		}
+		if end := o.off + int64(len(o.data)); end > at {
+			if _, err := f.f.WriteAt(o.data[at-o.off:], at); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
 		}
 	} else {
 		pos, data := o.off, o.data
