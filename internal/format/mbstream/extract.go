@@ -216,7 +216,7 @@ type writeOp struct {
 	data   []byte
 	clones []Clone // parts of data's range taken from reference files; Off in the file
 	slab   *slab   // holder of data, if carved from a slab
-	cost   int64 // budget held by data (if not from a slab) and sparse
+	cost   int64   // budget held by data (if not from a slab) and sparse
 }
 
 func (o *writeOp) fail(err error) error {
