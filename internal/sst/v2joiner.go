@@ -12,9 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/reflink"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/swap"
@@ -127,45 +130,46 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	// at most streams * 3 of them, whatever a donor claims.
 	rc := xfer.NewReceiver(ctx, readers, xfer.ReceiverOptions{Version: version,
 		MaxPayload: xfer.DefaultFrameSize, MaxRefLen: max(xfer.MaxRefRun, m.BlockSize())})
-	pr, pw := io.Pipe()
-	var st xfer.Stats
-	assembled := make(chan error, 1)
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		closeAll()
+		rc.Close()
+		rc.Wait()
+		return s.localError(ctx, t, "open "+staging, err)
+	}
+	defer root.Close()
+	// The frames go to the extractor as pieces: data as bytes, each
+	// reference as a clone of the reference file's range, its bytes read
+	// and checked by the Reconstructor, and shared with the reference
+	// file where the filesystem can (reflink) rather than written.
+	src := &v2Pieces{ctx: ctx, rc: rc, rec: rec, progress: pc.Progress}
+	s.status.Bytes(func() (int64, int64) { return src.n.Load(), s.total })
+	sink := mbstream.NewDirSink(root, mbstream.DirSinkOptions{Refs: rec, WriteBehind: writeBehind, CloneRange: shareBlocks})
+	type result struct {
+		st  mbstream.ExtractStats
+		err error
+	}
+	extracted := make(chan result, 1)
 	go func() {
-		var err error
-		st, err = xfer.Assemble(ctx, pw, rc, rec)
-		pw.CloseWithError(err)
+		st, err := mbstream.ExtractPieces(ctx, src, sink, mbstream.ExtractOptions{Workers: extractWorkers, Abort: func(error) { closeAll() }})
 		if err != nil {
 			closeAll() // stop the readers blocked in the connections
 		}
-		assembled <- err
-	}()
-	var out io.Reader = pr
-	if pc.Progress != nil {
-		out = pc.Progress.Reader(out)
-	}
-	counted := stream.NewCountingReader(out)
-	s.status.Bytes(func() (int64, int64) { return counted.N(), s.total })
-	extracted := make(chan error, 1)
-	go func() {
-		extracted <- s.extractAbort(ctx, counted, staging, "SST", func(error) { closeAll() })
+		extracted <- result{st, err}
 	}()
 	if decision == stockOrder {
 		if err := s.cleanDatadir(t); err != nil {
 			closeAll()
-			pr.CloseWithError(err)
 			<-extracted
-			<-assembled
 			rc.Close()
 			rc.Wait()
 			return err
 		}
 	}
 	s.log.Info("Waiting for SST streaming to complete!")
-	xerr := <-extracted
-	pr.CloseWithError(errors.New("extraction ended")) // unblock Assemble if extraction failed
-	aerr := <-assembled
+	x := <-extracted
 	rc.Close()
-	if xerr == nil && aerr == nil {
+	if x.err == nil {
 		rc.Wait()
 		// Read each connection to its end (the compressor's and TLS's
 		// closing bytes follow the end frame): closing a socket with
@@ -180,26 +184,26 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		d.Close()
 	}
 	decMu.Unlock()
-	// The extractor's error (a full disk, a bad chunk) is the cause when
-	// there is one: the transfer output broke because of it.
-	err = xerr
-	if err == nil {
-		err = aerr
-	}
-	if err != nil {
+	if err := x.err; err != nil {
+		err = fmt.Errorf("extract the SST stream into %s: %w", staging, err)
 		return s.failStaging(ctx, t, s.v2Error(ctx, "receive the v2 data stream", err), err)
 	}
+	s.log.Info(fmt.Sprintf("Extracted %d files, %d bytes (SST)", x.st.Files, x.st.Bytes))
 	secs := time.Since(start).Seconds()
+	refBytes, dataBytes := src.refBytes, src.n.Load()-src.refBytes
 	reused := ""
-	if total := st.Data + st.RefBytes; total > 0 {
-		reused = fmt.Sprintf(", %s (%.0f%%) of it from the reference data", swap.Bytes(st.RefBytes), 100*float64(st.RefBytes)/float64(total))
+	if total := dataBytes + refBytes; total > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it from the reference data", swap.Bytes(refBytes), 100*float64(refBytes)/float64(total))
+		if c := sink.Cloned(); c > 0 {
+			reused += fmt.Sprintf(", %s of that sharing the reference files' blocks (reflink) rather than written", swap.Bytes(c))
+		}
 	}
 	var wire int64
 	for _, w := range wires {
 		wire += w.N()
 	}
 	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d)",
-		counted.N(), secs, swap.Bytes(wire), len(links), reused, wire, st.RefBytes))
+		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes))
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
@@ -358,4 +362,57 @@ func drainLinks(links []*v2Conn) {
 		})
 	}
 	wg.Wait()
+}
+
+// v2Pieces hands the frames of a v2 transfer to the extractor
+// (mbstream.PieceSource): data frames as bytes, reference frames as clones
+// whose bytes the Reconstructor has read and checked (hash, CRC-32, range,
+// path), so that a bad reference fails as it always did, and the sink
+// only places them. It counts the stream's bytes for progress and the
+// status file.
+type v2Pieces struct {
+	ctx      context.Context
+	rc       *xfer.Receiver
+	rec      *xfer.Reconstructor
+	progress *stream.Progress
+	buf      []byte
+	n        atomic.Int64 // stream bytes handed on
+	refBytes int64
+}
+
+func (p *v2Pieces) NextPiece() ([]byte, *mbstream.Clone, error) {
+	if err := p.ctx.Err(); err != nil {
+		return nil, nil, context.Cause(p.ctx)
+	}
+	f, b, err := p.rc.Next()
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.Type != xfer.FrameRef {
+		p.count(len(b))
+		return b, nil, nil
+	}
+	if p.buf, err = p.rec.Read(f.Ref, p.buf); err != nil {
+		return nil, nil, fmt.Errorf("xfer: frame %d: %w", f.Seq, err)
+	}
+	p.count(len(p.buf))
+	p.refBytes += int64(len(p.buf))
+	return nil, &mbstream.Clone{Ref: f.Ref.Path, RefOff: f.Ref.Offset, Len: int64(len(p.buf)), CRC: f.Ref.CRC, Sum: f.Ref.Hash[:], Data: p.buf}, nil
+}
+
+func (p *v2Pieces) count(n int) {
+	p.n.Add(int64(n))
+	if p.progress != nil {
+		p.progress.Add(int64(n))
+	}
+}
+
+// shareBlocks is the sink's cloner: reflink.CloneRange, with "cannot
+// here" as false.
+func shareBlocks(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (bool, error) {
+	err := reflink.CloneRange(dst, dstOff, src, srcOff, n)
+	if errors.Is(err, reflink.ErrUnsupported) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -115,6 +115,27 @@ func (r *Reconstructor) file(path string) (*refFile, error) {
 	if len(r.open) >= maxOpenRefs {
 		r.closeAll()
 	}
+	f, err := r.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("xfer: reference %q: %w", path, err)
+	}
+	rf := &refFile{f: f, size: info.Size()}
+	r.open[path] = rf
+	return rf, nil
+}
+
+// Open opens the reference file path (as a reference names it, mount
+// prefix included) for reading, through the same root and checks as Read:
+// the caller owns the file. A per-file sink opens it to share its blocks.
+func (r *Reconstructor) Open(path string) (*os.File, error) {
+	if !validRefPath(path) {
+		return nil, fmt.Errorf("%w: %q", ErrRefPath, path)
+	}
 	root, rel := r.root, path
 	if first, rest, ok := strings.Cut(path, "/"); ok && r.mounts[first] != nil {
 		root, rel = r.mounts[first], rest
@@ -127,17 +148,11 @@ func (r *Reconstructor) file(path string) (*refFile, error) {
 		return nil, fmt.Errorf("%w: %w", ErrRefPath, err)
 	}
 	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("xfer: reference %q: %w", path, err)
-	}
-	if !info.Mode().IsRegular() {
+	if err != nil || !info.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("%w: %q is not a regular file", ErrRefPath, path)
 	}
-	rf := &refFile{f: f, size: info.Size()}
-	r.open[path] = rf
-	return rf, nil
+	return f, nil
 }
 
 func (r *Reconstructor) closeAll() {

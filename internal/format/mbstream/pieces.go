@@ -147,8 +147,19 @@ func (r *pieceReader) payload(dst []byte, clones []Clone) ([]Clone, error) {
 			}
 			cl := *pc
 			cl.Off = int64(at)
+			if cl.Data != nil {
+				// Checked bytes the source may reuse: into the payload
+				// buffer, where the file's writer finds them.
+				if int64(len(cl.Data)) != cl.Len {
+					return clones, r.fail(fmt.Errorf("%w: a reference of %d bytes carrying %d", ErrHeader, cl.Len, len(cl.Data)))
+				}
+				copy(dst[at:], cl.Data)
+				r.crc = crc32.Update(r.crc, crc32.IEEETable, cl.Data)
+				cl.Data = dst[at : at+uint64(cl.Len)]
+			} else {
+				r.crc = crc32Combine(r.crc, cl.CRC, cl.Len)
+			}
 			clones = append(clones, cl)
-			r.crc = crc32Combine(r.crc, cl.CRC, cl.Len)
 			at += uint64(cl.Len)
 			r.remaining -= uint64(cl.Len)
 			r.pos += cl.Len

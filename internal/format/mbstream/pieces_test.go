@@ -78,7 +78,11 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			n := min(len(p), 1+rng.IntN(3000))
 			if seg.Type == ChunkPayload && rng.IntN(2) == 0 {
 				off := seg.Offset + int64(len(seg.Payload)-len(p))
-				ps.list = append(ps.list, piece{clone: &Clone{Ref: seg.Path, RefOff: off, Len: int64(n), CRC: crc32.ChecksumIEEE(p[:n])}})
+				c := &Clone{Ref: seg.Path, RefOff: off, Len: int64(n), CRC: crc32.ChecksumIEEE(p[:n])}
+				if rng.IntN(2) == 0 {
+					c.Data = bytes.Clone(p[:n]) // read and checked by the source
+				}
+				ps.list = append(ps.list, piece{clone: c})
 				cloned += int64(n)
 			} else {
 				data(p[:n])

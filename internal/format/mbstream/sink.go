@@ -59,6 +59,12 @@ type Clone struct {
 	// Sum is the caller's content hash of the bytes (transfer v2: the
 	// manifest's block hash), checked by DirSinkOptions.Verify.
 	Sum []byte
+	// Data, if set, are the Len bytes, which the caller has read from
+	// the reference file and checked already: the sink neither reads
+	// nor checks them again, writes them where it cannot share the
+	// reference file's blocks, and opens the reference file only to
+	// share them.
+	Data []byte
 }
 
 // DirSinkOptions tunes a DirSink.
@@ -201,6 +207,19 @@ func (f *dirFile) Clone(c Clone) error {
 	case c.Len > DefaultMaxPayload:
 		return fmt.Errorf("%w: clone of %d bytes from %q, limit %d", ErrTooLarge, c.Len, c.Ref, DefaultMaxPayload)
 	}
+	if c.Data != nil {
+		if int64(len(c.Data)) != c.Len {
+			return fmt.Errorf("clone %q: %d bytes given for %d", c.Ref, len(c.Data), c.Len)
+		}
+		var src *os.File
+		if f.mayShare(c) {
+			var err error
+			if src, err = f.open(c.Ref); err != nil {
+				return err
+			}
+		}
+		return f.place(c, src, c.Data)
+	}
 	src, err := f.open(c.Ref)
 	if err != nil {
 		return err
@@ -241,25 +260,31 @@ func (f *dirFile) place(c Clone, src *os.File, b []byte) error {
 	return nil
 }
 
-// share tries to clone c by sharing blocks; false means "write it".
-func (f *dirFile) share(c Clone, src *os.File) bool {
+// mayShare reports whether c could be placed by sharing blocks: a
+// cloner, not refused yet, an *os.File to clone into, an aligned range.
+func (f *dirFile) mayShare(c Clone) bool {
 	s := f.sink
-	clone := s.opts.CloneRange
-	if clone == nil || s.noClone.Load() {
+	if s.opts.CloneRange == nil || s.noClone.Load() {
 		return false
 	}
-	dst, ok := f.w.(*os.File)
-	if !ok {
+	if _, ok := f.w.(*os.File); !ok {
 		return false
 	}
 	align := s.opts.CloneAlign
 	if align <= 0 {
 		align = 4096
 	}
-	if c.Off%align != 0 || c.RefOff%align != 0 || c.Len%align != 0 {
+	return c.Off%align == 0 && c.RefOff%align == 0 && c.Len%align == 0
+}
+
+// share tries to clone c by sharing blocks; false means "write it".
+func (f *dirFile) share(c Clone, src *os.File) bool {
+	if src == nil || !f.mayShare(c) {
 		return false
 	}
-	done, err := clone(dst, c.Off, src, c.RefOff, c.Len)
+	s := f.sink
+	dst := f.w.(*os.File)
+	done, err := s.opts.CloneRange(dst, c.Off, src, c.RefOff, c.Len)
 	if err != nil || !done {
 		// Not on this filesystem (or not between these two): write
 		// this clone and every later one.

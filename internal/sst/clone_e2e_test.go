@@ -1,0 +1,110 @@
+package sst
+
+import (
+	"context"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
+)
+
+// sharedRE is the joiner's note of the reused bytes placed by sharing
+// blocks.
+var sharedRE = regexp.MustCompile(`(\S+ \S+) of that sharing the reference files' blocks \(reflink\)`)
+
+// TestE2ERejoinClones: with the joiner's datadir on XFS (reflink) or
+// btrfs, a rejoin keeps the previous datadir until the new one is
+// prepared, yet the unchanged data costs no second copy: the joiner
+// clones it from the old files, and the volume's used space grows by far
+// less than the data during the SST. Tables match.
+func TestE2ERejoinClones(t *testing.T) {
+	integration(t)
+	bin := galeratest.SSTProgram(t)
+	for _, fs := range []string{"xfs", "btrfs"} {
+		t.Run(fs, func(t *testing.T) {
+			c, ctx := cluster(t, "goclone"+fs)
+			ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+			defer cancel()
+			n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+			must(t, err)
+			n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: galeratest.Volume{FS: fs, Size: 2 << 30}})
+			must(t, err)
+			startSynced(ctx, t, n1, true)
+			must(t, galeratest.LoadData(ctx, n1, "sbtest", 60000))
+			startSynced(ctx, t, n2, false)
+			full := lastV2Stats(t, assertTransfer(t, n2, "SST", true))
+
+			forceSST(ctx, t, n2)
+			_, err = n1.Exec(ctx, "UPDATE sbtest.t1 SET k = k + 1 WHERE id % 10 = 0")
+			must(t, err)
+			peak := sampleUsed(t, n2.Datadir())
+			startSynced(ctx, t, n2, false)
+			extra := peak()
+			log := assertTransfer(t, n2, "SST", true)
+			st := lastV2Stats(t, log)
+			if st.reused < st.bytes/2 {
+				t.Errorf("rejoin reused %d of %d bytes, want at least half", st.reused, st.bytes)
+			}
+			m := sharedRE.FindStringSubmatch(log)
+			if m == nil {
+				t.Errorf("the joiner shared no blocks with the previous files:\n%s", grep(log, "WSREP_SST"))
+			} else {
+				t.Logf("shared: %s", m[1])
+			}
+			// A copy of the reused data would grow the volume by about
+			// the stream's size; clones by the changed pages, the redo
+			// log and metadata.
+			t.Logf("volume grew by at most %d bytes during the rejoin (a full SST's stream: %d bytes)", extra, full.bytes)
+			if extra > full.bytes/2 {
+				t.Errorf("the volume grew by %d bytes during the rejoin, more than half the %d bytes of a full SST: the reused data was copied, not shared", extra, full.bytes)
+			}
+			assertSameData(ctx, t, n1, n2)
+		})
+	}
+}
+
+// sampleUsed samples the used bytes of dir's filesystem every 50 ms until
+// the returned function is called, which returns the peak over the used
+// bytes at the start.
+func sampleUsed(t *testing.T, dir string) func() int64 {
+	t.Helper()
+	used := func() int64 {
+		var s syscall.Statfs_t
+		if err := syscall.Statfs(dir, &s); err != nil {
+			return 0
+		}
+		return int64(s.Blocks-s.Bfree) * int64(s.Bsize)
+	}
+	start := used()
+	var mu sync.Mutex
+	peak := start
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			u := used()
+			mu.Lock()
+			peak = max(peak, u)
+			mu.Unlock()
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return peak - start
+	}
+}
+
