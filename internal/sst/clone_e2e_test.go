@@ -2,7 +2,6 @@ package sst
 
 import (
 	"context"
-	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -11,15 +10,12 @@ import (
 	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
-// sharedRE is the joiner's note of the reused bytes placed by sharing
-// blocks.
-var sharedRE = regexp.MustCompile(`(\S+ \S+) of that sharing the reference files' blocks \(reflink\)`)
-
 // TestE2ERejoinClones: with the joiner's datadir on XFS (reflink) or
 // btrfs, a rejoin keeps the previous datadir until the new one is
 // prepared, yet the unchanged data costs no second copy: the joiner
-// clones it from the old files, and the volume's used space grows by far
-// less than the data during the SST. Tables match.
+// clones it from the old files (its summary counts the shared bytes), and
+// on XFS the volume's used space grows by far less than the data during
+// the SST. Tables match.
 func TestE2ERejoinClones(t *testing.T) {
 	integration(t)
 	bin := galeratest.SSTProgram(t)
@@ -48,17 +44,18 @@ func TestE2ERejoinClones(t *testing.T) {
 			if st.reused < st.bytes/2 {
 				t.Errorf("rejoin reused %d of %d bytes, want at least half", st.reused, st.bytes)
 			}
-			m := sharedRE.FindStringSubmatch(log)
-			if m == nil {
-				t.Errorf("the joiner shared no blocks with the previous files:\n%s", grep(log, "WSREP_SST"))
-			} else {
-				t.Logf("shared: %s", m[1])
+			// Every whole page of the reused data is shared; what is not
+			// is the odd tail of a reference (the last block of a file).
+			if st.shared < st.reused*9/10 {
+				t.Errorf("%d of the %d reused bytes shared with the previous files, want at least 90%%:\n%s", st.shared, st.reused, grep(log, "WSREP_SST"))
 			}
 			// A copy of the reused data would grow the volume by about
 			// the stream's size; clones by the changed pages, the redo
-			// log and metadata.
+			// log and metadata. btrfs's free-space count moves by whole
+			// allocated chunks and its own copy-on-write metadata, so the
+			// extents are what tells there.
 			t.Logf("volume grew by at most %d bytes during the rejoin (a full SST's stream: %d bytes)", extra, full.bytes)
-			if extra > full.bytes/2 {
+			if fs == "xfs" && extra > full.bytes/2 {
 				t.Errorf("the volume grew by %d bytes during the rejoin, more than half the %d bytes of a full SST: the reused data was copied, not shared", extra, full.bytes)
 			}
 			assertSameData(ctx, t, n1, n2)
@@ -107,4 +104,3 @@ func sampleUsed(t *testing.T, dir string) func() int64 {
 		return peak - start
 	}
 }
-

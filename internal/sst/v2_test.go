@@ -50,7 +50,7 @@ func TestV2DeltaFromPreviousData(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(e.joiner, "db"), 0o755))
 	must(t, os.WriteFile(filepath.Join(e.joiner, "db", "t1.ibd"), fakeTable, 0o644))
 	log := v2RoundTrip(t, e, "")
-	for _, want := range []string{"over 3 stream(s)", "reused=69632)", "as references to the joiner's data"} {
+	for _, want := range []string{"over 3 stream(s)", "reused=69632 shared=", "as references to the joiner's data"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}
@@ -64,7 +64,7 @@ func TestV2ResumeFromStaging(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(e.joiner, stagingDir, "db"), 0o755))
 	must(t, os.WriteFile(filepath.Join(e.joiner, stagingDir, "db", "t1.ibd"), fakeTable, 0o644))
 	log := v2RoundTrip(t, e, "")
-	for _, want := range []string{"reference data for this one (resume)", "reused=69632)"} {
+	for _, want := range []string{"reference data for this one (resume)", "reused=69632 shared="} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}

@@ -202,8 +202,8 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	for _, w := range wires {
 		wire += w.N()
 	}
-	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d)",
-		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes))
+	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d shared=%d)",
+		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes, sink.Cloned()))
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
