@@ -132,6 +132,8 @@ func (r *Reconstructor) file(path string) (*refFile, error) {
 // Open opens the reference file path (as a reference names it, mount
 // prefix included) for reading, through the same root and checks as Read:
 // the caller owns the file. A per-file sink opens it to share its blocks.
+// Unlike Read, Open may be called from other goroutines while Read runs:
+// it only reads the mounts, which are fixed once the transfer starts.
 func (r *Reconstructor) Open(path string) (*os.File, error) {
 	if !validRefPath(path) {
 		return nil, fmt.Errorf("%w: %q", ErrRefPath, path)
