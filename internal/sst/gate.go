@@ -90,6 +90,17 @@ func (r *refusals) add(addr string, why error) {
 	}
 }
 
+// flush logs the refusals counted since the last summary, if any: at the
+// end of an SST, so that the log's count is complete.
+func (r *refusals) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.skipped > 0 {
+		r.log(fmt.Sprintf("Refused %d more connections to the SST port (%d in all; %s)", r.skipped, r.n, r.lastWhy))
+		r.skipped, r.last = 0, time.Now()
+	}
+}
+
 // wrap adds to err, the failure to admit a donor, how many connections
 // were refused and why the last one was: a misconfigured donor (say, a
 // certificate this joiner does not trust) is named in the one ERROR.

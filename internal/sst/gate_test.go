@@ -3,8 +3,10 @@ package sst
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +148,24 @@ func FuzzParseGTIDStage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRefusalsFlush: refusals past the first refusalLogs are summed up
+// every refusalEvery, and what is left is logged by flush, once.
+func TestRefusalsFlush(t *testing.T) {
+	var lines []string
+	r := &refusals{log: func(m string) { lines = append(lines, m) }}
+	for i := range refusalLogs + 5 {
+		r.add("10.0.0.9:"+strconv.Itoa(1000+i), errors.New("not the donor"))
+	}
+	// The first one past refusalLogs makes a summary at once (none was
+	// logged before); the next four wait.
+	if len(lines) != refusalLogs+1 {
+		t.Fatalf("%d lines before flush, want %d", len(lines), refusalLogs+1)
+	}
+	r.flush()
+	r.flush()
+	if len(lines) != refusalLogs+2 || !strings.Contains(lines[len(lines)-1], "Refused 4 more connections to the SST port (25 in all; the last from 10.0.0.9:1024: not the donor)") {
+		t.Errorf("after flush: %q", lines[refusalLogs:])
+	}
 }

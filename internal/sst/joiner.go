@@ -43,6 +43,11 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return err
 	}
 	defer lock.release()
+	defer func() {
+		if s.refused != nil {
+			s.refused.flush()
+		}
+	}()
 	s.log.Info(fmt.Sprintf("%s SST started on joiner", s.cfg.Method))
 	// A swap a crash interrupted is finished or undone before anything
 	// else looks at the datadir.

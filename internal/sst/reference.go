@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
 	"wsrep_sst_mariabackup/internal/xfer"
@@ -54,7 +55,7 @@ type reference struct {
 // the transfer), or that no backup stream ever contains.
 var mutableRefs = map[string]bool{
 	"galera.cache": true, "gvwstate.dat": true, "grastate.dat": true, "ibtmp1": true,
-	progressMarker: true, "wsrep_sst.pid": true, swapJournal: true,
+	progressMarker: true, sstdir.PidFile: true, swapJournal: true,
 }
 
 // includeOld is the manifest filter of the previous data's directories.
