@@ -179,7 +179,7 @@ func (s *session) printReady() error {
 	}
 	lsn := ""
 	if s.ref != nil {
-		lsn = xfer.Supported.Token()
+		lsn = xferVersions.Token()
 	}
 	return s.proto.line("ready %s%s:%s/%s/%s/1", s.tr.addrPrefix, a.Host, a.Port, module, lsn)
 }

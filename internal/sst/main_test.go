@@ -109,6 +109,15 @@ func fakeBackup(args []string) int {
 			}
 		}
 		must(w.WriteFile("xtrabackup_checkpoints", []byte("backup_type = full-backuped\nfrom_lsn = 0\n")))
+		if gate := os.Getenv("FAKE_GATE"); gate != "" {
+			// Wait for the test to create gate before the table goes.
+			for i := 0; i < 300; i++ {
+				if _, err := os.Stat(gate); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
 		must(w.WriteFile("db/t1.ibd", fakeTable))
 		info, err := os.ReadFile(filepath.Join(opt["--datadir"], "donor_galera_info"))
 		must(err)

@@ -32,15 +32,19 @@ const (
 	oldPrefix    = "d"
 )
 
-// reference hashes the joiner's reference data in the background, from
-// the start of the joiner run (overlapping the gtid stage): the previous
-// data in its directories and an interrupted attempt's staging directory.
-// Its manifest tells a v2 donor which blocks need not be sent.
+// reference is the joiner's reference data: the previous data in its
+// directories and an interrupted attempt's staging directory. A donor
+// that speaks delta by offer (xfer.OfferVersion) gets them as sources,
+// compared block by block as it offers; for an earlier release of ours,
+// which reads a manifest, they are hashed once its hello arrives (begin).
 type reference struct {
 	seed      uint64
 	blockSize int
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// ctx and nold are for begin, which starts the build.
+	ctx    context.Context
+	nold   int
+	cancel context.CancelFunc
+	done   chan struct{}
 	// enough, once closed, ends the hashing early with what is hashed.
 	enough chan struct{}
 	// Set by the build goroutine before done is closed.
@@ -134,9 +138,52 @@ func (s *session) startReference(ctx context.Context, datadir string, dirs []str
 	for i, d := range old {
 		r.roots[oldPrefix+strconv.Itoa(i)] = d
 	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	go r.build(ctx, s, len(old))
+	r.ctx, r.nold = ctx, len(old)
 	return r
+}
+
+// begin starts hashing, once.
+func (r *reference) begin(s *session) {
+	if r.cancel != nil {
+		return
+	}
+	var ctx context.Context
+	ctx, r.cancel = context.WithCancel(r.ctx)
+	go r.build(ctx, s, r.nold)
+}
+
+// sourceDirs returns the directories a delta by offer may compare, by
+// prefix, in the order the joiner prefers them (the interrupted attempt's
+// data first: it is newer), and the filter of each: the previous data
+// only if it is kept until the new data is prepared (withOld).
+func (r *reference) sourceDirs(s *session, withOld bool) (prefixes []string, dirs map[string]string, include map[string]func(string) bool) {
+	dirs, include = map[string]string{}, map[string]func(string) bool{}
+	if d, ok := r.roots[resumePrefix]; ok {
+		prefixes = append(prefixes, resumePrefix)
+		dirs[resumePrefix] = d
+	}
+	if withOld {
+		for i := range r.nold {
+			p := oldPrefix + strconv.Itoa(i)
+			prefixes = append(prefixes, p)
+			dirs[p] = r.roots[p]
+			include[p] = includePath(s.referenceFilter(r.roots[p]))
+		}
+	}
+	return prefixes, dirs, include
+}
+
+// includePath turns a manifest filter, asked about each directory on the
+// way down and then the file, into one that takes a file's path.
+func includePath(f func(string, bool) bool) func(string) bool {
+	return func(p string) bool {
+		for i := range len(p) {
+			if p[i] == '/' && !f(p[:i], true) {
+				return false
+			}
+		}
+		return f(p, false)
+	}
 }
 
 // coveredBy reports whether d is one of dirs or inside one.
@@ -218,7 +265,7 @@ func (r *reference) build(ctx context.Context, s *session, nold int) {
 
 // stop cancels the build and waits for it to end.
 func (r *reference) stop() {
-	if r == nil {
+	if r == nil || r.cancel == nil {
 		return
 	}
 	r.cancel()
@@ -233,6 +280,7 @@ func (r *reference) stop() {
 // that fails gives an empty manifest (a full transfer); both with a
 // warning.
 func (r *reference) manifest(ctx context.Context, s *session, withOld bool, bound time.Duration) (*manifest.Manifest, map[string]string, error) {
+	r.begin(s)
 	empty := func() (*manifest.Manifest, map[string]string, error) {
 		m, err := manifest.Empty(max(r.blockSize, manifest.MinBlockSize), r.seed)
 		return m, nil, err
@@ -296,26 +344,33 @@ func manifestMemory(m *manifest.Manifest) int64 {
 	return int64(m.Blocks()) * 20
 }
 
-// reconstructor opens the reference directories for reading.
-func reconstructor(m *manifest.Manifest, roots map[string]string) (*xfer.Reconstructor, func(), error) {
-	rec := xfer.NewReconstructor(nil, m.Seed(), 0)
-	var opened []*os.Root
+// openRoots opens the reference directories, by prefix, for reading.
+func openRoots(dirs map[string]string) (map[string]*os.Root, func(), error) {
+	roots := map[string]*os.Root{}
 	closeAll := func() {
-		rec.Close()
-		for _, r := range opened {
+		for _, r := range roots {
 			r.Close()
 		}
 	}
-	for p, d := range roots {
+	for p, d := range dirs {
 		root, err := os.OpenRoot(d)
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("open reference directory %s: %w", d, err)
 		}
-		opened = append(opened, root)
+		roots[p] = root
+	}
+	return roots, closeAll, nil
+}
+
+// reconstructor reads references to the reference directories, by
+// prefix, checked with hashes of seed.
+func reconstructor(seed uint64, roots map[string]*os.Root) *xfer.Reconstructor {
+	rec := xfer.NewReconstructor(nil, seed, 0)
+	for p, root := range roots {
 		rec.Mount(p, root)
 	}
-	return rec, closeAll, nil
+	return rec
 }
 
 // dropResume removes an interrupted attempt's data (resumeDir) to make

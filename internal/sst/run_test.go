@@ -181,8 +181,8 @@ func TestSSTRoundTripWithFakeBackup(t *testing.T) {
 	defer cancel()
 
 	addr, jout, jdone := e.startJoiner(t, ctx)
-	if !strings.HasSuffix(addr, "/xtrabackup_sst/xfer-v1.2/1") {
-		t.Errorf("ready address = %q, want .../xtrabackup_sst/xfer-v1.2/1 (transfer v2 offered)", addr)
+	if !strings.HasSuffix(addr, "/xtrabackup_sst/xfer-v1.3/1") {
+		t.Errorf("ready address = %q, want .../xtrabackup_sst/xfer-v1.3/1 (transfer v2 offered, up to delta by offer)", addr)
 	}
 	dout, err := e.runDonor(t, ctx, addr)
 	if err != nil {

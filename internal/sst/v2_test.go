@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,23 +44,71 @@ func v2RoundTrip(t *testing.T, e *sstEnv, donorCnf string) string {
 	return e.logs.String()
 }
 
+// manifestVersions is what an earlier release of ours speaks: the
+// manifest engine, before delta by offer.
+var manifestVersions = xfer.Range{Min: xfer.MinVersion, Max: xfer.AuthVersion}
+
+// withVersions runs the test's SSTs, both sides, with the transfer
+// versions r (xferVersions).
+func withVersions(t *testing.T, r xfer.Range) {
+	old := xferVersions
+	xferVersions = r
+	t.Cleanup(func() { xferVersions = old })
+}
+
+// bothEngines runs f as two subtests: the joiner's reference data found
+// by offers (this release) and by its manifest (an earlier release's
+// engine, which this one still speaks).
+func bothEngines(t *testing.T, f func(t *testing.T)) {
+	t.Run("offer", f)
+	t.Run("manifest", func(t *testing.T) {
+		withVersions(t, manifestVersions)
+		f(t)
+	})
+}
+
 // The joiner's previous data holds the table the donor sends: it goes as
 // a reference, the rest as data.
 func TestV2DeltaFromPreviousData(t *testing.T) {
-	e := newSSTEnv(t, "parallel-streams=3\n")
+	bothEngines(t, func(t *testing.T) {
+		e := newSSTEnv(t, "parallel-streams=3\n")
+		must(t, os.MkdirAll(filepath.Join(e.joiner, "db"), 0o755))
+		must(t, os.WriteFile(filepath.Join(e.joiner, "db", "t1.ibd"), fakeTable, 0o644))
+		log := v2RoundTrip(t, e, "")
+		for _, want := range []string{"over 3 stream(s)", "reused=69632 shared=", "as references to the joiner's data"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q", want)
+			}
+		}
+	})
+}
+
+// With delta by offer the joiner hashes nothing up front: it compares
+// the blocks the donor offers, and only those.
+func TestV2OffersReadOnlyWhatIsOffered(t *testing.T) {
+	e := newSSTEnv(t, "")
 	must(t, os.MkdirAll(filepath.Join(e.joiner, "db"), 0o755))
 	must(t, os.WriteFile(filepath.Join(e.joiner, "db", "t1.ibd"), fakeTable, 0o644))
+	// Not in the donor's backup: never read.
+	must(t, os.WriteFile(filepath.Join(e.joiner, "db", "old.ibd"), bytes.Repeat([]byte{7}, 1<<20), 0o644))
 	log := v2RoundTrip(t, e, "")
-	for _, want := range []string{"over 3 stream(s)", "reused=69632 shared=", "as references to the joiner's data"} {
+	for _, want := range []string{"delta by offer", "here already; 68.0 KiB of the reference data read to compare", "reused=69632 shared="} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}
+	}
+	if strings.Contains(log, "Hashed") || strings.Contains(log, "Hashing") {
+		t.Errorf("the joiner hashed its reference data up front:\n%s", log)
 	}
 }
 
 // An interrupted attempt's staging directory is the next attempt's
 // reference data, and is removed once that one succeeds.
 func TestV2ResumeFromStaging(t *testing.T) {
+	bothEngines(t, testV2ResumeFromStaging)
+}
+
+func testV2ResumeFromStaging(t *testing.T) {
 	e := newSSTEnv(t, "")
 	must(t, os.MkdirAll(filepath.Join(e.joiner, stagingDir, "db"), 0o755))
 	must(t, os.WriteFile(filepath.Join(e.joiner, stagingDir, "db", "t1.ibd"), fakeTable, 0o644))
@@ -78,21 +127,34 @@ func TestV2ResumeFromStaging(t *testing.T) {
 
 // A reference file that changed after it was hashed fails the SST with
 // exit 32 rather than producing other bytes than the donor's.
+// (The manifest engine: with offers, the joiner reads a block when the
+// donor offers it and again a moment later, when it rebuilds it; the same
+// check guards that window, as TestV2HostileOffers shows.)
 func TestV2ChangedReferenceFails(t *testing.T) {
+	withVersions(t, manifestVersions)
 	e := newSSTEnv(t, "")
 	must(t, os.MkdirAll(filepath.Join(e.joiner, "db"), 0o755))
 	ref := filepath.Join(e.joiner, "db", "t1.ibd")
 	must(t, os.WriteFile(ref, fakeTable, 0o644))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
+	gate := filepath.Join(e.base, "gate")
+	t.Setenv("FAKE_GATE", gate)
 	addr, _, jdone := e.startJoiner(t, ctx)
-	// The joiner hashes while waiting for the donor; wait for the hash,
-	// then change the file behind its back.
-	waitFor(t, 10*time.Second, "the reference data hashed", func() bool { return strings.Contains(e.logs.String(), "of reference data in") })
+	donor := make(chan struct{})
+	go func() {
+		defer close(donor)
+		_, _ = e.runDonor(t, ctx, addr) // it may have sent everything before the joiner failed
+	}()
+	// The joiner hashes once the donor's hello comes; wait for its
+	// manifest to go, then change the file behind its back, then let
+	// the backup send the table.
+	waitFor(t, 10*time.Second, "the reference data hashed", func() bool { return strings.Contains(e.logs.String(), "reference data offered") })
 	changed := bytes.Clone(fakeTable)
 	changed[100] ^= 1
 	must(t, os.WriteFile(ref, changed, 0o644))
-	_, _ = e.runDonor(t, ctx, addr) // it may have sent everything before the joiner failed
+	must(t, os.WriteFile(gate, nil, 0o644))
+	<-donor
 	jerr := <-jdone
 	if code := ExitCode(jerr); code != ExitPipe {
 		t.Fatalf("joiner exit %d (%v), want %d", code, jerr, ExitPipe)
@@ -139,10 +201,25 @@ func TestV2NotOfferedByJoiner(t *testing.T) {
 }
 
 // hostileDonor plays a donor that sends a valid gtid stage and then a v2
-// data stage whose frames come from frames: the joiner must fail with
-// exit 32 and one ERROR, leave its previous data alone and write nothing
-// outside its staging directory.
+// data stage of the manifest engine whose frames come from frames: the
+// joiner must fail with exit 32 and one ERROR, leave its previous data
+// alone and write nothing outside its staging directory.
 func hostileDonor(t *testing.T, addr string, frames func(w *xfer.Writer, m *manifest.Manifest) error) {
+	t.Helper()
+	conns, v := hostileHello(t, addr, 1)
+	data := conns[0]
+	defer data.Close()
+	m, err := manifest.Decode(bufio.NewReader(data), manifest.DecodeOptions{})
+	must(t, err)
+	fw := xfer.NewWriter(data, v)
+	if err := frames(fw, m); err == nil {
+		_ = fw.Close()
+	}
+}
+
+// hostileHello sends a valid gtid stage to the joiner at addr and greets
+// it on n data connections, closed at the end of the test.
+func hostileHello(t *testing.T, addr string, n int) ([]net.Conn, xfer.Version) {
 	t.Helper()
 	// It knows the joiner's secret (what mysqld hands a donor): the
 	// frames, not the gate, are under test here.
@@ -155,23 +232,84 @@ func hostileDonor(t *testing.T, addr string, frames func(w *xfer.Writer, m *mani
 	must(t, w.WriteFile(infoFile, []byte("6c1b8e2a-1111-11ef-8000-0242ac120002:42 0\nsecret "+secret+"\n")))
 	must(t, w.Close())
 	conn.Close()
-	var data net.Conn
-	waitFor(t, 10*time.Second, "the joiner's data stage", func() bool {
-		data, err = net.Dial("tcp", hostPort)
-		return err == nil
-	})
-	defer data.Close()
-	v, err := xfer.GreetAuth(data, xfer.Hello{Versions: xfer.Supported, Stream: 0, Streams: 1}, secret)
-	must(t, err)
-	m, err := manifest.Decode(bufio.NewReader(data), manifest.DecodeOptions{})
-	must(t, err)
-	fw := xfer.NewWriter(data, v)
-	if err := frames(fw, m); err == nil {
-		_ = fw.Close()
+	var conns []net.Conn
+	var v xfer.Version
+	for i := range n {
+		var data net.Conn
+		waitFor(t, 10*time.Second, "the joiner's data stage", func() bool {
+			data, err = net.Dial("tcp", hostPort)
+			return err == nil
+		})
+		t.Cleanup(func() { data.Close() })
+		v, err = xfer.GreetAuth(data, xfer.Hello{Versions: xferVersions, Stream: i, Streams: n}, secret)
+		must(t, err)
+		conns = append(conns, data)
+	}
+	return conns, v
+}
+
+// A donor that breaks delta by offer fails the joiner as a hostile
+// stream does: exit 32, one ERROR, the previous data untouched.
+func TestV2HostileOffers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, data, ctl net.Conn, v xfer.Version)
+		want string
+	}{
+		{"garbage on the control stream", func(t *testing.T, _, ctl net.Conn, _ xfer.Version) {
+			_, _ = ctl.Write([]byte("Zgarbage garbage garbage"))
+		}, "invalid control message"},
+		{"reference the joiner did not answer for", func(t *testing.T, data, ctl net.Conn, v xfer.Version) {
+			// A proper start (the Offerer sends it and reads the
+			// joiner's sources), then frames of our own: a reference
+			// to the old table whose hash is wrong.
+			o, err := xfer.NewOfferer(t.Context(), xfer.NewSender(t.Context(), []io.Writer{io.Discard}, xfer.SenderOptions{Version: v}), ctl, ctl, xfer.OffererOptions{Seed: 42})
+			must(t, err)
+			fw := xfer.NewWriter(data, v)
+			if fw.WriteRef(0, xfer.Ref{Path: oldPrefix + "0/db/t1.ibd", Offset: 0, Length: 16384}) == nil {
+				_ = fw.WriteEnd(1)
+				_ = fw.Close()
+			}
+			_, _ = o.Close()
+		}, "referenced bytes differ"},
+		{"answers never read, control stream closed", func(t *testing.T, _, ctl net.Conn, _ xfer.Version) {
+			ctl.Close()
+		}, "control stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSSTEnv(t, "")
+			old := filepath.Join(e.joiner, "db", "t1.ibd")
+			must(t, os.MkdirAll(filepath.Dir(old), 0o755))
+			must(t, os.WriteFile(old, fakeTable, 0o644))
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			addr, _, jdone := e.startJoiner(t, ctx)
+			conns, v := hostileHello(t, addr, 2)
+			if v < xfer.OfferVersion {
+				t.Fatalf("negotiated version %d, want delta by offer (%d)", v, xfer.OfferVersion)
+			}
+			tc.run(t, conns[0], conns[1], v)
+			conns[0].Close()
+			conns[1].Close()
+			err := <-jdone
+			if code := ExitCode(err); code != ExitPipe {
+				t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("joiner error %q lacks %q", err, tc.want)
+			}
+			if n := strings.Count(e.logs.String(), "[ERROR]"); n > 1 {
+				t.Errorf("%d ERROR lines, want at most one", n)
+			}
+			if got, _ := os.ReadFile(old); !bytes.Equal(got, fakeTable) {
+				t.Errorf("the previous data was changed")
+			}
+		})
 	}
 }
 
 func TestV2HostileDonor(t *testing.T) {
+	withVersions(t, manifestVersions)
 	for _, tc := range []struct {
 		name   string
 		frames func(w *xfer.Writer, m *manifest.Manifest) error

@@ -3,6 +3,8 @@ package sst
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -46,15 +48,23 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	pc := s.tr.pipeConfig("joiner", progress, true)
 	pc.Watchdog = stall
 
+	// A joiner that speaks delta by offer gets one connection more, the
+	// last, for the offers and its answers; an earlier one sends its
+	// manifest on stream 0 instead.
+	offers := s.offersDelta()
+	nconn := n
+	if offers {
+		nconn = n + 1
+	}
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	links := make([]*pipe.Link, n)
+	links := make([]*pipe.Link, nconn)
 	var version xfer.Version
-	for i := range n {
+	for i := range nconn {
 		conn, err := s.dial(ctx, addr)
 		if err != nil {
 			return err
@@ -65,13 +75,19 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		if links[i], err = pipe.Connect(ctx, conn, pc); err != nil {
 			return pipeError(ctx, err)
 		}
-		if version, err = s.greet(ctx, conn, links[i], xfer.Hello{Versions: xfer.Supported, Stream: i, Streams: n}); err != nil {
+		if version, err = s.greet(ctx, conn, links[i], xfer.Hello{Versions: xferVersions, Stream: i, Streams: nconn}); err != nil {
 			return err
 		}
 	}
-	m, err := s.readManifest(ctx, conns[0], links[0])
-	if err != nil {
-		return err
+	if offers != (version >= xfer.OfferVersion) {
+		return s.v2Error(ctx, "the v2 hello", fmt.Errorf("%w: the joiner's address offers versions up to %s, its hello agreed on %d", xfer.ErrBadHello, s.args.LSN, version))
+	}
+	var m *manifest.Manifest
+	if !offers {
+		var err error
+		if m, err = s.readManifest(ctx, conns[0], links[0]); err != nil {
+			return err
+		}
 	}
 
 	senders := make([]*pipe.Sender, n)
@@ -89,17 +105,46 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		single := pc.Codec.SingleThreaded()
 		pc.Codec = &single
 	}
-	for i, l := range links {
+	for i, l := range links[:n] {
 		c := pc
 		if c.Rate > 0 {
 			c.Rate = max(c.Rate/int64(n), 1)
 		}
+		var err error
 		if senders[i], err = l.Send(ctx, c); err != nil {
 			return pipeError(ctx, err)
 		}
 		writers[i] = senders[i]
 	}
 	xs := xfer.NewSender(ctx, writers, xfer.SenderOptions{Version: version})
+	var delta transfer.Delta = &transfer.ByManifest{S: xs, M: m}
+	var offerer *xfer.Offerer
+	if offers {
+		var seed [8]byte
+		_, _ = rand.Read(seed[:])
+		var err error
+		// The control stream goes as it is: hashes and answers do not
+		// compress, and are a thousandth of the data.
+		offerer, err = xfer.NewOfferer(ctx, xs, links[n], links[n], xfer.OffererOptions{Seed: binary.BigEndian.Uint64(seed[:])})
+		if err != nil {
+			xs.Close()
+			return s.stageError(ctx, "start delta by offer with the joiner at "+addr, err)
+		}
+		delta = offerer
+	}
+	// endOffers stops the Offerer; after a failure its control
+	// connection is closed first, so that it does not wait for answers.
+	endOffers := func(failed bool) (xfer.DeltaStats, error) {
+		if offerer == nil {
+			return xfer.DeltaStats{}, nil
+		}
+		if failed {
+			conns[n].Close()
+		}
+		o := offerer
+		offerer = nil
+		return o.Close()
+	}
 	// abort ends a failed transfer: the connections are reset first (the
 	// joiner must see a broken transfer, not the end frames of a complete
 	// one), and the stages are released (Abort) only once the Sender's
@@ -108,6 +153,7 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		for _, ss := range senders {
 			ss.Reset()
 		}
+		_, _ = endOffers(true)
 		xs.Close()
 		for _, ss := range senders {
 			ss.Abort()
@@ -121,7 +167,15 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 		return err
 	}
 	defer done()
-	refBytes, sendErr := transfer.SendMbstream(xs, m, b)
+	sendErr := transfer.SendMbstream(delta, b)
+	st, offerErr := endOffers(sendErr != nil)
+	if sendErr == nil {
+		sendErr = offerErr
+	}
+	refBytes := st.Reused
+	if bm, ok := delta.(*transfer.ByManifest); ok {
+		refBytes = bm.Refs
+	}
 	err = b.Finish(ctx, sendErr)
 	if s.cfg.Time {
 		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
@@ -162,6 +216,13 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	}
 	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", b.N(), time.Since(start).Seconds(), n, reused))
 	return nil
+}
+
+// offersDelta reports whether the joiner's address offers delta by offer
+// (xfer.OfferVersion), which this donor then uses.
+func (s *session) offersDelta() bool {
+	r, _ := xfer.ParseToken(s.args.LSN)
+	return min(r.Max, xferVersions.Max) >= xfer.OfferVersion
 }
 
 // greet runs the hello exchange on one connection, within the handshake

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,11 @@ import (
 	"wsrep_sst_mariabackup/internal/transfer"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
+
+// xferVersions are the transfer versions this program offers and
+// greets with: xfer.Supported; tests narrow it to run an earlier
+// release's engine (the manifest, before xfer.OfferVersion).
+var xferVersions = xfer.Supported
 
 // offerV2 reports whether this joiner offers transfer v2 (transfer.Offers).
 func (s *session) offerV2() bool {
@@ -47,10 +53,11 @@ func (c v2Conn) rw() io.ReadWriter {
 
 // receiveV2 is the joiner's v2 data stage, begun on the first connection
 // (whose hello answerV2 admitted, with hello and the version agreed):
-// admit and answer the donor's other connections, send the manifest of the reference data on stream 0, then
-// rebuild the mbstream from the frames (data as sent, references from the
-// reference data) and extract it into the staging directory as the stock
-// stream is.
+// admit and answer the donor's other connections, ready the reference
+// data (referenceFor: answer the donor's offers on the last connection,
+// or send a manifest on stream 0), then rebuild the mbstream from the
+// frames (data as sent, references from the reference data) and extract
+// it into the staging directory as the stock stream is.
 func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Conn, hello xfer.Hello, version xfer.Version, t targets, decision keepDecision, pc pipe.Config) error {
 	staging := filepath.Join(t.datadir, stagingDir)
 	var conns []v2Conn
@@ -93,20 +100,20 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		links[h.Stream] = &conns[len(conns)-1]
 	}
 
-	m, roots, err := s.ref.manifest(ctx, s, decision == keepOld, s.cfg.IdleTimeout/2)
+	refs, err := s.referenceFor(ctx, links, version, decision, t)
 	if err != nil {
-		return s.stageError(ctx, "hash the reference data", err)
+		return err
 	}
-	if err := m.Encode(links[0].link); err != nil {
-		return s.stageError(ctx, "send the manifest of the reference data to the donor", err)
+	defer refs.close()
+	rec, answer, ctlWire := refs.rec, refs.answer, refs.ctlWire
+	if answer != nil {
+		// The last connection carries the offers, not frames.
+		links = links[:len(links)-1]
 	}
-	s.log.Info(fmt.Sprintf("Transfer v%d from the donor over %d stream(s); reference data offered: %s in %d files",
-		version, hello.Streams, swap.Bytes(m.Bytes()), len(m.Files())))
-	rec, closeRec, err := reconstructor(m, roots)
-	if err != nil {
-		return s.localError(ctx, t, "open the reference data", err)
+	maxRef := xfer.MaxRefRun
+	if answer == nil {
+		maxRef = max(maxRef, s.ref.blockSize)
 	}
-	defer closeRec()
 
 	wires := make([]*stream.CountingReader, len(links))
 	readers := make([]io.Reader, len(links))
@@ -120,6 +127,29 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 			decMu.Unlock()
 		}}
 	}
+	// The answers to the donor's offers, beside the frames; a failure
+	// there ends the transfer.
+	type answered struct {
+		st  xfer.AnswerStats
+		err error
+	}
+	answers := make(chan answered, 1)
+	// failed says which side failed first, the extractor or the
+	// answerer: the other one's error is the closed connections'.
+	const extractorFailed, answererFailed = 1, 2
+	var failed atomic.Int32
+	if answer != nil {
+		go func() {
+			st, err := answer.Run(ctx)
+			if err != nil {
+				failed.CompareAndSwap(0, answererFailed)
+				closeAll()
+			}
+			answers <- answered{st, err}
+		}()
+	} else {
+		answers <- answered{}
+	}
 	s.log.Info("Data stream from the donor started")
 	s.status.Stage(status.StageReceiving)
 	if err := os.Mkdir(staging, 0o755); err != nil {
@@ -129,7 +159,7 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	// Frames no larger than our donor writes them: the read-ahead holds
 	// at most streams * 3 of them, whatever a donor claims.
 	rc := xfer.NewReceiver(ctx, readers, xfer.ReceiverOptions{Version: version,
-		MaxPayload: xfer.DefaultFrameSize, MaxRefLen: max(xfer.MaxRefRun, m.BlockSize())})
+		MaxPayload: xfer.DefaultFrameSize, MaxRefLen: maxRef})
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		closeAll()
@@ -151,8 +181,12 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	}
 	extracted := make(chan result, 1)
 	go func() {
-		st, err := mbstream.ExtractPieces(ctx, src, sink, mbstream.ExtractOptions{Workers: extractWorkers, Abort: func(error) { closeAll() }})
+		st, err := mbstream.ExtractPieces(ctx, src, sink, mbstream.ExtractOptions{Workers: extractWorkers, Abort: func(error) {
+			failed.CompareAndSwap(0, extractorFailed)
+			closeAll()
+		}})
 		if err != nil {
+			failed.CompareAndSwap(0, extractorFailed)
 			closeAll() // stop the readers blocked in the connections
 		}
 		extracted <- result{st, err}
@@ -169,12 +203,26 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	s.log.Info("Waiting for SST streaming to complete!")
 	x := <-extracted
 	rc.Close()
+	var ans answered
 	if x.err == nil {
 		rc.Wait()
-		// Read each connection to its end (the compressor's and TLS's
-		// closing bytes follow the end frame): closing a socket with
-		// unread data resets it, and the donor would see an error.
-		drainLinks(links)
+		// The donor ended its offers before its last frames: their
+		// end is due, soon.
+		select {
+		case ans = <-answers:
+		case <-time.After(drainTimeout):
+			ans.err = fmt.Errorf("%w: no end of the donor's offers %s after its last frame", xfer.ErrControl, drainTimeout)
+		}
+		if ans.err != nil {
+			x.err = ans.err
+		} else {
+			// Read each data connection to its end (the compressor's
+			// and TLS's closing bytes follow the end frame): closing a
+			// socket with unread data resets it, and the donor would
+			// see an error. The control connection has nothing after
+			// the end message, and the donor closes it last.
+			drainLinks(links)
+		}
 	}
 	// Closing tells the donor that everything has been read.
 	closeAll()
@@ -184,6 +232,14 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		d.Close()
 	}
 	decMu.Unlock()
+	if x.err != nil && failed.Load() == answererFailed {
+		// The answerer closed the connections: its error is the cause
+		// of the extractor's.
+		if ans.err == nil {
+			ans = <-answers
+		}
+		x.err = ans.err
+	}
 	if err := x.err; err != nil {
 		err = fmt.Errorf("extract the SST stream into %s: %w", staging, err)
 		return s.failStaging(ctx, t, s.v2Error(ctx, "receive the v2 data stream", err), err)
@@ -202,12 +258,84 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	for _, w := range wires {
 		wire += w.N()
 	}
+	if answer != nil {
+		wire += ctlWire.N()
+		s.log.Info(fmt.Sprintf("Delta by offer: %s offered, %s of it here already; %s of the reference data read to compare",
+			swap.Bytes(ans.st.Offered), swap.Bytes(ans.st.Have), swap.Bytes(ans.st.Read)))
+	}
 	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d shared=%d)",
 		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes, sink.Cloned()))
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
 	return nil
+}
+
+// v2Refs is what a v2 joiner rebuilds the stream's references with.
+type v2Refs struct {
+	rec *xfer.Reconstructor
+	// answer answers the donor's offers (xfer.OfferVersion), on the
+	// last connection, read through ctlWire; nil for a donor that reads
+	// a manifest.
+	answer  *xfer.Answerer
+	ctlWire *stream.CountingReader
+	close   func()
+}
+
+// referenceFor readies the reference data for the donor: as sources to
+// compare its offers with (xfer.OfferVersion), or hashed into a manifest
+// sent on stream 0 (an earlier release of ours). The previous data is
+// reference data only if it is kept until the new data is prepared; the
+// interrupted attempt's always.
+func (s *session) referenceFor(ctx context.Context, links []*v2Conn, version xfer.Version, decision keepDecision, t targets) (*v2Refs, error) {
+	withOld := decision == keepOld
+	if version < xfer.OfferVersion {
+		m, dirs, err := s.ref.manifest(ctx, s, withOld, s.cfg.IdleTimeout/2)
+		if err != nil {
+			return nil, s.stageError(ctx, "hash the reference data", err)
+		}
+		if err := m.Encode(links[0].link); err != nil {
+			return nil, s.stageError(ctx, "send the manifest of the reference data to the donor", err)
+		}
+		s.log.Info(fmt.Sprintf("Transfer v%d from the donor over %d stream(s); reference data offered: %s in %d files",
+			version, len(links), swap.Bytes(m.Bytes()), len(m.Files())))
+		roots, closeRoots, err := openRoots(dirs)
+		if err != nil {
+			return nil, s.localError(ctx, t, "open the reference data", err)
+		}
+		rec := reconstructor(m.Seed(), roots)
+		return &v2Refs{rec: rec, close: func() { rec.Close(); closeRoots() }}, nil
+	}
+	prefixes, dirs, include := s.ref.sourceDirs(s, withOld)
+	roots, closeRoots, err := openRoots(dirs)
+	if err != nil {
+		return nil, s.localError(ctx, t, "open the reference data", err)
+	}
+	sources := make([]xfer.Source, len(prefixes))
+	names := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		sources[i] = xfer.Source{Prefix: p, Root: roots[p], Include: include[p]}
+		names[i] = dirs[p]
+	}
+	ctl := links[len(links)-1]
+	wire := stream.NewCountingReader(ctl.br)
+	if idle := s.cfg.IdleTimeout; idle > 0 {
+		_ = ctl.conn.SetReadDeadline(time.Now().Add(idle))
+	}
+	answer, err := xfer.AcceptOffers(wire, ctl.link, sources)
+	_ = ctl.conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		closeRoots()
+		return nil, s.v2Error(ctx, "begin delta by offer with the donor", err)
+	}
+	what := "none (a full transfer)"
+	if len(names) > 0 {
+		what = strings.Join(names, ", ")
+	}
+	s.log.Info(fmt.Sprintf("Transfer v%d from the donor over %d stream(s), delta by offer; reference data compared block by block as the donor offers it: %s",
+		version, len(links)-1, what))
+	rec := reconstructor(answer.Seed(), roots)
+	return &v2Refs{rec: rec, answer: answer, ctlWire: wire, close: func() { rec.Close(); closeRoots() }}, nil
 }
 
 // v2Error gives a v2 failure its exit code: a reference that does not
@@ -241,7 +369,7 @@ func (s *session) v2Error(ctx context.Context, what string, err error) error {
 // it and waits for another. Within the handshake bound.
 func (s *session) answerV2(ctx context.Context, c v2Conn) (xfer.Hello, xfer.Version, bool, error) {
 	_ = c.conn.SetReadDeadline(time.Now().Add(pipe.DefaultHandshakeTimeout))
-	h, v, auth, err := xfer.AnswerAuth(c.rw(), xfer.Supported, s.tr.mySecret)
+	h, v, auth, err := xfer.AnswerAuth(c.rw(), xferVersions, s.tr.mySecret)
 	_ = c.conn.SetReadDeadline(time.Time{})
 	addr := c.conn.RemoteAddr().String()
 	switch {

@@ -23,41 +23,64 @@ func AutoStreams(tls bool, codec *stream.Codec) int {
 	return 1
 }
 
-// SendMbstream sends the mbstream read from src on xs: chunk headers as
-// data, payloads through xfer.SendPayload (references where m has the
-// bytes; sparse chunks, whose payload is not laid out as the file is, as
-// data). It returns the bytes sent as references. Chunk checksums are
-// not checked here: the joiner's extractor checks every chunk it rebuilds,
-// which covers mariadb-backup's bytes and the references alike.
-func SendMbstream(xs *xfer.Sender, m *manifest.Manifest, src io.Reader) (int64, error) {
-	if m != nil && m.Blocks() == 0 {
-		m = nil
+// Delta is where SendMbstream puts the stream: the bytes that are not a
+// file's contents as they are (Data), and the payloads, each the bytes at
+// off of the file path, which the joiner may already have (Payload).
+// ByManifest and an *xfer.Offerer are the two.
+type Delta interface {
+	Data(p []byte) error
+	Payload(path string, off int64, p []byte) error
+}
+
+// ByManifest sends payloads on S through xfer.SendPayload: references
+// where the joiner's manifest M has the bytes (M may be nil: all data).
+type ByManifest struct {
+	S    *xfer.Sender
+	M    *manifest.Manifest
+	Refs int64 // bytes sent as references
+}
+
+// Data sends p as data.
+func (d *ByManifest) Data(p []byte) error { return d.S.Data(p) }
+
+// Payload sends p by the manifest; the path does not matter to it.
+func (d *ByManifest) Payload(_ string, off int64, p []byte) error {
+	if d.M != nil && d.M.Blocks() == 0 {
+		d.M = nil
 	}
+	n, err := xfer.SendPayload(d.S, d.M, off, p)
+	d.Refs += n
+	return err
+}
+
+// SendMbstream sends the mbstream read from src through d: chunk headers
+// as data, payloads as Payload (sparse chunks, whose payload is not laid
+// out as the file is, as data). Chunk checksums are not checked here: the
+// joiner's extractor checks every chunk it rebuilds, which covers
+// mariadb-backup's bytes and the references alike.
+func SendMbstream(d Delta, src io.Reader) error {
 	sc := mbstream.NewScanner(src, mbstream.ScanOptions{SkipChecksum: true})
-	var refs int64
 	for {
 		seg, err := sc.Next()
 		if errors.Is(err, io.EOF) {
-			return refs, nil
+			return nil
 		}
 		if err != nil {
-			return refs, err
+			return err
 		}
-		if err := xs.Data(seg.Header); err != nil {
-			return refs, err
+		if err := d.Data(seg.Header); err != nil {
+			return err
 		}
 		if len(seg.Payload) == 0 {
 			continue
 		}
 		if seg.Sparse {
-			err = xs.Data(seg.Payload)
+			err = d.Data(seg.Payload)
 		} else {
-			var n int64
-			n, err = xfer.SendPayload(xs, m, seg.Offset, seg.Payload)
-			refs += n
+			err = d.Payload(seg.Path, seg.Offset, seg.Payload)
 		}
 		if err != nil {
-			return refs, err
+			return err
 		}
 	}
 }

@@ -41,13 +41,13 @@ func TestHelloAuth(t *testing.T) {
 		wantV     Version
 		donorFail bool
 	}{
-		{"right secret", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "s3cret") }, "s3cret", Supported, AuthOK, AuthVersion, false},
+		{"right secret", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "s3cret") }, "s3cret", Supported, AuthOK, MaxVersion, false},
 		{"wrong secret", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "guess") }, "s3cret", Supported, AuthBad, 0, true},
 		{"no secret at the donor", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "") }, "s3cret", Supported, AuthBad, 0, true},
 		{"older donor: no MAC", func(rw io.ReadWriter) (Version, error) {
 			return Greet(rw, Hello{Versions: Range{1, 1}, Stream: 1, Streams: 3})
 		}, "s3cret", Supported, AuthNone, 1, false},
-		{"joiner without secret reads and ignores the MAC", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "") }, "", Supported, AuthNone, AuthVersion, false},
+		{"joiner without secret reads and ignores the MAC", func(rw io.ReadWriter) (Version, error) { return GreetAuth(rw, h, "") }, "", Supported, AuthNone, MaxVersion, false},
 		{"older joiner never gets a MAC", func(rw io.ReadWriter) (Version, error) { return Greet(rw, h) }, "", Range{1, 1}, AuthNone, 1, false},
 	}
 	for _, tt := range tests {

@@ -308,9 +308,13 @@ func (o *Offerer) Close() (DeltaStats, error) {
 // Source is one place the joiner may have a file's blocks: a directory
 // (as an os.Root) whose files are named as the donor's stream names them,
 // mounted under Prefix in the Reconstructor that rebuilds the stream.
+// Include, if not nil, says which paths (clean, relative, as offered) may
+// be compared there: files that change while the SST runs, or that are
+// not data at all, are not.
 type Source struct {
-	Prefix string
-	Root   *os.Root
+	Prefix  string
+	Root    *os.Root
+	Include func(path string) bool
 }
 
 // AnswerStats count what AnswerOffers compared.
@@ -329,14 +333,30 @@ type answerFile struct {
 	size int64
 }
 
-// AnswerOffers is the joiner's side of delta by offer: once the donor's
-// start message arrives it names its sources on ctlW, then answers each
-// offer read from ctlR with the blocks the first source that has them
-// (the same bytes at the same path and offset) has, until the donor's end
-// message. It holds one piece in memory and at most
-// maxAnswerFiles open files, whatever the node.
+// AnswerOffers is the joiner's side of delta by offer: AcceptOffers, then
+// Answerer.Run.
 func AnswerOffers(ctx context.Context, ctlR io.Reader, ctlW io.Writer, sources []Source) (AnswerStats, error) {
-	var st AnswerStats
+	a, err := AcceptOffers(ctlR, ctlW, sources)
+	if err != nil {
+		return AnswerStats{}, err
+	}
+	return a.Run(ctx)
+}
+
+// Answerer answers a donor's offers.
+type Answerer struct {
+	c       *control
+	sources []Source
+	seed    uint64
+	open    map[answerKey]*answerFile
+	buf     []byte
+	have    []byte
+}
+
+// AcceptOffers begins the joiner's side of delta by offer: it reads the
+// donor's start message from ctlR and names its sources on ctlW. The
+// Answerer's Seed checks the references the donor then sends.
+func AcceptOffers(ctlR io.Reader, ctlW io.Writer, sources []Source) (*Answerer, error) {
 	c := newControl(ctlR, ctlW)
 	prefixes := make([]string, len(sources))
 	for i, s := range sources {
@@ -344,26 +364,38 @@ func AnswerOffers(ctx context.Context, ctlR io.Reader, ctlW io.Writer, sources [
 	}
 	hb, err := encodeHave(prefixes)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
 	// The donor's start first, then our sources: neither side writes
 	// before the other has read, whatever the streams buffer.
 	body, err := c.expect(ctlStart)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
 	seed, err := decodeStart(body)
 	if err != nil {
-		return st, err
+		return nil, err
 	}
 	if err := c.send(ctlHave, hb); err != nil {
-		return st, err
+		return nil, err
 	}
 	if err := c.flush(); err != nil {
-		return st, err
+		return nil, err
 	}
-	a := &answerer{sources: sources, seed: seed, open: map[answerKey]*answerFile{}}
+	return &Answerer{c: c, sources: sources, seed: seed, open: map[answerKey]*answerFile{}}, nil
+}
+
+// Seed is the seed of the block hashes, from the donor's start message.
+func (a *Answerer) Seed() uint64 { return a.seed }
+
+// Run answers each offer with the blocks the first source that has them
+// (the same bytes at the same path and offset) has, until the donor's end
+// message. It holds one piece in memory and at most maxAnswerFiles open
+// files, whatever the node.
+func (a *Answerer) Run(ctx context.Context) (AnswerStats, error) {
+	var st AnswerStats
 	defer a.closeAll()
+	c := a.c
 	var of offer
 	var enc []byte
 	for want := uint64(0); ; want++ {
@@ -410,17 +442,9 @@ type answerKey struct {
 	path   string
 }
 
-type answerer struct {
-	sources []Source
-	seed    uint64
-	open    map[answerKey]*answerFile
-	buf     []byte
-	have    []byte
-}
-
 // compare returns, per block of the offer, the source (from 1) that has
 // it, or 0.
-func (a *answerer) compare(of *offer, st *AnswerStats) ([]byte, error) {
+func (a *Answerer) compare(of *offer, st *AnswerStats) ([]byte, error) {
 	st.Offers++
 	st.Offered += int64(of.length)
 	n := len(of.hashes)
@@ -462,13 +486,17 @@ func (a *answerer) compare(of *offer, st *AnswerStats) ([]byte, error) {
 
 // file opens path in source k, or returns nil if that source has no
 // regular file there.
-func (a *answerer) file(k int, path string) (*answerFile, error) {
+func (a *Answerer) file(k int, path string) (*answerFile, error) {
 	key := answerKey{k, path}
 	if f, ok := a.open[key]; ok {
 		return f, nil
 	}
 	if len(a.open) >= maxAnswerFiles {
 		a.closeAll()
+	}
+	if inc := a.sources[k].Include; inc != nil && !inc(path) {
+		a.open[key] = nil
+		return nil, nil
 	}
 	f, err := a.sources[k].Root.Open(path)
 	if err != nil {
@@ -486,7 +514,7 @@ func (a *answerer) file(k int, path string) (*answerFile, error) {
 	return af, nil
 }
 
-func (a *answerer) closeAll() {
+func (a *Answerer) closeAll() {
 	for k, f := range a.open {
 		if f != nil {
 			f.f.Close()

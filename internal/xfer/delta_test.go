@@ -40,6 +40,12 @@ func writeTree(t *testing.T, dir string, files map[string][]byte) {
 // reassembles the stream on the joiner.
 func runDelta(t *testing.T, rng *rand.Rand, donor map[string][]byte, dirs []string, window int64) *deltaRun {
 	t.Helper()
+	return runDeltaInclude(t, rng, donor, dirs, window, nil)
+}
+
+// runDeltaInclude is runDelta with every source's Include.
+func runDeltaInclude(t *testing.T, rng *rand.Rand, donor map[string][]byte, dirs []string, window int64, include func(string) bool) *deltaRun {
+	t.Helper()
 	var sources []Source
 	rec := NewReconstructor(nil, 0, 0)
 	for i, d := range dirs {
@@ -49,7 +55,7 @@ func runDelta(t *testing.T, rng *rand.Rand, donor map[string][]byte, dirs []stri
 		}
 		t.Cleanup(func() { root.Close() })
 		p := "s" + string(rune('0'+i))
-		sources = append(sources, Source{Prefix: p, Root: root})
+		sources = append(sources, Source{Prefix: p, Root: root, Include: include})
 		rec.Mount(p, root)
 	}
 	seed := rng.Uint64()
@@ -203,6 +209,22 @@ func TestDeltaByOfferNoSources(t *testing.T) {
 	r := runDelta(t, rng, donor, nil, 0)
 	if !bytes.Equal(r.got, r.want.Bytes()) || r.stats.Reused != 0 {
 		t.Fatalf("rebuilt %d of %d bytes, %d reused", len(r.got), r.want.Len(), r.stats.Reused)
+	}
+}
+
+// TestDeltaByOfferInclude: a path a source's Include refuses is not
+// compared there, and goes as data though the source has it.
+func TestDeltaByOfferInclude(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	donor := map[string][]byte{"ibdata1": randData(rng, 2*DeltaBlock), "db/t.ibd": randData(rng, 3*DeltaBlock)}
+	old := t.TempDir()
+	writeTree(t, old, donor)
+	r := runDeltaInclude(t, rng, donor, []string{old}, 0, func(p string) bool { return p != "db/t.ibd" })
+	if !bytes.Equal(r.got, r.want.Bytes()) {
+		t.Fatalf("rebuilt stream differs")
+	}
+	if want := int64(2 * DeltaBlock); r.stats.Reused != want || r.answered.Read != want {
+		t.Errorf("reused %d, read %d; want %d each (ibdata1 only)", r.stats.Reused, r.answered.Read, want)
 	}
 }
 

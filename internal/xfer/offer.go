@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"strings"
 
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
@@ -52,6 +53,14 @@ import (
 // order. A block is DeltaBlock bytes of the file at a multiple of
 // DeltaBlock, or less at the piece's ends; a piece is at most MaxOfferLen
 // bytes. The hash is manifest.Sum with the start's seed.
+
+// OfferVersion is the first version in which the donor finds what the
+// joiner has by offers rather than by its manifest: the donor opens one
+// connection more than it sends frames on, the last (stream Streams-1),
+// and carries the control stream on it, unencoded (no compression; TLS
+// as every connection), instead of reading a manifest on stream 0. The
+// frames are those of version 1.
+const OfferVersion Version = 3
 
 // DeltaBlock is the unit that delta by offer compares: an InnoDB page, at
 // any node size.
@@ -259,16 +268,7 @@ func decodeHave(b []byte) ([]string, error) {
 // validPrefix reports whether p is a single clean path component a
 // Reconstructor can mount.
 func validPrefix(p string) bool {
-	return p != "" && len(p) <= 64 && manifest.ValidPath(p) && !containsSlash(p)
-}
-
-func containsSlash(p string) bool {
-	for i := range len(p) {
-		if p[i] == '/' {
-			return true
-		}
-	}
-	return false
+	return p != "" && len(p) <= 64 && manifest.ValidPath(p) && !strings.Contains(p, "/")
 }
 
 func encodeOffer(dst []byte, o *offer) []byte {

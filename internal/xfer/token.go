@@ -13,7 +13,7 @@ type Version uint16
 // own MaxVersion and the other side's.
 const (
 	MinVersion Version = 1
-	MaxVersion Version = AuthVersion
+	MaxVersion Version = OfferVersion
 )
 
 // Range is an inclusive range of versions, Min <= Max.
