@@ -346,6 +346,18 @@ func TestParseArgsFields(t *testing.T) {
 	}
 }
 
+// TestExplainSSTTempDir: explain shows where the joiner stages.
+func TestExplainSSTTempDir(t *testing.T) {
+	c, err := loadCnf(t, "", nil, append([]string{"--sst-temp-dir", "/stage/"}, joinerArgv...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Explain()
+	if err != nil || !strings.Contains(string(out), `"sst-temp-dir": "/stage"`) {
+		t.Errorf("explain lacks the sst-temp-dir: %v\n%s", err, out)
+	}
+}
+
 // TestParseArgsSSTTempDir checks --sst-temp-dir (MDEV-29909, after the
 // stock scripts here, so no golden output): the explicit option wins over
 // the one in --mysqld-args, which is not passed on to mariadb-backup.

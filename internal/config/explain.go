@@ -72,6 +72,7 @@ func (c *Config) Explain() ([]byte, error) {
 			"innodb-log-group-home-dir": a.InnodbLogGroupHomeDir,
 			"innodb-undo-directory":     a.InnodbUndoDir,
 			"aria-log-dir-path":         a.AriaLogDir,
+			"sst-temp-dir":              a.SSTTempDir,
 		},
 		Binlog: map[string]string{
 			"log-bin":       a.Binlog,

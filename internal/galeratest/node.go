@@ -38,6 +38,12 @@ type NodeConfig struct {
 	ProviderOptions []string
 	// SST holds extra option lines for the [sst] group.
 	SST []string
+	// Args holds extra command-line arguments for mariadbd, after
+	// --defaults-file and --user. mysqld hands its command line to the SST
+	// program after --mysqld-args, so options a server version does not
+	// know (given with the loose- prefix) reach the SST program this way,
+	// e.g. "--loose-sst-temp-dir=DIR" for a 10.11 node.
+	Args []string
 	// Env holds extra NAME=value environment entries for mariadbd and so
 	// for its SST program (test hooks such as WSREP_SST_TEST_PAUSE_AT).
 	Env []string
@@ -390,6 +396,7 @@ func (n *Node) Start(ctx context.Context, bootstrap bool) error {
 	}
 
 	args := []string{"--defaults-file=" + n.cnf, "--user=" + n.user()}
+	args = append(args, n.cfg.Args...)
 	if bootstrap {
 		args = append(args, "--wsrep-new-cluster")
 	}

@@ -60,14 +60,13 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if s.cfg.LogArchive {
 		archiveLogs(s.log, datadir, s.cfg.LogArchiveDir, time.Now())
 	}
-	if d := s.cfg.Args.SSTTempDir; d != "" {
-		// MariaDB 13.0's wsrep_sst_tmp_dir (MDEV-29909). Staging there
-		// needs the space check and the swap to work across filesystems;
-		// until they do, say plainly where the data goes.
-		s.log.Warn(fmt.Sprintf("--sst-temp-dir '%s' is not supported by this program yet: the SST is staged in '%s' as without it; make room there, or use the stock script for this SST", d, filepath.Join(datadir, stagingDir)))
-	}
 	dirs, err := s.joinerDirs(datadir)
 	if err != nil {
+		return err
+	}
+	// MariaDB's wsrep_sst_tmp_dir (MDEV-29909): stage there, not in the
+	// datadir; checked before anything is received.
+	if err := s.useSSTTempDir(datadir, dirs); err != nil {
 		return err
 	}
 	unmark, err := s.markInProgress(datadir)
@@ -122,8 +121,8 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	// The interrupted attempt's data served this transfer, or a stock
 	// one made it useless: either way it goes.
 	s.ref.stop()
-	if err := os.RemoveAll(filepath.Join(datadir, resumeDir)); err != nil {
-		s.log.Warn(fmt.Sprintf("remove %s: %v", resumeDir, err))
+	if err := os.RemoveAll(s.resumePath(datadir)); err != nil {
+		s.log.Warn(fmt.Sprintf("remove %s: %v", s.resumePath(datadir), err))
 	}
 	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
 	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
@@ -327,7 +326,8 @@ const extractWorkers = 4
 const writeBehind = 8 << 20
 
 // receiveSST is the data stage: wait for the donor's backup stream,
-// extract it into <datadir>/.sst, prepare it, and only then replace the
+// extract it into the staging directory (<datadir>/.sst, or .sst in
+// --sst-temp-dir), prepare it, and only then replace the
 // previous data (keep-datadir): a failure before the swap leaves the
 // datadir as it was. When old and new do not both fit (keep-datadir=auto)
 // the datadir is cleaned when the stream starts, as the script does.
@@ -337,7 +337,7 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 		return err
 	}
 	t := s.targetsFor(datadir, dirs, keep)
-	staging := filepath.Join(datadir, stagingDir)
+	staging := t.staging
 	if _, err := os.Stat(staging); err == nil {
 		s.log.Info(fmt.Sprintf("WARNING: Stale temporary SST directory: '%s' from previous state transfer, removing...", staging))
 		if err := os.RemoveAll(staging); err != nil {
@@ -386,7 +386,7 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 // staging directory. In the stock order the datadir is cleaned once the
 // first bytes have arrived.
 func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t targets, decision keepDecision) error {
-	staging := filepath.Join(t.datadir, stagingDir)
+	staging := t.staging
 	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
 	ctx, stall, release := s.stallContext(ctx, "donor")
 	defer release()
@@ -486,7 +486,7 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 // prepareStaging checks the received backup, decompresses qpress files,
 // runs --prepare and drops the donor's binary logs (MDEV-38147).
 func (s *session) prepareStaging(ctx context.Context, t targets, tool *backupTool) error {
-	staging := filepath.Join(t.datadir, stagingDir)
+	staging := t.staging
 	if err := checkCheckpoints(staging); err != nil {
 		return err
 	}

@@ -43,6 +43,9 @@ func (s *session) recoverSwap(ctx context.Context, datadir string) error {
 // separate InnoDB data, undo and log and Aria log directories.
 type targets struct {
 	datadir string
+	// staging is where the SST is received and prepared
+	// (session.stagingPath): <datadir>/.sst, or .sst in --sst-temp-dir.
+	staging string
 	dirs    []string // all of them, datadir included, "" entries dropped
 	keep    *regexp.Regexp
 	skip    []string
@@ -50,7 +53,9 @@ type targets struct {
 }
 
 func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp) targets {
-	t := targets{datadir: datadir, keep: keep,
+	// The datadir's own .sst and .sst-resume stay skipped with
+	// --sst-temp-dir too: the joiner removes them itself (useSSTTempDir).
+	t := targets{datadir: datadir, staging: s.stagingPath(datadir), keep: keep,
 		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, sstdir.PidFile), filepath.Join(datadir, progressMarker)}}
 	// The status file may live in a directory the SST manages; it is
 	// rewritten through temporary files (status.tempPattern) while the
@@ -157,15 +162,30 @@ func (s *session) unmovable(t targets) (d keepDecision, err error, decided bool)
 // decideKeep applies [sst] keep-datadir before the data stage: keep the
 // old data when old and new both fit, else fall back to the stock order
 // (auto) or refuse (1). need is the expected size of the new data; 0 means
-// unknown, estimated by the size of the old data.
+// unknown, estimated by the size of the old data. With --sst-temp-dir the
+// staging directory's filesystem is measured too, whatever keep-datadir
+// says (the MDEV-29909 scripts refuse an SST whose announced size does
+// not fit there): it must hold the new data, and the datadir's filesystem
+// what the move-back copies into it.
 func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 	mode := s.cfg.KeepDatadir
-	if mode == "0" {
+	apart := t.stagedApart()
+	stock := func() (keepDecision, error) {
 		s.log.Info("keep-datadir=0: the datadir is cleaned when the data stream starts, as the stock script does")
 		return stockOrder, nil
 	}
+	if mode == "0" && !apart {
+		return stock()
+	}
 	fss, err := swap.Space(t.plan(nil))
+	stg := 0
+	if err == nil && apart {
+		fss, stg, err = withStaging(fss, filepath.Dir(t.staging))
+	}
 	if err != nil {
+		if mode == "0" {
+			return stock()
+		}
 		s.log.Warn(fmt.Sprintf("cannot measure free space (%v); keeping the previous datadir until the new one is prepared", err))
 		return keepOld, nil
 	}
@@ -178,23 +198,23 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 	if len(unreadable) > 0 {
 		s.log.Info(fmt.Sprintf("Note: the size of %s could not be read (permission denied) and is not counted in the previous data", strings.Join(unreadable, ", ")))
 	}
-	if old == 0 {
-		return keepOld, nil // nothing to keep: no extra space needed
+	if old == 0 && (need <= 0 || !apart) {
+		// Nothing to keep: no extra space needed, and nothing to
+		// measure the new data by.
+		if mode == "0" {
+			return stock()
+		}
+		return keepOld, nil
 	}
 	estimated := ""
 	if need <= 0 {
 		need = old
 		estimated = " (estimated from the previous data: the donor announced no total)"
 	}
-	// The stream lands in <datadir>/.sst; other filesystems receive their
-	// share at the move-back, estimated by what they hold now.
 	var short []string
 	stockFits := true
-	for i, f := range fss {
-		want := f.Moved
-		if i == 0 {
-			want = need
-		}
+	for i, want := range spaceWants(fss, stg, need) {
+		f := fss[i]
 		want += swap.Margin(want)
 		if f.Free < want {
 			short = append(short, fmt.Sprintf("%s: %s needed, %s free", f.Path, ui.Bytes(want), ui.Bytes(f.Free)))
@@ -203,13 +223,22 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 			stockFits = false
 		}
 	}
-	if len(short) == 0 {
-		s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", ui.Bytes(old), ui.Bytes(need), estimated))
-		return keepOld, nil
-	}
 	why := strings.Join(short, "; ")
 	if !stockFits {
-		return stockOrder, errorf(ExitNoSpace, "not enough disk space for the SST even after removing the previous data (%s%s): free space on that filesystem, or move the datadir to a bigger one; nothing was changed", why, estimated)
+		fix := "free space on that filesystem, or move the datadir to a bigger one"
+		if apart {
+			fix = "free space on that filesystem, or set wsrep_sst_tmp_dir (--sst-temp-dir) to a directory on a bigger one"
+		}
+		return stockOrder, errorf(ExitNoSpace, "not enough disk space for the SST even after removing the previous data (%s%s): %s; nothing was changed", why, estimated, fix)
+	}
+	if mode == "0" {
+		return stock()
+	}
+	if len(short) == 0 {
+		if old > 0 {
+			s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s%s) is prepared", ui.Bytes(old), ui.Bytes(need), estimated))
+		}
+		return keepOld, nil
 	}
 	if mode == "1" {
 		return stockOrder, errorf(ExitNoSpace, "keep-datadir=1: the previous and the new data do not both fit (%s%s); free space, or set [sst] keep-datadir=auto to allow cleaning the datadir first; nothing was changed", why, estimated)
@@ -218,11 +247,63 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 	return stockOrder, nil
 }
 
+// stagedApart reports whether the staging directory is outside the
+// datadir (--sst-temp-dir).
+func (t targets) stagedApart() bool {
+	return filepath.Dir(t.staging) != filepath.Clean(t.datadir)
+}
+
+// withStaging returns fss with the filesystem of dir, the staging
+// directory's parent, and its index there: one of fss when dir is on
+// it, else a new last entry (nothing of the previous data on it).
+func withStaging(fss []swap.Filesystem, dir string) ([]swap.Filesystem, int, error) {
+	dev, err := swap.Device(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, f := range fss {
+		if d, err := swap.Device(f.Path); err == nil && d == dev {
+			return fss, i, nil
+		}
+	}
+	free, err := swap.Free(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	return append(fss, swap.Filesystem{Path: dir, Free: int64(min(free, 1<<62))}), len(fss), nil
+}
+
+// spaceWants returns the bytes the SST writes on each of fss (fss[0] the
+// datadir's, fss[stg] the staging directory's) for need bytes of new
+// data. The staging directory's filesystem receives all of it; the
+// move-back renames what stays on that filesystem and copies the rest
+// (mariadb-backup's move_file falls back to copy and unlink on EXDEV), so
+// every other filesystem receives its share: what it holds now, and the
+// remainder for the datadir's.
+func spaceWants(fss []swap.Filesystem, stg int, need int64) []int64 {
+	rest := need
+	for i := 1; i < len(fss); i++ {
+		rest -= fss[i].Moved
+	}
+	want := make([]int64, len(fss))
+	for i, f := range fss {
+		switch i {
+		case stg:
+			want[i] = need
+		case 0:
+			want[i] = max(rest, 0)
+		default:
+			want[i] = f.Moved
+		}
+	}
+	return want
+}
+
 // swapIn replaces the old data by the prepared staging directory: old
 // entries aside, mariadb-backup --move-back, then the old ones deleted; a
 // failed move-back puts the old ones back and keeps the staging directory.
 func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) error {
-	if err := swap.FsyncTree(ctx, filepath.Join(t.datadir, stagingDir)); err != nil {
+	if err := swap.FsyncTree(ctx, t.staging); err != nil {
 		return s.localError(ctx, t, "sync the prepared data", err)
 	}
 	sw, err := swap.Begin(ctx, t.plan(s.pauseHook()))

@@ -111,8 +111,8 @@ func (s *session) referenceFilter(dir string) func(string, bool) bool {
 // startReference moves a stale staging directory to resumeDir and starts
 // hashing t's directories and resumeDir.
 func (s *session) startReference(ctx context.Context, datadir string, dirs []string) *reference {
-	staging := filepath.Join(datadir, stagingDir)
-	resume := filepath.Join(datadir, resumeDir)
+	staging := s.stagingPath(datadir)
+	resume := s.resumePath(datadir)
 	if _, err := os.Stat(staging); err == nil {
 		_ = os.RemoveAll(resume)
 		if err := os.Rename(staging, resume); err != nil {
@@ -377,7 +377,7 @@ func reconstructor(seed uint64, roots map[string]*os.Root) *xfer.Reconstructor {
 // room, and hashes the previous data again without it. It reports whether
 // there was anything to remove.
 func (s *session) dropResume(ctx context.Context, datadir string, dirs []string) bool {
-	resume := filepath.Join(datadir, resumeDir)
+	resume := s.resumePath(datadir)
 	if _, err := os.Stat(resume); err != nil {
 		return false
 	}

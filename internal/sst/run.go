@@ -197,6 +197,9 @@ type session struct {
 	// handover holds connections accepted while the gtid stage was read,
 	// not read yet: the first data connection may be among them.
 	handover []*pendingConn
+	// stageDir is the checked --sst-temp-dir, the staging directory's
+	// parent; "" means the datadir (tempdir.go).
+	stageDir string
 }
 
 // protocol writes the lines mysqld reads on our stdout (SPEC §A.5, §A.6).

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -222,29 +221,6 @@ func TestSSTRoundTripWithFakeBackup(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "s3cret") {
 		t.Errorf("password leaked into the log:\n%s", e.logs.String())
-	}
-}
-
-// TestSSTTempDirWarns: --sst-temp-dir (MariaDB 13.0) is not honoured yet;
-// the joiner says so once, names where it stages instead, and the SST goes
-// on as without it.
-func TestSSTTempDirWarns(t *testing.T) {
-	e := newSSTEnv(t, "")
-	t.Setenv("FAKE_WANT_PWD", "s3cret")
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	stage := t.TempDir()
-	addr, jout, jdone := e.startJoiner(t, ctx, "--sst-temp-dir", stage+"/")
-	if _, err := e.runDonor(t, ctx, addr); err != nil {
-		t.Fatalf("donor: %v", err)
-	}
-	if err := <-jdone; err != nil {
-		t.Fatalf("joiner: %v", err)
-	}
-	<-jout
-	want := fmt.Sprintf("[WARNING] --sst-temp-dir '%s' is not supported by this program yet: the SST is staged in '%s'", stage, filepath.Join(e.joiner, ".sst"))
-	if n := strings.Count(e.logs.String(), want); n != 1 {
-		t.Errorf("want the warning %q once, got %d times in:\n%s", want, n, e.logs.String())
 	}
 }
 

@@ -38,7 +38,7 @@ func (s *session) cleanDatadir(t targets) error {
 // a full disk removes it (and reports exit 28); anything else keeps it for
 // diagnosis (the next SST removes it first).
 func (s *session) failStaging(ctx context.Context, t targets, err, cause error) error {
-	staging := filepath.Join(t.datadir, stagingDir)
+	staging := t.staging
 	if ctx.Err() == nil && errors.Is(cause, syscall.ENOSPC) {
 		nerr := s.noSpace(t, "receive the SST", cause)
 		if rerr := os.RemoveAll(staging); rerr != nil {

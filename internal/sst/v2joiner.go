@@ -9,7 +9,6 @@ import (
 	"math/bits"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -59,7 +58,7 @@ func (c v2Conn) rw() io.ReadWriter {
 // frames (data as sent, references from the reference data) and extract
 // it into the staging directory as the stock stream is.
 func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Conn, hello xfer.Hello, version xfer.Version, t targets, decision keepDecision, pc pipe.Config) error {
-	staging := filepath.Join(t.datadir, stagingDir)
+	staging := t.staging
 	var conns []v2Conn
 	closeAll := sync.OnceFunc(func() {
 		for _, c := range conns {

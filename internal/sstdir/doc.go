@@ -13,7 +13,8 @@ const (
 	PidFile = "wsrep_sst.pid"
 	// InProgress marks a datadir an SST is changing (sst/datadir.go).
 	InProgress = "sst_in_progress"
-	// Staging is the directory the joiner receives and prepares in.
+	// Staging is the directory the joiner receives and prepares in,
+	// in the datadir unless --sst-temp-dir names another parent.
 	Staging = ".sst"
 	// SwapJournal is the keep-the-datadir journal (sst/keep.go,
 	// internal/swap/journal.go).
