@@ -347,7 +347,11 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	decision, err, decided := s.unmovable(t)
 	if !decided {
 		decision, err = s.decideKeep(t, s.total)
-		if (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs) {
+		switch {
+		case err == nil && decision == stockOrder && s.ref != nil && s.ref.roots[resumePrefix] != "":
+			// A delta in place builds on it; decided at the data stage.
+			s.resumeAtStream = true
+		case (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs):
 			decision, err = s.decideKeep(t, s.total)
 		}
 	}
@@ -426,6 +430,7 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 		if !v2 {
 			s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
 			s.ref.stop()
+			s.dropResumeAtStream(ctx, t)
 			break
 		}
 		first := v2Conn{conn: conn, link: link, br: br}

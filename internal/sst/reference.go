@@ -392,6 +392,16 @@ func (s *session) dropResume(ctx context.Context, datadir string, dirs []string)
 	return true
 }
 
+// dropResumeAtStream removes the interrupted attempt's data that was
+// kept for a delta in place (resumeAtStream) once the data stage does not
+// do one.
+func (s *session) dropResumeAtStream(ctx context.Context, t targets) {
+	if s.resumeAtStream {
+		s.resumeAtStream = false
+		s.dropResume(ctx, t.datadir, t.dirs[1:])
+	}
+}
+
 // treeSize is the size of the regular files under dir that include (nil:
 // all) lets in, as manifest.Build will list them.
 func treeSize(dir string, include func(string, bool) bool) int64 {

@@ -189,6 +189,10 @@ type session struct {
 	// ref is the joiner's reference data for a v2 transfer, nil when the
 	// joiner does not offer one.
 	ref *reference
+	// resumeAtStream: the interrupted attempt's data does not fit beside
+	// the new data, but a delta in place can build on it (inplace.go);
+	// the data stage removes it if the donor cannot do one.
+	resumeAtStream bool
 	// donorHost is the address the joiner admitted the gtid stage from;
 	// data connections must come from it (gate.go).
 	donorHost string

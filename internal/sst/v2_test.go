@@ -388,3 +388,55 @@ func TestV2HostileDonor(t *testing.T) {
 		})
 	}
 }
+
+// Previous data that is not kept (keep-datadir=0 here; a disk too full
+// for old and new side by side does the same) is patched in place: the
+// unchanged blocks stay where they are, a changed one is written, the
+// file takes the donor's size, and what the donor does not have goes.
+func TestV2DeltaInPlace(t *testing.T) {
+	e := newSSTEnv(t, "keep-datadir=0\n")
+	old := bytes.Clone(fakeTable)
+	old[20000] ^= 1                                     // one changed block
+	old = append(old, bytes.Repeat([]byte{9}, 5000)...) // and longer
+	must(t, os.MkdirAll(filepath.Join(e.joiner, "db"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(e.joiner, "dropped"), 0o755))
+	must(t, os.WriteFile(filepath.Join(e.joiner, "db", "t1.ibd"), old, 0o644))
+	must(t, os.WriteFile(filepath.Join(e.joiner, "db", "gone.ibd"), fakeTable, 0o644))
+	must(t, os.WriteFile(filepath.Join(e.joiner, "dropped", "x.ibd"), fakeTable, 0o644))
+	before, err := os.Stat(filepath.Join(e.joiner, "db", "t1.ibd"))
+	must(t, err)
+	log := v2RoundTrip(t, e, "")
+	for _, want := range []string{"Delta in place: moved", "inplace=53248", "removed 2 entries the donor no longer has"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	after, err := os.Stat(filepath.Join(e.joiner, "db", "t1.ibd"))
+	must(t, err)
+	if !os.SameFile(before, after) {
+		t.Errorf("db/t1.ibd was written anew, not patched in place")
+	}
+	for _, p := range []string{"db/gone.ibd", "dropped", stagingDir} {
+		if _, err := os.Stat(filepath.Join(e.joiner, p)); !os.IsNotExist(err) {
+			t.Errorf("%s left after the SST (%v)", p, err)
+		}
+	}
+}
+
+// An interrupted delta in place leaves its staging directory, patched so
+// far: the next attempt builds on it (resume) rather than removing it to
+// make room.
+func TestV2DeltaInPlaceResumes(t *testing.T) {
+	e := newSSTEnv(t, "keep-datadir=0\n")
+	must(t, os.MkdirAll(filepath.Join(e.joiner, stagingDir, "db"), 0o755))
+	must(t, os.WriteFile(filepath.Join(e.joiner, stagingDir, "db", "t1.ibd"), fakeTable, 0o644))
+	log := v2RoundTrip(t, e, "")
+	for _, want := range []string{"reference data for this one (resume)", "Delta in place: moved 1 entries", "inplace=69632"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	if strings.Contains(log, "to make room") {
+		t.Errorf("the interrupted attempt's data was removed:\n%s", log)
+	}
+}

@@ -99,7 +99,22 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		links[h.Stream] = &conns[len(conns)-1]
 	}
 
-	refs, err := s.referenceFor(ctx, links, version, decision, t)
+	// With offers, previous data that cannot be kept is patched in
+	// place rather than wiped (inplace.go).
+	inPlace, stagingMade := false, false
+	if version >= xfer.OfferVersion && decision == stockOrder {
+		moved, err := s.moveIntoStaging(t)
+		if err != nil {
+			return s.localError(ctx, t, "move the previous data into "+staging, err)
+		}
+		stagingMade, inPlace = true, moved > 0
+		if inPlace {
+			s.log.Info(fmt.Sprintf("Delta in place: moved %d entries of the previous data into '%s'; the new data is built over them (unchanged blocks stay, changed ones are written)", moved, staging))
+		}
+	} else {
+		s.dropResumeAtStream(ctx, t)
+	}
+	refs, err := s.referenceFor(ctx, links, version, decision, t, inPlace)
 	if err != nil {
 		return err
 	}
@@ -151,8 +166,10 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	}
 	s.log.Info("Data stream from the donor started")
 	s.status.Stage(status.StageReceiving)
-	if err := os.Mkdir(staging, 0o755); err != nil {
-		return s.localError(ctx, t, "create "+staging, err)
+	if !stagingMade {
+		if err := os.Mkdir(staging, 0o755); err != nil {
+			return s.localError(ctx, t, "create "+staging, err)
+		}
 	}
 	start := time.Now()
 	// Frames no larger than our donor writes them: the read-ahead holds
@@ -173,14 +190,19 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 	// file where the filesystem can (reflink) rather than written.
 	src := &v2Pieces{ctx: ctx, rc: rc, rec: rec, progress: pc.Progress}
 	s.status.Bytes(func() (int64, int64) { return src.n.Load(), s.total })
-	sink := mbstream.NewDirSink(root, mbstream.DirSinkOptions{Refs: rec, WriteBehind: writeBehind, CloneRange: shareBlocks})
+	sink := mbstream.NewDirSink(root, mbstream.DirSinkOptions{Refs: rec, WriteBehind: writeBehind, CloneRange: shareBlocks, InPlace: inPlace})
+	var into mbstream.Sink = sink
+	created := newCreatedSink(sink)
+	if inPlace {
+		into = created
+	}
 	type result struct {
 		st  mbstream.ExtractStats
 		err error
 	}
 	extracted := make(chan result, 1)
 	go func() {
-		st, err := mbstream.ExtractPieces(ctx, src, sink, mbstream.ExtractOptions{Workers: extractWorkers, Abort: func(error) {
+		st, err := mbstream.ExtractPieces(ctx, src, into, mbstream.ExtractOptions{Workers: extractWorkers, Abort: func(error) {
 			failed.CompareAndSwap(0, extractorFailed)
 			closeAll()
 		}})
@@ -244,6 +266,13 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		return s.failStaging(ctx, t, s.v2Error(ctx, "receive the v2 data stream", err), err)
 	}
 	s.log.Info(fmt.Sprintf("Extracted %d files, %d bytes (SST)", x.st.Files, x.st.Bytes))
+	if inPlace {
+		n, err := created.removeStale(staging)
+		if err != nil {
+			return s.failStaging(ctx, t, s.localError(ctx, t, "remove what the donor no longer has from "+staging, err), err)
+		}
+		s.log.Info(fmt.Sprintf("Delta in place: %s of the previous data left where it was; removed %d entries the donor no longer has", swap.Bytes(sink.Kept()), n))
+	}
 	secs := time.Since(start).Seconds()
 	refBytes, dataBytes := src.refBytes, src.n.Load()-src.refBytes
 	reused := ""
@@ -262,8 +291,8 @@ func (s *session) receiveV2(ctx context.Context, ln *stream.Listener, first v2Co
 		s.log.Info(fmt.Sprintf("Delta by offer: %s offered, %s of it here already; %s of the reference data read to compare",
 			swap.Bytes(ans.st.Offered), swap.Bytes(ans.st.Have), swap.Bytes(ans.st.Read)))
 	}
-	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d shared=%d)",
-		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes, sink.Cloned()))
+	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d shared=%d inplace=%d)",
+		src.n.Load(), secs, swap.Bytes(wire), len(links), reused, wire, refBytes, sink.Cloned(), sink.Kept()))
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
@@ -286,7 +315,7 @@ type v2Refs struct {
 // sent on stream 0 (an earlier release of ours). The previous data is
 // reference data only if it is kept until the new data is prepared; the
 // interrupted attempt's always.
-func (s *session) referenceFor(ctx context.Context, links []*v2Conn, version xfer.Version, decision keepDecision, t targets) (*v2Refs, error) {
+func (s *session) referenceFor(ctx context.Context, links []*v2Conn, version xfer.Version, decision keepDecision, t targets, inPlace bool) (*v2Refs, error) {
 	withOld := decision == keepOld
 	if version < xfer.OfferVersion {
 		m, dirs, err := s.ref.manifest(ctx, s, withOld, s.cfg.IdleTimeout/2)
@@ -306,6 +335,12 @@ func (s *session) referenceFor(ctx context.Context, links []*v2Conn, version xfe
 		return &v2Refs{rec: rec, close: func() { rec.Close(); closeRoots() }}, nil
 	}
 	prefixes, dirs, include := s.ref.sourceDirs(s, withOld)
+	if inPlace {
+		// First: a block found there stays where it is.
+		prefixes = append([]string{inPlacePrefix}, prefixes...)
+		dirs[inPlacePrefix] = t.staging
+		include[inPlacePrefix] = includePath(includeOld)
+	}
 	roots, closeRoots, err := openRoots(dirs)
 	if err != nil {
 		return nil, s.localError(ctx, t, "open the reference data", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"sync"
@@ -91,6 +92,13 @@ type DirSinkOptions struct {
 	// CloneAlign is the alignment CloneRange needs (the filesystem's
 	// block size); 0 means 4096.
 	CloneAlign int64
+	// InPlace builds files over the ones already under the root (the
+	// previous data, moved there for a delta in place) instead of
+	// refusing them: Create opens an existing regular file as it is, a
+	// clone of the same file's bytes at the same offset writes nothing
+	// (they are there), punches apply to the old bytes, and End gives the
+	// file the stream's size, shorter or longer.
+	InPlace bool
 
 	// create replaces opening files under the root, for tests.
 	create func(name string) (outWriter, error)
@@ -108,7 +116,12 @@ type DirSink struct {
 
 	noClone atomic.Bool  // CloneRange said the filesystem cannot share blocks
 	cloned  atomic.Int64 // bytes shared by CloneRange
+	kept    atomic.Int64 // bytes of clones left where they were (InPlace)
 }
+
+// Kept returns how many bytes of clones were already in place
+// (DirSinkOptions.InPlace) and were not written.
+func (s *DirSink) Kept() int64 { return s.kept.Load() }
 
 // Cloned returns how many bytes of clones were shared with their
 // reference files by DirSinkOptions.CloneRange rather than written.
@@ -144,12 +157,34 @@ func (s *DirSink) Create(name string) (SinkFile, error) {
 			s.dirs.Store(dir, struct{}{})
 		}
 	}
+	if s.opts.InPlace {
+		return f, f.openInPlace(name)
+	}
 	w, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o660)
 	if err != nil {
 		return nil, fmt.Errorf("create: %w", err)
 	}
 	f.w = w
 	return f, nil
+}
+
+// openInPlace opens name for DirSinkOptions.InPlace: the existing
+// regular file, whose bytes count as written, or a new one.
+func (f *dirFile) openInPlace(name string) error {
+	w, err := f.sink.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o660)
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	fi, err := w.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%w: not a regular file", fs.ErrExist)
+	}
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("create: %w", err)
+	}
+	f.w, f.self, f.written, f.behind = w, fi, fi.Size(), fi.Size()
+	return nil
 }
 
 // outWriter is what a DirSink writes a file through; *os.File in
@@ -169,7 +204,9 @@ type dirFile struct {
 
 	ref     *os.File // reference file of the last clone, kept open
 	refPath string
-	buf     []byte // clone scratch
+	refInfo os.FileInfo // of ref, with InPlace
+	self    os.FileInfo // of the file itself, with InPlace
+	buf     []byte      // clone scratch
 }
 
 // WriteAt writes p at off and starts writeback when enough has gathered.
@@ -212,7 +249,7 @@ func (f *dirFile) Clone(c Clone) error {
 			return fmt.Errorf("clone %q: %d bytes given for %d", c.Ref, len(c.Data), c.Len)
 		}
 		var src *os.File
-		if f.mayShare(c) {
+		if f.mayShare(c) || f.self != nil {
 			var err error
 			if src, err = f.open(c.Ref); err != nil {
 				return err
@@ -250,6 +287,10 @@ func (f *dirFile) Clone(c Clone) error {
 // the file is an *os.File, by sharing src's blocks (nothing written);
 // otherwise by writing b.
 func (f *dirFile) place(c Clone, src *os.File, b []byte) error {
+	if f.self != nil && c.Off == c.RefOff && f.refInfo != nil && src == f.ref && os.SameFile(f.self, f.refInfo) {
+		f.sink.kept.Add(c.Len) // in place: the bytes are there
+		return nil
+	}
 	if f.share(c, src) {
 		f.written = max(f.written, c.Off+c.Len)
 		return nil
@@ -314,13 +355,16 @@ func (f *dirFile) open(name string) (*os.File, error) {
 	}
 	f.closeRef()
 	f.ref, f.refPath = r, name
+	if f.self != nil {
+		f.refInfo, _ = r.Stat()
+	}
 	return r, nil
 }
 
 func (f *dirFile) closeRef() {
 	if f.ref != nil {
 		f.ref.Close()
-		f.ref = nil
+		f.ref, f.refInfo = nil, nil
 	}
 }
 
@@ -329,7 +373,7 @@ func (f *dirFile) closeRef() {
 func (f *dirFile) End(size int64) error {
 	f.closeRef()
 	var err error
-	if size > f.written {
+	if size > f.written || f.self != nil && size != f.written {
 		if err = f.w.Truncate(size); err != nil {
 			err = fmt.Errorf("set size: %w", err)
 		}
