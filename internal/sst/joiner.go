@@ -124,6 +124,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	if err := os.RemoveAll(s.resumePath(datadir)); err != nil {
 		s.log.Warn(fmt.Sprintf("remove %s: %v", s.resumePath(datadir), err))
 	}
+	_ = os.Remove(filepath.Join(datadir, reflinkShort))
 	// MariaDB's mtr tests grep for "<method> IST completed on joiner".
 	s.log.Info(fmt.Sprintf("%s %s completed on joiner", s.cfg.Method, kind))
 	return nil

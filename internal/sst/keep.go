@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"wsrep_sst_mariabackup/internal/reflink"
 	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/swap"
@@ -56,7 +57,7 @@ func (s *session) targetsFor(datadir string, dirs []string, keep *regexp.Regexp)
 	// The datadir's own .sst and .sst-resume stay skipped with
 	// --sst-temp-dir too: the joiner removes them itself (useSSTTempDir).
 	t := targets{datadir: datadir, staging: s.stagingPath(datadir), keep: keep,
-		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, sstdir.PidFile), filepath.Join(datadir, progressMarker)}}
+		skip: []string{filepath.Join(datadir, stagingDir), filepath.Join(datadir, resumeDir), filepath.Join(datadir, sstdir.PidFile), filepath.Join(datadir, progressMarker), filepath.Join(datadir, reflinkShort)}}
 	// The status file may live in a directory the SST manages; it is
 	// rewritten through temporary files (status.tempPattern) while the
 	// swap runs.
@@ -240,11 +241,54 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		}
 		return keepOld, nil
 	}
+	if s.reflinkFits(t, fss, need, old) {
+		return keepOld, nil
+	}
 	if mode == "1" {
 		return stockOrder, errorf(ExitNoSpace, "keep-datadir=1: the previous and the new data do not both fit (%s%s); free space, or set [sst] keep-datadir=auto to allow cleaning the datadir first; nothing was changed", why, estimated)
 	}
 	s.log.Warn(fmt.Sprintf("The previous and the new data do not both fit (%s%s): cleaning the datadir when the data stream starts, as the stock script does (keep-datadir=auto). A failed SST will lose the previous data.", why, estimated))
 	return stockOrder, nil
+}
+
+// reflinkShort marks, in the datadir, that the last SST that counted on
+// shared blocks (reflinkFits) ran out of space: the next one counts the
+// new data whole. Removed once an SST succeeds.
+const reflinkShort = ".sst-reflink-short"
+
+// reflinkChanged is the share of the previous data that reflinkFits
+// assumes changed: what a rejoin writes beyond what it shares.
+const reflinkChanged = 4 // a quarter
+
+// reflinkFits reports whether the previous data can be kept although
+// old and new do not fit side by side by their sizes, because the
+// datadir's filesystem shares blocks (reflink: XFS, btrfs) and a donor
+// of ours clones the unchanged ones (transfer v2): the new data then
+// costs what it adds to the old plus what changed, assumed at most a
+// quarter of the old. It logs its decision. One filesystem only, staged
+// in the datadir; not again after such an SST ran out of space
+// (reflinkShort), which removes its staging directory and leaves the
+// previous data as it was.
+func (s *session) reflinkFits(t targets, fss []swap.Filesystem, need, old int64) bool {
+	if len(fss) != 1 || t.stagedApart() || !s.offerV2() || old <= 0 {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(t.datadir, reflinkShort)); err == nil {
+		s.log.Info("Note: the last SST that counted on shared blocks (reflink) ran out of space: counting the new data whole this time")
+		return false
+	}
+	if ok, _ := reflink.Supported(t.datadir); !ok {
+		return false
+	}
+	want := max(need-old, 0) + min(need, old)/reflinkChanged
+	want += swap.Margin(want)
+	if fss[0].Free < want {
+		return false
+	}
+	s.reflinkKeep = true
+	s.log.Info(fmt.Sprintf("Keeping the previous datadir (%s) until the new data (%s) is prepared: %s shares the unchanged blocks (reflink), so the new data needs what it adds and what changed, up to %s assumed, %s free",
+		ui.Bytes(old), ui.Bytes(need), fss[0].Path, ui.Bytes(want), ui.Bytes(fss[0].Free)))
+	return true
 }
 
 // stagedApart reports whether the staging directory is outside the

@@ -59,7 +59,7 @@ type reference struct {
 // the transfer), or that no backup stream ever contains.
 var mutableRefs = map[string]bool{
 	"galera.cache": true, "gvwstate.dat": true, "grastate.dat": true, "ibtmp1": true,
-	progressMarker: true, sstdir.PidFile: true, swapJournal: true,
+	progressMarker: true, sstdir.PidFile: true, swapJournal: true, reflinkShort: true,
 }
 
 // includeOld is the manifest filter of the previous data's directories.

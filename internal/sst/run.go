@@ -193,6 +193,9 @@ type session struct {
 	// the new data, but a delta in place can build on it (inplace.go);
 	// the data stage removes it if the donor cannot do one.
 	resumeAtStream bool
+	// reflinkKeep: the previous data is kept because its blocks are
+	// shared (reflinkFits); running out of space then marks reflinkShort.
+	reflinkKeep bool
 	// donorHost is the address the joiner admitted the gtid stage from;
 	// data connections must come from it (gate.go).
 	donorHost string

@@ -41,6 +41,12 @@ func (s *session) failStaging(ctx context.Context, t targets, err, cause error) 
 	staging := t.staging
 	if ctx.Err() == nil && errors.Is(cause, syscall.ENOSPC) {
 		nerr := s.noSpace(t, "receive the SST", cause)
+		if s.reflinkKeep {
+			// Counted on shared blocks and ran short: the next SST
+			// counts the new data whole (and cleans or patches in
+			// place if it does not fit).
+			_ = os.WriteFile(filepath.Join(t.datadir, reflinkShort), nil, 0o644)
+		}
 		if rerr := os.RemoveAll(staging); rerr != nil {
 			s.log.Warn(fmt.Sprintf("remove %s: %v", staging, rerr))
 		}
