@@ -12,7 +12,10 @@
 // what both share. The joiner admits only its donor (gate.go: a per-SST
 // secret in the ready address, strays refused while it keeps listening);
 // the v2 data stage is in v2joiner.go and v2donor.go, its reference data
-// in reference.go. The staging directory is <datadir>/.sst, or .sst in
+// (the sources a donor's offers are compared with, or an earlier
+// release's manifest) in reference.go, the delta in place (previous data
+// that cannot be kept patched inside the staging directory) in
+// inplace.go. The staging directory is <datadir>/.sst, or .sst in
 // --sst-temp-dir (tempdir.go, the one place that names it). The operator commands receive and send
 // (internal/operator) call Run in-process.
 //

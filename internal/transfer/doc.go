@@ -6,6 +6,9 @@
 // it picks the engine, Stock (the script's one mbstream stream) or V2
 // (package xfer's frames over parallel connections, payload the joiner
 // already has sent as references; v2.go). Offers is the joiner's side.
+// SendMbstream cuts mariadb-backup's stream into headers and payloads for
+// a Delta: ByManifest (the joiner's manifest says what it has: versions 1
+// and 2) or an xfer.Offerer (the joiner answers offers: version 3).
 //
 // Every engine's sender runs the donor's mariadb-backup --backup the same
 // way, as a Backup (backup.go): started through package proc, its output

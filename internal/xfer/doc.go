@@ -48,14 +48,13 @@
 // # Delta by offer
 //
 // offer.go describes the other way to find what the joiner has, which
-// needs no manifest: the donor offers each piece of a file by its 16 KiB
-// block hashes on a control stream as mariadb-backup produces it
-// (Offerer), the joiner compares them with its own blocks at the same path
-// and offset (AnswerOffers), and the donor sends what the joiner has as
-// references to its sources. Memory stays bounded by the window on the
-// donor and one piece on the joiner, whatever the node's size. The
-// engines do not use it yet (project issue 19): it is the building block,
-// tested by the property test and fuzzer in delta_test.go.
+// needs no manifest, used from OfferVersion on: the donor offers each
+// piece of a file by its 16 KiB block hashes on a control stream (its
+// own connection, the last) as mariadb-backup produces it (Offerer), the
+// joiner compares them with its own blocks at the same path and offset
+// (AcceptOffers, Answerer.Run), and the donor sends what the joiner has
+// as references to its sources. Memory stays bounded by the window on the
+// donor and one piece on the joiner, whatever the node's size.
 //
 // The package knows nothing of Galera, my.cnf, TLS or compression: it
 // takes io.Reader and io.Writer values, one per connection, and the caller
