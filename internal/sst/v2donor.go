@@ -40,6 +40,15 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	if n == 0 {
 		n = transfer.AutoStreams(s.tr.tlsConfig != nil, s.tr.codec)
 	}
+	// A joiner that speaks delta by offer gets one connection more, the
+	// last, for the offers and its answers; an earlier one sends its
+	// manifest on stream 0 instead.
+	offers := s.offersDelta()
+	nconn := n
+	if offers {
+		n = min(n, xfer.MaxStreams-1)
+		nconn = n + 1
+	}
 	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s: transfer v2, %d stream(s)", addr, n))
 	ctx, stall, release := s.stallContext(ctx, "joiner")
 	defer release()
@@ -48,14 +57,6 @@ func (s *session) streamBackupV2(ctx context.Context, addr string, tool *backupT
 	pc := s.tr.pipeConfig("joiner", progress, true)
 	pc.Watchdog = stall
 
-	// A joiner that speaks delta by offer gets one connection more, the
-	// last, for the offers and its answers; an earlier one sends its
-	// manifest on stream 0 instead.
-	offers := s.offersDelta()
-	nconn := n
-	if offers {
-		nconn = n + 1
-	}
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
