@@ -171,7 +171,15 @@ func (s *DirSink) Create(name string) (SinkFile, error) {
 // openInPlace opens name for DirSinkOptions.InPlace: the existing
 // regular file, whose bytes count as written, or a new one.
 func (f *dirFile) openInPlace(name string) error {
-	w, err := f.sink.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o660)
+	root := f.sink.root
+	if fi, err := root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		// Something else by that name in the previous data (a
+		// directory, a link): the stream's file replaces it.
+		if err := root.RemoveAll(name); err != nil {
+			return fmt.Errorf("create: replace %s: %w", fi.Mode().Type(), err)
+		}
+	}
+	w, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o660)
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
