@@ -324,6 +324,11 @@ func TestE2EKeepDatadir(t *testing.T) {
 		if !strings.Contains(log, "do not both fit") {
 			t.Errorf("no fallback warning on a small filesystem:\n%s", grep(log, "WSREP_SST"))
 		}
+		// Our donor offers its blocks: the previous data is patched in
+		// place rather than wiped, and most of it stays.
+		if st := lastV2Stats(t, log); !strings.Contains(log, "Delta in place: moved") || st.inplace < st.bytes/2 {
+			t.Errorf("no delta in place on a small filesystem (%d of %d bytes left in place):\n%s", st.inplace, st.bytes, grep(log, "WSREP_SST"))
+		}
 
 		// keep-datadir=1 refuses instead: exit 28, nothing touched.
 		forceSST(ctx, t, n2)

@@ -15,10 +15,10 @@ import (
 )
 
 // v2StatsRE is the joiner's summary of a v2 data stage.
-var v2StatsRE = regexp.MustCompile(`Received (\d+) bytes in [0-9.]+s: .* over (\d+) stream\(s\).*\(v2 wire=(\d+) reused=(\d+) shared=(\d+)\)`)
+var v2StatsRE = regexp.MustCompile(`Received (\d+) bytes in [0-9.]+s: .* over (\d+) stream\(s\).*\(v2 wire=(\d+) reused=(\d+) shared=(\d+) inplace=(\d+)\)`)
 
 type v2Stats struct {
-	bytes, streams, wire, reused, shared int64
+	bytes, streams, wire, reused, shared, inplace int64
 }
 
 // lastV2Stats returns the joiner's last v2 summary in log, failing the
@@ -30,14 +30,14 @@ func lastV2Stats(t *testing.T, log string) v2Stats {
 		t.Fatalf("the joiner ran no v2 transfer:\n%s", grep(log, "WSREP_SST"))
 	}
 	last := m[len(m)-1]
-	var v [5]int64
+	var v [6]int64
 	for i := range v {
 		n, err := strconv.ParseInt(last[i+1], 10, 64)
 		must(t, err)
 		v[i] = n
 	}
-	st := v2Stats{bytes: v[0], streams: v[1], wire: v[2], reused: v[3], shared: v[4]}
-	t.Logf("v2: %d bytes of stream, %d on the wire over %d streams, %d reused, %d of it shared (reflink)", st.bytes, st.wire, st.streams, st.reused, st.shared)
+	st := v2Stats{bytes: v[0], streams: v[1], wire: v[2], reused: v[3], shared: v[4], inplace: v[5]}
+	t.Logf("v2: %d bytes of stream, %d on the wire over %d streams, %d reused, %d of it shared (reflink), %d left in place", st.bytes, st.wire, st.streams, st.reused, st.shared, st.inplace)
 	return st
 }
 
