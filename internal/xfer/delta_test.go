@@ -22,7 +22,7 @@ type deltaRun struct {
 }
 
 // writeTree writes files under dir.
-func writeTree(t *testing.T, dir string, files map[string][]byte) {
+func writeTree(t testing.TB, dir string, files map[string][]byte) {
 	t.Helper()
 	for n, data := range files {
 		p := filepath.Join(dir, n)
@@ -335,6 +335,41 @@ func FuzzControl(f *testing.F) {
 					t.Fatalf("answer of %d blocks accepted for 2", len(have))
 				}
 			}
+		}
+	})
+}
+
+// FuzzAnswerer feeds the joiner's side of delta by offer arbitrary
+// control streams: it must end with an error or the end message, never
+// panic, and answer only within its sources.
+func FuzzAnswerer(f *testing.F) {
+	dir := f.TempDir()
+	writeTree(f, dir, map[string][]byte{"db/t1.ibd": bytes.Repeat([]byte("page"), DeltaBlock)})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { root.Close() })
+	var seedMsgs bytes.Buffer
+	c := newControl(nil, &seedMsgs)
+	_ = c.send(ctlStart, encodeStart(7))
+	of := &offer{id: 0, path: "db/t1.ibd", off: DeltaBlock - 10, length: 30, hashes: make([]Hash, 2)}
+	_ = c.send(ctlOffer, encodeOffer(nil, of))
+	of = &offer{id: 1, path: "../x", off: 0, length: 5, hashes: make([]Hash, 1)}
+	_ = c.send(ctlOffer, encodeOffer(nil, of))
+	_ = c.send(ctlEnd, nil)
+	_ = c.flush()
+	f.Add(seedMsgs.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sources := []Source{{Prefix: "old", Root: root, Include: func(p string) bool { return p != "db/secret" }}}
+		var answers bytes.Buffer
+		a, err := AcceptOffers(bytes.NewReader(b), &answers, sources)
+		if err != nil {
+			return
+		}
+		st, err := a.Run(t.Context())
+		if err == nil && st.Have > st.Offered {
+			t.Fatalf("answered %d bytes present of %d offered", st.Have, st.Offered)
 		}
 	})
 }
