@@ -107,8 +107,11 @@ func TestE2ETransferV2(t *testing.T) {
 
 	t.Run("resume", func(t *testing.T) {
 		forceSST(ctx, t, n2)
-		// keep-datadir=0 wipes the previous data when the stream starts:
-		// what the second attempt reuses comes from the first one.
+		// keep-datadir=0 keeps no previous data: with our donor both
+		// attempts patch it in place (the first moves it into the
+		// staging directory, the second takes that staging directory,
+		// patched so far, as its own): an interrupted delta in place,
+		// then its resume.
 		must(t, n2.Reconfigure(func(c *galeratest.NodeConfig) { c.SST = append(append([]string{}, sst...), "keep-datadir=0") }))
 		// The donor pauses after 3/4 of its InnoDB data files' size (so
 		// always within the stream, which also holds the redo log: the
@@ -130,6 +133,9 @@ func TestE2ETransferV2(t *testing.T) {
 			t.Errorf("the joiner did not resume:\n%s", grep(log, "WSREP_SST"))
 		}
 		st := lastV2Stats(t, log)
+		if !strings.Contains(log, "Delta in place: moved") || st.inplace < st.bytes/4 {
+			t.Errorf("the resumed attempt did not build on the patched data in place (%d of %d bytes left in place):\n%s", st.inplace, st.bytes, grep(log, "WSREP_SST"))
+		}
 		if st.reused < st.bytes/4 {
 			t.Errorf("the resumed attempt reused %d of %d bytes, want at least a quarter", st.reused, st.bytes)
 		}
