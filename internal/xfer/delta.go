@@ -56,6 +56,9 @@ type Offerer struct {
 	nextID uint64
 	enc    []byte
 	stats  DeltaStats
+	// pieces recycles the copies of offered pieces (MaxOfferLen bytes
+	// each) once sent: the Sender copies what it sends.
+	pieces sync.Pool
 }
 
 // offerItem is one queued piece of the stream: raw bytes, or an offered
@@ -193,7 +196,8 @@ func (o *Offerer) Payload(path string, off int64, p []byte) error {
 		}
 		of := &offer{id: o.nextID, path: path, off: off, length: n}
 		o.nextID++
-		data := append([]byte(nil), p[:n]...)
+		data := o.piece(n)
+		copy(data, p[:n])
 		blockSpans(off, n, func(_, start, end int) {
 			of.hashes = append(of.hashes, Hash(manifest.Sum(o.seed, data[start:end])))
 		})
@@ -213,6 +217,14 @@ func (o *Offerer) Payload(path string, off int64, p []byte) error {
 		p, off = p[n:], off+int64(n)
 	}
 	return nil
+}
+
+// piece returns a buffer of n <= MaxOfferLen bytes for an offered piece.
+func (o *Offerer) piece(n int) []byte {
+	if b, ok := o.pieces.Get().(*[]byte); ok {
+		return (*b)[:n]
+	}
+	return make([]byte, n, MaxOfferLen)
 }
 
 // run sends the queued items in order, each offered piece once answered.
@@ -236,6 +248,8 @@ func (o *Offerer) run() {
 			err = o.s.Data(it.data)
 		} else {
 			err = o.answered(it, prefixes)
+			b := it.data[:0]
+			o.pieces.Put(&b)
 		}
 		o.release(int64(len(it.data)))
 		if err != nil {
