@@ -499,10 +499,10 @@ func (k *linkLab) join(ctx context.Context) (measure, error) {
 			return m, err
 		}
 	}
-	var disk *diskSampler
+	var disk *galeratest.DiskSampler
 	if k.disk != "" {
 		var err error
-		if disk, err = startDisk(k.disk); err != nil {
+		if disk, err = galeratest.SampleDisk(k.disk, 100*time.Millisecond); err != nil {
 			return m, err
 		}
 	}
@@ -519,7 +519,7 @@ func (k *linkLab) join(ctx context.Context) (measure, error) {
 	m.secs = time.Since(t0).Seconds()
 	m.rssDonor, m.rssJoiner = rss.stop()
 	if disk != nil {
-		m.extraDisk = disk.stop()
+		m.extraDisk = disk.Stop()
 	}
 	if err != nil {
 		return m, err
