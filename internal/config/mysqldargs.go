@@ -161,9 +161,7 @@ func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (st
 			}
 		}
 		if option == "h" {
-			if l.data.val == "" {
-				l.optDatadir.assign(trimDir(value))
-			}
+			fallback(l.data, &l.optDatadir, trimDir(value))
 		} else if option != "u" && option != "P" {
 			// The script appends " --" to the option itself.
 			opt, tail := option, []string(nil)
@@ -228,29 +226,17 @@ func (l *argLoop) longOptionValue(option, value string) bool {
 		"--user", "--port", "--socket":
 		return false
 	case "--aria-log-dir-path":
-		if l.ariaLogDir.val == "" {
-			l.optAriaLogDir.assign(trimDir(value))
-		}
+		fallback(l.ariaLogDir, &l.optAriaLogDir, trimDir(value))
 	case "--innodb-data-home-dir":
-		if l.innodbDataHome.val == "" {
-			l.optInnodbDataHome.assign(trimDir(value))
-		}
+		fallback(l.innodbDataHome, &l.optInnodbDataHome, trimDir(value))
 	case "--innodb-log-group-home-dir":
-		if l.innodbLogGroup.val == "" {
-			l.optInnodbLogGroup.assign(trimDir(value))
-		}
+		fallback(l.innodbLogGroup, &l.optInnodbLogGroup, trimDir(value))
 	case "--innodb-undo-directory":
-		if l.innodbUndo.val == "" {
-			l.optInnodbUndo.assign(trimDir(value))
-		}
+		fallback(l.innodbUndo, &l.optInnodbUndo, trimDir(value))
 	case "--innodb-buffer-pool-filename":
-		if l.bufferPool.val == "" {
-			l.optBufferPool.assign(trimString(value))
-		}
+		fallback(l.bufferPool, &l.optBufferPool, trimString(value))
 	case "--innodb-buffer-pool-size":
-		if l.bufferPoolSize.val == "" {
-			l.optBufferPoolSize.assign(trimString(value))
-		}
+		fallback(l.bufferPoolSize, &l.optBufferPoolSize, trimString(value))
 	case "--innodb-force-recovery":
 		// [ -n "$value" -a "$value" != "0" ], including its test(1)
 		// misparse of operator-like values.
@@ -258,27 +244,27 @@ func (l *argLoop) longOptionValue(option, value string) bool {
 			l.forceRecovery.assign(trimString(value))
 		}
 	case "--log-bin":
-		if l.binlog.val == "" {
-			l.optLogBin.assign(trimString(value))
-		}
+		fallback(l.binlog, &l.optLogBin, trimString(value))
 	case "--log-bin-index":
-		if l.binlogIndex.val == "" {
-			l.optLogBinIndex.assign(trimString(value))
-		}
+		fallback(l.binlogIndex, &l.optLogBinIndex, trimString(value))
 	case "--log-basename":
-		if l.logBasename.val == "" {
-			l.optLogBasename.assign(trimString(value))
-		}
+		fallback(l.logBasename, &l.optLogBasename, trimString(value))
 	case "--datadir":
-		if l.data.val == "" {
-			l.optDatadir.assign(trimDir(value))
-		}
+		fallback(l.data, &l.optDatadir, trimDir(value))
 	case "--sst-temp-dir":
-		if l.sstTmpDir.val == "" {
-			l.optSSTTmpDir.assign(trimDir(value))
-		}
+		fallback(l.sstTmpDir, &l.optSSTTmpDir, trimDir(value))
 	default:
 		return true
 	}
 	return false
+}
+
+// fallback mirrors the branches of the --mysqld-args loop that read
+// `if [ -z "$ARIA_LOG_DIR" ]; then MYSQLD_OPT_ARIA_LOG_DIR=$(trim_dir "$value"); fi`:
+// a value found in --mysqld-args counts only when the explicit option
+// was absent.
+func fallback(explicit shVar, opt *shVar, value string) {
+	if explicit.val == "" {
+		opt.assign(value)
+	}
 }
