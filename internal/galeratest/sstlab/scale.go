@@ -96,23 +96,18 @@ func scale(ctx context.Context, l *lab) error {
 		ours = append(ours, fmt.Sprintf("sst-idle-timeout=%d", o.idle))
 	}
 	confs := []linkConf{{toolOurs, "plain", ours}, {toolStock, "plain", nil}}
-	fmt.Fprintln(l.out, "warm-up (not measured):")
-	if _, err := k.full(ctx, confs[0]); err != nil {
-		return fmt.Errorf("warm-up full SST: %w", err)
+	if err := k.warmUp(ctx, confs[0]); err != nil {
+		return err
 	}
 	for r := range l.opts.rounds {
 		fmt.Fprintf(l.out, "round %d of %d\n", r+1, l.opts.rounds)
 		for _, c := range rotate(confs, r) {
-			m, err := k.full(ctx, c)
-			if err != nil {
-				return fmt.Errorf("full SST, %s: %w", c.label(), err)
+			if err := k.runCase(ctx, caseFull, c); err != nil {
+				return err
 			}
-			k.record(caseFull, c, m, "")
-			m, note, err := k.rejoin(ctx, c)
-			if err != nil {
-				return fmt.Errorf("rejoin, %s: %w", c.label(), err)
+			if err := k.runCase(ctx, caseRejoin, c); err != nil {
+				return err
 			}
-			k.record(caseRejoin, c, m, note)
 		}
 	}
 	k.scaleReport(o, vsize)
