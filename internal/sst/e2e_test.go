@@ -76,6 +76,25 @@ func newCluster(t *testing.T, opts galeratest.Options) (*galeratest.Cluster, con
 	return c, ctx
 }
 
+// loadedPair is how most end-to-end tests start: a cluster (method names
+// its SST method) of two nodes running our SST program, node 1
+// bootstrapped and holding rows rows in sbtest, node 2 (the joiner, on
+// joinerVolume) added but not started. ctx ends after timeout.
+func loadedPair(t *testing.T, method string, timeout time.Duration, rows int) (ctx context.Context, n1, n2 *galeratest.Node) {
+	t.Helper()
+	bin := galeratest.SSTProgram(t)
+	c, ctx := cluster(t, method)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	n2, err = c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", rows))
+	return ctx, n1, n2
+}
+
 // joinerVolume is a datadir that is the root of its own ext4 filesystem,
 // as a dedicated /var/lib/mysql volume is: it holds lost+found
 // (root:root 0700), which mysqld's user can neither list nor move.
