@@ -161,7 +161,9 @@ func (l *argLoop) shortOptions(options string, args []string, cmdTail *bool) (st
 			}
 		}
 		if option == "h" {
-			fallback(l.data, &l.optDatadir, trimDir(value))
+			if l.data.val == "" {
+				l.optDatadir.assign(trimDir(value))
+			}
 		} else if option != "u" && option != "P" {
 			// The script appends " --" to the option itself.
 			opt, tail := option, []string(nil)
@@ -225,46 +227,41 @@ func (l *argLoop) longOptionValue(option, value string) bool {
 	case "--defaults-file", "--defaults-extra-file", "--defaults-group-suffix",
 		"--user", "--port", "--socket":
 		return false
-	case "--aria-log-dir-path":
-		fallback(l.ariaLogDir, &l.optAriaLogDir, trimDir(value))
-	case "--innodb-data-home-dir":
-		fallback(l.innodbDataHome, &l.optInnodbDataHome, trimDir(value))
-	case "--innodb-log-group-home-dir":
-		fallback(l.innodbLogGroup, &l.optInnodbLogGroup, trimDir(value))
-	case "--innodb-undo-directory":
-		fallback(l.innodbUndo, &l.optInnodbUndo, trimDir(value))
-	case "--innodb-buffer-pool-filename":
-		fallback(l.bufferPool, &l.optBufferPool, trimString(value))
-	case "--innodb-buffer-pool-size":
-		fallback(l.bufferPoolSize, &l.optBufferPoolSize, trimString(value))
 	case "--innodb-force-recovery":
 		// [ -n "$value" -a "$value" != "0" ], including its test(1)
 		// misparse of operator-like values.
 		if testNonEmpty(value) && value != "(" && value != "!" && value != "0" {
 			l.forceRecovery.assign(trimString(value))
 		}
-	case "--log-bin":
-		fallback(l.binlog, &l.optLogBin, trimString(value))
-	case "--log-bin-index":
-		fallback(l.binlogIndex, &l.optLogBinIndex, trimString(value))
-	case "--log-basename":
-		fallback(l.logBasename, &l.optLogBasename, trimString(value))
-	case "--datadir":
-		fallback(l.data, &l.optDatadir, trimDir(value))
-	case "--sst-temp-dir":
-		fallback(l.sstTmpDir, &l.optSSTTmpDir, trimDir(value))
-	default:
-		return true
+		return false
 	}
-	return false
-}
-
-// fallback mirrors the branches of the --mysqld-args loop that read
-// `if [ -z "$ARIA_LOG_DIR" ]; then MYSQLD_OPT_ARIA_LOG_DIR=$(trim_dir "$value"); fi`:
-// a value found in --mysqld-args counts only when the explicit option
-// was absent.
-func fallback(explicit shVar, opt *shVar, value string) {
-	if explicit.val == "" {
-		opt.assign(value)
+	// The branches that read
+	// `if [ -z "$ARIA_LOG_DIR" ]; then MYSQLD_OPT_ARIA_LOG_DIR=$(trim_dir "$value"); fi`:
+	// a value found in --mysqld-args counts only when the explicit
+	// option was absent.
+	for _, f := range [...]struct {
+		option        string
+		explicit, opt *shVar
+		trim          func(string) string
+	}{
+		{"--aria-log-dir-path", &l.ariaLogDir, &l.optAriaLogDir, trimDir},
+		{"--innodb-data-home-dir", &l.innodbDataHome, &l.optInnodbDataHome, trimDir},
+		{"--innodb-log-group-home-dir", &l.innodbLogGroup, &l.optInnodbLogGroup, trimDir},
+		{"--innodb-undo-directory", &l.innodbUndo, &l.optInnodbUndo, trimDir},
+		{"--innodb-buffer-pool-filename", &l.bufferPool, &l.optBufferPool, trimString},
+		{"--innodb-buffer-pool-size", &l.bufferPoolSize, &l.optBufferPoolSize, trimString},
+		{"--log-bin", &l.binlog, &l.optLogBin, trimString},
+		{"--log-bin-index", &l.binlogIndex, &l.optLogBinIndex, trimString},
+		{"--log-basename", &l.logBasename, &l.optLogBasename, trimString},
+		{"--datadir", &l.data, &l.optDatadir, trimDir},
+		{"--sst-temp-dir", &l.sstTmpDir, &l.optSSTTmpDir, trimDir},
+	} {
+		if f.option == option {
+			if f.explicit.val == "" {
+				f.opt.assign(f.trim(value))
+			}
+			return false
+		}
 	}
+	return true
 }
