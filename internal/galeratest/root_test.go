@@ -98,36 +98,16 @@ func TestMixedVersions(t *testing.T) {
 			// join (re)starts n as a joiner and checks how it caught up.
 			join := func(n *Node, want string, ours bool) string {
 				t.Helper()
-				t0 := time.Now()
-				if err := n.Start(ctx, false); err != nil {
-					t.Fatal(err)
-				}
-				if err := n.WaitSynced(ctx); err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%s joined by %s in %v", n.Name(), want, time.Since(t0).Round(time.Millisecond))
-				log, err := n.LogSinceStart()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := StateTransfer(log); got != want {
-					t.Errorf("%s: state transfer = %q, want %s", n.Name(), got, want)
-				}
+				startSynced(ctx, t, n, false, n.Name()+" joined by "+want)
+				log := assertJoinedBy(t, n, want)
 				if got := strings.Contains(log, ourJoinerMark); want == "SST" && got != ours {
 					t.Errorf("%s: our joiner ran = %v, want %v", n.Name(), got, ours)
 				}
 				return log
 			}
 
-			if err := old.Start(ctx, true); err != nil {
-				t.Fatal(err)
-			}
-			if err := old.WaitSynced(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := LoadData(ctx, old, "sbtest", 5000); err != nil {
-				t.Fatal(err)
-			}
+			startSynced(ctx, t, old, true, old.Name()+" bootstrapped and Synced")
+			loadRows(ctx, t, old, 5000)
 			log := join(upgraded, "SST", !tc.joinerStock)
 			for n, want := range map[*Node]string{old: "10.11.", upgraded: "11.8."} {
 				v, err := n.Exec(ctx, "SELECT VERSION()")

@@ -24,12 +24,7 @@ import (
 
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 (make test does) to run tests that start real Galera nodes")
-	}
-	if err := galeratest.Available(); err != nil {
-		t.Skip(err)
-	}
+	galeratest.Integration(t)
 }
 
 // prodUser is the user the nodes' mariadbd runs as, as packaged nodes

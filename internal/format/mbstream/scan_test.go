@@ -552,26 +552,12 @@ func TestScanMbstreamCreate(t *testing.T) {
 //
 //	flock /tmp/sst-integration.lock env SST_INTEGRATION=1 go test -count=1 -run TestScanMariadbBackup ./internal/format/mbstream/
 func TestScanMariadbBackup(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := galeratest.Available(); err != nil {
-		t.Skip(err)
-	}
+	galeratest.Integration(t)
 	if r := os.Getenv(galeratest.ServerRootEnv); r != "" && r != galeratest.HostRoot {
 		t.Skipf("%s=%s: the node's server is not the host's mariadb-backup's", galeratest.ServerRootEnv, r)
 	}
 	dir := t.TempDir()
-	c, err := galeratest.New(galeratest.Options{Dir: dir, Method: "scantest", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after TempDir, so it runs first.
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := galeratest.NewTestCluster(t, galeratest.Options{Dir: dir, Method: "scantest", Log: t.Logf})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	n, err := c.AddNode(galeratest.NodeConfig{})
