@@ -76,12 +76,7 @@ func TestJoinerFailureIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n1.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	StartSynced(ctx, t, n1, true)
 	t0 := time.Now()
 	if err := n2.Start(ctx, false); err != nil {
 		t.Fatal(err)
@@ -106,14 +101,8 @@ func TestJoinerFailureIsReported(t *testing.T) {
 // until it is Synced and logs how long that took: "<what> in <d>".
 func startSynced(ctx context.Context, t *testing.T, n *Node, bootstrap bool, what string) {
 	t.Helper()
-	t0 := time.Now()
-	if err := n.Start(ctx, bootstrap); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%s in %v", what, time.Since(t0).Round(time.Millisecond))
+	d := StartSynced(ctx, t, n, bootstrap)
+	t.Logf("%s in %v", what, d.Round(time.Millisecond))
 }
 
 // loadRows loads rows rows into n's sbtest and logs how long that took.

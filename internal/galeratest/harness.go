@@ -1,8 +1,10 @@
 package galeratest
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 )
 
 // Integration skips t unless SST_INTEGRATION=1 and the programs a
@@ -34,4 +36,19 @@ func NewTestCluster(t testing.TB, opts Options) *Cluster {
 		}
 	})
 	return c
+}
+
+// StartSynced starts n, bootstrapping the cluster if bootstrap, and
+// waits until it is Synced, failing t otherwise; it returns how long
+// that took.
+func StartSynced(ctx context.Context, t testing.TB, n *Node, bootstrap bool) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	if err := n.Start(ctx, bootstrap); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(t0)
 }

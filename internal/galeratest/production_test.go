@@ -200,12 +200,7 @@ func TestVolumes(t *testing.T) {
 	}
 
 	n := nodes["ext4"]
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	StartSynced(ctx, t, n, true)
 	assertProcessUID(t, n, uid)
 	if err := n.Kill(); err != nil {
 		t.Fatal(err)

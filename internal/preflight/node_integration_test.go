@@ -23,12 +23,7 @@ func TestRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	galeratest.StartSynced(ctx, t, n, true)
 	if _, err := n.Exec(ctx, "CREATE USER 'sstcheck'@'localhost' IDENTIFIED BY '"+password+"'; "+
 		"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'sstcheck'@'localhost'"); err != nil {
 		t.Fatal(err)

@@ -131,10 +131,7 @@ func must(t testing.TB, err error) {
 
 func startSynced(ctx context.Context, t *testing.T, n *galeratest.Node, bootstrap bool) time.Duration {
 	t.Helper()
-	t0 := time.Now()
-	must(t, n.Start(ctx, bootstrap))
-	must(t, n.WaitSynced(ctx))
-	return time.Since(t0)
+	return galeratest.StartSynced(ctx, t, n, bootstrap)
 }
 
 func assertSameData(ctx context.Context, t *testing.T, a, b *galeratest.Node) {

@@ -564,12 +564,7 @@ func TestScanMariadbBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	galeratest.StartSynced(ctx, t, n, true)
 	if err := galeratest.LoadData(ctx, n, "sbtest", 20000); err != nil {
 		t.Fatal(err)
 	}
