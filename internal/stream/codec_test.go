@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -89,6 +90,29 @@ func readBack(t *testing.T, r io.ReadCloser, want []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read back %d bytes, want %d bytes (content differs)", len(got), len(want))
+	}
+}
+
+// decodeWrapped decodes z with the codec cmd through the plain reader, an
+// iotest.HalfReader and, for data up to 1 MiB, an iotest.OneByteReader,
+// each of which must give data.
+func decodeWrapped(t *testing.T, cmd string, z, data []byte) {
+	t.Helper()
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"plain": func(r io.Reader) io.Reader { return r },
+		"half":  iotest.HalfReader,
+		"one":   iotest.OneByteReader,
+	} {
+		if name == "one" && len(data) > 1<<20 {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			r, err := mustCodec(t, cmd).NewReader(t.Context(), wrap(bytes.NewReader(z)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBack(t, r, data)
+		})
 	}
 }
 

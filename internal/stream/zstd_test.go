@@ -79,22 +79,7 @@ func TestZstdReaderFromCLI(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", strings.Join(args, " "), size), func(t *testing.T) {
 				data := mixedData(size, uint64(size)+1)
 				z := runCmd(t, data, zcli, append([]string{"-q", "-c"}, args...)...)
-				for name, wrap := range map[string]func(io.Reader) io.Reader{
-					"plain": func(r io.Reader) io.Reader { return r },
-					"half":  iotest.HalfReader,
-					"one":   iotest.OneByteReader,
-				} {
-					if name == "one" && size > 1<<20 {
-						continue
-					}
-					t.Run(name, func(t *testing.T) {
-						r, err := mustCodec(t, "zstd -dc").NewReader(t.Context(), wrap(bytes.NewReader(z)))
-						if err != nil {
-							t.Fatal(err)
-						}
-						readBack(t, r, data)
-					})
-				}
+				decodeWrapped(t, "zstd -dc", z, data)
 			})
 		}
 	}
