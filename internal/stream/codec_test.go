@@ -6,9 +6,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -244,5 +246,19 @@ func TestSniffFormat(t *testing.T) {
 		if got := SniffFormat(b); got != "" {
 			t.Errorf("SniffFormat(%q) = %q, want none", b, got)
 		}
+	}
+}
+
+// waitGoroutines waits up to 5 s until no more goroutines run than
+// before: exited ones may take a moment to be accounted for.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling, not timing the code
 	}
 }

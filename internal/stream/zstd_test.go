@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"wsrep_sst_mariabackup/internal/proc"
 )
@@ -496,14 +495,7 @@ func TestZstdNoGoroutineLeak(t *testing.T) {
 	r, _ := mustCodec(t, "zstd -d").NewReader(t.Context(), bytes.NewReader(z))
 	io.ReadFull(r, make([]byte, 1000))
 	r.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling, not timing the code
-	}
+	waitGoroutines(t, before)
 }
 
 // FuzzZstdDecoder feeds the in-process decoder arbitrary input under an
