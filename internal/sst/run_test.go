@@ -428,31 +428,14 @@ func TestDonorJoinerDiesMidway(t *testing.T) {
 			e := newSSTEnv(t, tt.cnf)
 			t.Setenv("FAKE_FAIL", "endless")
 			marker := "sstmarker" + strconv.Itoa(os.Getpid()) + tt.name
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			go func() {
-				// The gtid stage: read it all, as a joiner does.
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, c)
-				c.Close()
+			addr := fakeJoiner(t, func(c net.Conn) {
 				// The data stage: a few MiB, then the joiner dies.
-				c, err = l.Accept()
-				if err != nil {
-					return
-				}
 				_, _ = io.CopyN(io.Discard, c, 4<<20)
 				_ = c.(*net.TCPConn).SetLinger(0)
-				c.Close()
-			}()
+			})
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			_, err = e.runDonor(t, ctx, l.Addr().String()+"/xtrabackup_sst//1", "--mysqld-args", "--"+marker)
+			_, err := e.runDonor(t, ctx, addr, "--mysqld-args", "--"+marker)
 			if ctx.Err() != nil {
 				t.Fatal("the donor did not notice the dead joiner")
 			}
