@@ -21,9 +21,10 @@ func Integration(t testing.TB) {
 }
 
 // NewTestCluster is New for a test: it fails t on error and closes the
-// cluster in a cleanup, failing t if Close fails. Registered after the
-// t.TempDir holding opts.Dir, the cleanup runs first: mariadbd must be
-// gone, and volumes unmounted, before the files are removed.
+// cluster in a cleanup, failing t if Close fails; if t failed, the
+// cleanup first logs the SST lines of every node's error log. Registered
+// after the t.TempDir holding opts.Dir, the cleanup runs first: mariadbd
+// must be gone, and volumes unmounted, before the files are removed.
 func NewTestCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	c, err := New(opts)
@@ -31,6 +32,13 @@ func NewTestCluster(t testing.TB, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				if l, err := n.ErrorLog(); err == nil {
+					t.Logf("%s error log (SST lines):\n%s", n.Name(), Grep(l, "WSREP_SST", "SST", "ERROR"))
+				}
+			}
+		}
 		if err := c.Close(); err != nil {
 			t.Error(err)
 		}

@@ -61,25 +61,13 @@ func TestMixedVersions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			c, err := New(Options{Dir: dir, Method: "mixtest", Log: t.Logf})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Registered first, so it runs after the cluster's Close.
 			t.Cleanup(func() {
-				if t.Failed() {
-					for _, n := range c.Nodes() {
-						if l, err := n.ErrorLog(); err == nil {
-							t.Logf("%s error log (SST lines):\n%s", n.Name(), tailLines(Grep(l, "WSREP_SST", "SST", "ERROR"), 80))
-						}
-					}
-				}
-				if err := c.Close(); err != nil {
-					t.Error(err)
-				}
 				if _, err := os.Stat(filepath.Join(chroot, dir)); err == nil {
 					t.Errorf("mount point %s left in the chroot", filepath.Join(chroot, dir))
 				}
 			})
+			c := NewTestCluster(t, Options{Dir: dir, Method: "mixtest", Log: t.Logf})
 			ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 			defer cancel()
 			node := func(root string, stock bool) *Node {
@@ -150,8 +138,6 @@ func TestMixedVersions(t *testing.T) {
 		})
 	}
 }
-
-func tailLines(s string, n int) string { return tail(s, n) }
 
 // fakeRoot makes a directory that passes for a server root.
 func fakeRoot(t *testing.T) string {

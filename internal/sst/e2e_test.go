@@ -50,22 +50,7 @@ func rootCluster(t *testing.T, method string) (*galeratest.Cluster, context.Cont
 
 func newCluster(t *testing.T, opts galeratest.Options) (*galeratest.Cluster, context.Context) {
 	t.Helper()
-	c, err := galeratest.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range c.Nodes() {
-				if l, err := n.ErrorLog(); err == nil {
-					t.Logf("%s error log (SST lines):\n%s", n.Name(), grep(l, "WSREP_SST", "SST", "ERROR"))
-				}
-			}
-		}
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := galeratest.NewTestCluster(t, opts)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	t.Cleanup(cancel)
 	return c, ctx
