@@ -130,6 +130,18 @@ func (e *sstEnv) startJoiner(t testing.TB, ctx context.Context, extra ...string)
 	return addr, rest, done
 }
 
+// startDonor runs the donor (runDonor) in a goroutine, on a context of
+// its own below ctx: cancel stops it, done gives its error.
+func (e *sstEnv) startDonor(t testing.TB, ctx context.Context, addr string, extra ...string) (cancel context.CancelCauseFunc, done <-chan error) {
+	dctx, dcancel := context.WithCancelCause(ctx)
+	ddone := make(chan error, 1)
+	go func() {
+		_, err := e.runDonor(t, dctx, addr, extra...)
+		ddone <- err
+	}()
+	return dcancel, ddone
+}
+
 func (e *sstEnv) runDonor(t testing.TB, ctx context.Context, addr string, extra ...string) (string, error) {
 	t.Helper()
 	var tail []string
@@ -383,12 +395,7 @@ func TestCancelledDonorKillsBackup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, _, jdone := e.startJoiner(t, ctx)
-	dctx, dcancel := context.WithCancelCause(ctx)
-	ddone := make(chan error, 1)
-	go func() {
-		_, err := e.runDonor(t, dctx, addr, "--mysqld-args", "--"+marker)
-		ddone <- err
-	}()
+	dcancel, ddone := e.startDonor(t, ctx, addr, "--mysqld-args", "--"+marker)
 	// Wait until the fake backup runs, then stop the donor.
 	deadline := time.Now().Add(30 * time.Second)
 	for !processRunning(marker) {
