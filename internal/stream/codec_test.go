@@ -188,20 +188,10 @@ func TestCodecSingleThreaded(t *testing.T) {
 		if c.zstd != nil && (!st.zstd.single || c.zstd.single) {
 			t.Errorf("%s: single %v (original %v)", cmd, st.zstd.single, c.zstd.single)
 		}
-		var buf bytes.Buffer
-		w, err := st.NewWriter(t.Context(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		z := compress(t, st, data)
 		if c.zstd != nil {
 			// The window is capped: a decoder allowing only 2 MiB reads it.
-			zr, err := zstd.NewReader(bytes.NewReader(buf.Bytes()), zstd.WithDecoderMaxWindow(singleWindow))
+			zr, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderMaxWindow(singleWindow))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +201,7 @@ func TestCodecSingleThreaded(t *testing.T) {
 			zr.Close()
 		}
 		d, _ := ParseCodec(strings.Fields(cmd)[0] + " -d")
-		r, err := d.NewReader(t.Context(), &buf)
+		r, err := d.NewReader(t.Context(), bytes.NewReader(z))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,16 +219,7 @@ func TestSniffFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var buf bytes.Buffer
-		w, err := c.NewWriter(t.Context(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = w.Write([]byte("some data"))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if got := SniffFormat(buf.Bytes()); got != f {
+		if got := SniffFormat(compress(t, c, []byte("some data"))); got != f {
 			t.Errorf("SniffFormat of a %s frame = %q", f, got)
 		}
 	}

@@ -535,12 +535,7 @@ func FuzzZstdDecoder(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write(got); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeAll(t, w, got)
 		d2 := newZstdDecoder(&z, o)
 		defer d2.Close()
 		again, err := io.ReadAll(d2)
