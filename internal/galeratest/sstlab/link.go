@@ -270,11 +270,7 @@ func (k *linkLab) full(ctx context.Context, c linkConf) (measure, error) {
 	if err := k.configure(c); err != nil {
 		return measure{}, err
 	}
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, err
 	}
@@ -306,11 +302,7 @@ func (k *linkLab) rejoin(ctx context.Context, c linkConf) (measure, string, erro
 	if err != nil {
 		return measure{}, "", err
 	}
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, "", err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, "", err
 	}
@@ -397,11 +389,7 @@ func (k *linkLab) resume(ctx context.Context, c linkConf) (measure, string, erro
 		return measure{}, "", err
 	}
 	first := tx1 - tx0
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, "", err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, "", err
 	}
@@ -504,6 +492,17 @@ func (k *linkLab) donorIdle(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// joinSame starts the joiner (join) and, once it is in, compares its
+// tables with the donor's (same): the measure and the tables compared.
+func (k *linkLab) joinSame(ctx context.Context) (measure, int, error) {
+	m, err := k.join(ctx)
+	if err != nil {
+		return m, 0, err
+	}
+	n, err := k.same(ctx)
+	return m, n, err
 }
 
 // join starts the joiner and measures it until Synced; it must have got
