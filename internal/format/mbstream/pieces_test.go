@@ -82,7 +82,6 @@ func (p *pieces) NextPiece() ([]byte, *Clone, error) {
 // the rest as data in random sizes.
 func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 	t.Helper()
-	sc := NewScanner(bytes.NewReader(stream), ScanOptions{})
 	var ps pieces
 	var cloned int64
 	data := func(b []byte) {
@@ -92,14 +91,7 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			b = b[n:]
 		}
 	}
-	for {
-		seg, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return &ps, cloned
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	forSegments(t, stream, func(seg *Segment) {
 		data(seg.Header)
 		p := seg.Payload
 		for len(p) > 0 {
@@ -117,6 +109,24 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			}
 			p = p[n:]
 		}
+	})
+	return &ps, cloned
+}
+
+// forSegments calls fn with each chunk of stream, which must be valid;
+// the Segment is valid during the call.
+func forSegments(tb testing.TB, stream []byte, fn func(*Segment)) {
+	tb.Helper()
+	sc := NewScanner(bytes.NewReader(stream), ScanOptions{})
+	for {
+		seg, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fn(seg)
 	}
 }
 
@@ -220,22 +230,14 @@ func BenchmarkPieceReader(b *testing.B) {
 		b.Run(fmt.Sprintf("clone=%dKiB", cloneLen>>10), func(b *testing.B) {
 			data := benchStream(b, 2, 16<<20)
 			var list []piece
-			sc := NewScanner(bytes.NewReader(data), ScanOptions{})
-			for {
-				seg, err := sc.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
+			forSegments(b, data, func(seg *Segment) {
 				list = append(list, piece{data: bytes.Clone(seg.Header)})
 				for p := seg.Payload; len(p) > 0; {
 					n := min(len(p), cloneLen)
 					list = append(list, piece{clone: &Clone{Len: int64(n), CRC: crc32.ChecksumIEEE(p[:n]), Data: bytes.Clone(p[:n])}})
 					p = p[n:]
 				}
-			}
+			})
 			dst := make([]byte, ChunkSize)
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
