@@ -91,7 +91,7 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			b = b[n:]
 		}
 	}
-	forSegments(t, stream, func(seg *Segment) {
+	forSegments(t, stream, ScanOptions{}, func(seg *Segment) {
 		data(seg.Header)
 		p := seg.Payload
 		for len(p) > 0 {
@@ -111,23 +111,6 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 		}
 	})
 	return &ps, cloned
-}
-
-// forSegments calls fn with each chunk of stream, which must be valid;
-// the Segment is valid during the call.
-func forSegments(tb testing.TB, stream []byte, fn func(*Segment)) {
-	tb.Helper()
-	sc := NewScanner(bytes.NewReader(stream), ScanOptions{})
-	for {
-		seg, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		fn(seg)
-	}
 }
 
 // TestExtractPiecesProperty: random files, random chunks (payload and
@@ -230,7 +213,7 @@ func BenchmarkPieceReader(b *testing.B) {
 		b.Run(fmt.Sprintf("clone=%dKiB", cloneLen>>10), func(b *testing.B) {
 			data := benchStream(b, 2, 16<<20)
 			var list []piece
-			forSegments(b, data, func(seg *Segment) {
+			forSegments(b, data, ScanOptions{}, func(seg *Segment) {
 				list = append(list, piece{data: bytes.Clone(seg.Header)})
 				for p := seg.Payload; len(p) > 0; {
 					n := min(len(p), cloneLen)

@@ -615,16 +615,7 @@ func BenchmarkScan(b *testing.B) {
 	data := benchStream(b, 8, 128<<20)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		s := NewScanner(bytes.NewReader(data), ScanOptions{})
-		for {
-			_, err := s.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		forSegments(b, data, ScanOptions{}, func(*Segment) {})
 	}
 }
 
@@ -641,22 +632,31 @@ func TestScanSkipChecksum(t *testing.T) {
 	}
 	in := bytes.Clone(buf.Bytes())
 	in[bytes.Index(in, []byte("ppp"))] = 'q'
-	s := NewScanner(bytes.NewReader(in), ScanOptions{SkipChecksum: true})
 	var out []byte
-	for {
-		seg, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	forSegments(t, in, ScanOptions{SkipChecksum: true}, func(seg *Segment) {
 		out = append(append(out, seg.Header...), seg.Payload...)
-	}
+	})
 	if !bytes.Equal(out, in) {
 		t.Error("segments differ from the input")
 	}
 	if _, err := NewScanner(bytes.NewReader(in), ScanOptions{}).Next(); !errors.Is(err, ErrChecksum) {
 		t.Errorf("without SkipChecksum: %v, want ErrChecksum", err)
+	}
+}
+
+// forSegments scans stream, which must scan without error, with opts and
+// calls fn with each chunk; the Segment is valid during the call.
+func forSegments(tb testing.TB, stream []byte, opts ScanOptions, fn func(*Segment)) {
+	tb.Helper()
+	sc := NewScanner(bytes.NewReader(stream), opts)
+	for {
+		seg, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fn(seg)
 	}
 }
