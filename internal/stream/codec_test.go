@@ -243,3 +243,13 @@ func waitGoroutines(t *testing.T, before int) {
 		time.Sleep(10 * time.Millisecond) // polling, not timing the code
 	}
 }
+
+// commandPath returns the path of the command name, or skips tb.
+func commandPath(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		tb.Skipf("%s command not installed (make deps installs it): %v", name, err)
+	}
+	return p
+}

@@ -14,14 +14,7 @@ import (
 	"time"
 )
 
-func lz4Path(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("lz4")
-	if err != nil {
-		tb.Skip("lz4 command not installed: ", err)
-	}
-	return p
-}
+func lz4Path(tb testing.TB) string { return commandPath(tb, "lz4") }
 
 func TestLZ4WriterToCLI(t *testing.T) {
 	lz4cli := lz4Path(t)

@@ -17,14 +17,7 @@ import (
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
-func zstdPath(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("zstd")
-	if err != nil {
-		tb.Skip("zstd command not installed (make install-deps installs it): ", err)
-	}
-	return p
-}
+func zstdPath(tb testing.TB) string { return commandPath(tb, "zstd") }
 
 // zstdSizes are smaller than testSizes: klauspost's encoders are slow
 // under the race detector.
