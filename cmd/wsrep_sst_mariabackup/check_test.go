@@ -60,26 +60,11 @@ func TestCheckCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cnf := checkNode(t, tt.sst...)
-			var stdout, stderr bytes.Buffer
-			code := run([]string{"wsrep_sst_mariabackup", "check", "--defaults-file", cnf}, nil, &stdout, &stderr, []string{})
-			if code != tt.code {
-				t.Errorf("exit code = %d, want %d", code, tt.code)
-			}
-			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-			if len(lines) != len(tt.lines) {
-				t.Fatalf("stdout:\n%s\nwant %d lines", stdout.String(), len(tt.lines))
-			}
-			for i, l := range lines {
-				if !strings.HasPrefix(l, tt.lines[i]) {
-					t.Errorf("line %d = %q, want prefix %q", i+1, l, tt.lines[i])
-				}
-				if i < len(lines)-1 && !strings.Contains(l, "; fix: ") {
+			lines := checkLines(t, checkNode(t, tt.sst...), nil, tt.code, tt.lines)
+			for i, l := range lines[:len(lines)-1] {
+				if !strings.Contains(l, "; fix: ") {
 					t.Errorf("line %d = %q has no fix", i+1, l)
 				}
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("stderr = %q, want nothing", stderr.String())
 			}
 		})
 	}
@@ -141,24 +126,7 @@ func TestCheckPeerVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cnf := checkNode(t)
-			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"wsrep_sst_mariabackup", "check", "--defaults-file", cnf}, tt.args...), nil, &stdout, &stderr, []string{})
-			if code != tt.code {
-				t.Errorf("exit code = %d, want %d", code, tt.code)
-			}
-			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-			if len(lines) != len(tt.lines) {
-				t.Fatalf("stdout:\n%s\nwant %d lines", stdout.String(), len(tt.lines))
-			}
-			for i, l := range lines {
-				if !strings.HasPrefix(l, tt.lines[i]) {
-					t.Errorf("line %d = %q\nwant prefix %q", i+1, l, tt.lines[i])
-				}
-			}
-			if stderr.Len() != 0 {
-				t.Errorf("stderr = %q, want nothing", stderr.String())
-			}
+			checkLines(t, checkNode(t), tt.args, tt.code, tt.lines)
 		})
 	}
 	var stdout, stderr bytes.Buffer
@@ -169,4 +137,28 @@ func TestCheckPeerVersion(t *testing.T) {
 	if code := run([]string{"wsrep_sst_mariabackup", "check", "--help"}, nil, &stdout, &stderr, []string{}); code != 0 || !strings.Contains(stdout.String(), "--peer-version") {
 		t.Errorf("check --help does not document --peer-version:\n%s", stdout.String())
 	}
+}
+
+// checkLines runs check with the option file cnf and args, and checks its
+// exit code, that its stdout lines start with want (the summary last)
+// and that it wrote nothing to stderr. It returns the stdout lines.
+func checkLines(t *testing.T, cnf string, args []string, code int, want []string) []string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if got := run(append([]string{"wsrep_sst_mariabackup", "check", "--defaults-file", cnf}, args...), nil, &stdout, &stderr, []string{}); got != code {
+		t.Errorf("exit code = %d, want %d", got, code)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("stdout:\n%s\nwant %d lines", stdout.String(), len(want))
+	}
+	for i, l := range lines {
+		if !strings.HasPrefix(l, want[i]) {
+			t.Errorf("line %d = %q\nwant prefix %q", i+1, l, want[i])
+		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr = %q, want nothing", stderr.String())
+	}
+	return lines
 }

@@ -17,11 +17,8 @@ func FuzzParseArgs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		argv := strings.Split(line, "\x00")
-		a, err := ParseArgs(argv, mapGetenv(nil))
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPortConflict) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+		a := parseFuzzed(t, argv)
+		if a == nil {
 			return
 		}
 		checkArgsInvariants(t, a)
@@ -47,11 +44,8 @@ func FuzzAddress(f *testing.F) {
 		if port != "" {
 			argv = append(argv, "--port", port)
 		}
-		a, err := ParseArgs(argv, mapGetenv(nil))
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPortConflict) {
-				t.Fatalf("error %v wraps no sentinel", err)
-			}
+		a := parseFuzzed(t, argv)
+		if a == nil {
 			return
 		}
 		checkArgsInvariants(t, a)
@@ -127,4 +121,18 @@ func FuzzShellWords(f *testing.F) {
 			t.Fatalf("splitWords(quoted %q) = %q, %v", words, got, err)
 		}
 	})
+}
+
+// parseFuzzed parses argv; a failure must wrap ErrInvalid or
+// ErrPortConflict, and gives nil.
+func parseFuzzed(t *testing.T, argv []string) *Args {
+	t.Helper()
+	a, err := ParseArgs(argv, mapGetenv(nil))
+	if err != nil {
+		if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPortConflict) {
+			t.Fatalf("error %v wraps no sentinel", err)
+		}
+		return nil
+	}
+	return a
 }

@@ -5,10 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"wsrep_sst_mariabackup/internal/mariadb"
 )
 
 // candidateGroups are the groups a --mysqld read might plausibly take,
@@ -93,11 +94,11 @@ func TestMysqldGroupsReal(t *testing.T) {
 				}
 				return string(out)
 			}
-			m := regexp.MustCompile(`Ver (\d+\.\d+)\.`).FindStringSubmatch(run("/usr/sbin/mariadbd", "--version"))
-			if m == nil {
+			v, ok := mariadb.FindVersion(run("/usr/sbin/mariadbd", "--version"))
+			if !ok {
 				t.Fatal("no version in mariadbd --version")
 			}
-			version := m[1]
+			version := v.Series()
 			// A directory visible at the same path inside the root.
 			dir, err := os.MkdirTemp(filepath.Join(root, "tmp"), "groups")
 			if err != nil {

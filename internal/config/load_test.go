@@ -188,15 +188,9 @@ func TestNewOptions(t *testing.T) {
 		{"sst-idle-timeout=5m", "", 0, true},
 		{"sst-idle-timeout=1.5", "", 0, true},
 	} {
-		c, err := loadCnf(t, "[sst]\n"+tt.cnf+"\n", nil, joinerArgv...)
-		if tt.bad {
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%q: error = %v, want ErrInvalid", tt.cnf, err)
-			}
+		c := loadSST(t, tt.cnf, tt.bad, joinerArgv...)
+		if c == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tt.cnf, err)
 		}
 		if c.KeepDatadir != tt.keep || c.IdleTimeout != tt.idle {
 			t.Errorf("%q: keep-datadir %q, sst-idle-timeout %v; want %q, %v", tt.cnf, c.KeepDatadir, c.IdleTimeout, tt.keep, tt.idle)
@@ -306,18 +300,29 @@ func TestTransferV2Options(t *testing.T) {
 		{"parallel-streams=two", false, 0, true},
 		{"transfer-v2=maybe", false, 0, true},
 	} {
-		c, err := loadCnf(t, "[sst]\n"+tt.cnf+"\n", nil, donorArgv...)
-		if tt.bad {
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%q: error = %v, want ErrInvalid", tt.cnf, err)
-			}
+		c := loadSST(t, tt.cnf, tt.bad, donorArgv...)
+		if c == nil {
 			continue
-		}
-		if err != nil {
-			t.Fatalf("%q: %v", tt.cnf, err)
 		}
 		if c.TransferV2 != tt.v2 || c.ParallelStreams != tt.streams {
 			t.Errorf("%q: transfer-v2 %v, parallel-streams %d; want %v, %d", tt.cnf, c.TransferV2, c.ParallelStreams, tt.v2, tt.streams)
 		}
 	}
+}
+
+// loadSST loads cnf as the [sst] group with argv. For a bad one it checks
+// that loading fails with ErrInvalid and returns nil.
+func loadSST(t *testing.T, cnf string, bad bool, argv ...string) *Config {
+	t.Helper()
+	c, err := loadCnf(t, "[sst]\n"+cnf+"\n", nil, argv...)
+	if bad {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: error = %v, want ErrInvalid", cnf, err)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%q: %v", cnf, err)
+	}
+	return c
 }

@@ -227,58 +227,41 @@ func (l *argLoop) longOptionValue(option, value string) bool {
 	case "--defaults-file", "--defaults-extra-file", "--defaults-group-suffix",
 		"--user", "--port", "--socket":
 		return false
-	case "--aria-log-dir-path":
-		if l.ariaLogDir.val == "" {
-			l.optAriaLogDir.assign(trimDir(value))
-		}
-	case "--innodb-data-home-dir":
-		if l.innodbDataHome.val == "" {
-			l.optInnodbDataHome.assign(trimDir(value))
-		}
-	case "--innodb-log-group-home-dir":
-		if l.innodbLogGroup.val == "" {
-			l.optInnodbLogGroup.assign(trimDir(value))
-		}
-	case "--innodb-undo-directory":
-		if l.innodbUndo.val == "" {
-			l.optInnodbUndo.assign(trimDir(value))
-		}
-	case "--innodb-buffer-pool-filename":
-		if l.bufferPool.val == "" {
-			l.optBufferPool.assign(trimString(value))
-		}
-	case "--innodb-buffer-pool-size":
-		if l.bufferPoolSize.val == "" {
-			l.optBufferPoolSize.assign(trimString(value))
-		}
 	case "--innodb-force-recovery":
 		// [ -n "$value" -a "$value" != "0" ], including its test(1)
 		// misparse of operator-like values.
 		if testNonEmpty(value) && value != "(" && value != "!" && value != "0" {
 			l.forceRecovery.assign(trimString(value))
 		}
-	case "--log-bin":
-		if l.binlog.val == "" {
-			l.optLogBin.assign(trimString(value))
-		}
-	case "--log-bin-index":
-		if l.binlogIndex.val == "" {
-			l.optLogBinIndex.assign(trimString(value))
-		}
-	case "--log-basename":
-		if l.logBasename.val == "" {
-			l.optLogBasename.assign(trimString(value))
-		}
-	case "--datadir":
-		if l.data.val == "" {
-			l.optDatadir.assign(trimDir(value))
-		}
-	case "--sst-temp-dir":
-		if l.sstTmpDir.val == "" {
-			l.optSSTTmpDir.assign(trimDir(value))
-		}
-	default:
-		return true
+		return false
 	}
-	return false
+	// The branches that read
+	// `if [ -z "$ARIA_LOG_DIR" ]; then MYSQLD_OPT_ARIA_LOG_DIR=$(trim_dir "$value"); fi`:
+	// a value found in --mysqld-args counts only when the explicit
+	// option was absent.
+	for _, f := range [...]struct {
+		option        string
+		explicit, opt *shVar
+		trim          func(string) string
+	}{
+		{"--aria-log-dir-path", &l.ariaLogDir, &l.optAriaLogDir, trimDir},
+		{"--innodb-data-home-dir", &l.innodbDataHome, &l.optInnodbDataHome, trimDir},
+		{"--innodb-log-group-home-dir", &l.innodbLogGroup, &l.optInnodbLogGroup, trimDir},
+		{"--innodb-undo-directory", &l.innodbUndo, &l.optInnodbUndo, trimDir},
+		{"--innodb-buffer-pool-filename", &l.bufferPool, &l.optBufferPool, trimString},
+		{"--innodb-buffer-pool-size", &l.bufferPoolSize, &l.optBufferPoolSize, trimString},
+		{"--log-bin", &l.binlog, &l.optLogBin, trimString},
+		{"--log-bin-index", &l.binlogIndex, &l.optLogBinIndex, trimString},
+		{"--log-basename", &l.logBasename, &l.optLogBasename, trimString},
+		{"--datadir", &l.data, &l.optDatadir, trimDir},
+		{"--sst-temp-dir", &l.sstTmpDir, &l.optSSTTmpDir, trimDir},
+	} {
+		if f.option == option {
+			if f.explicit.val == "" {
+				f.opt.assign(f.trim(value))
+			}
+			return false
+		}
+	}
+	return true
 }

@@ -119,11 +119,6 @@ func digitValue(c byte, base uint64) (uint64, bool) {
 	return 0, false
 }
 
-// isShellSpace is [[:space:]] in the C locale.
-func isShellSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r')
-}
-
 // echo mirrors $(echo "$x") in bash: a word made only of echo's options
 // (-n, -e, -E, -neE ...) prints nothing, and command substitution drops
 // trailing newlines. The trim_* helpers of the script all end this way.
@@ -134,56 +129,23 @@ func echo(s string) string {
 	return strings.TrimRight(s, "\n")
 }
 
+// shellSpace is [[:space:]] in the C locale.
+const shellSpace = " \t\n\v\f\r"
+
 // trimString mirrors trim_string: leading and trailing blanks removed.
-func trimString(s string) string {
-	first := 0
-	for first < len(s) && isShellSpace(s[first]) {
-		first++
-	}
-	if first == len(s) {
-		return ""
-	}
-	last := len(s) - 1
-	for isShellSpace(s[last]) {
-		last--
-	}
-	return echo(s[first : last+1])
-}
+func trimString(s string) string { return echo(strings.Trim(s, shellSpace)) }
 
 // trimRight mirrors trim_right: trailing blanks removed.
-func trimRight(s string) string {
-	last := len(s) - 1
-	for last >= 0 && isShellSpace(s[last]) {
-		last--
-	}
-	if last < 0 {
-		return ""
-	}
-	return echo(s[:last+1])
-}
+func trimRight(s string) string { return echo(strings.TrimRight(s, shellSpace)) }
 
 // trimDir mirrors trim_dir: leading blanks and trailing blanks and slashes
 // removed. A value of slashes only is kept as is ("/" stays "/"), and so
 // are the blanks after it (" / " gives "/ "): the script's
 // ${1%[![:space:]/]*} finds no character to cut at.
 func trimDir(s string) string {
-	first := 0
-	for first < len(s) && isShellSpace(s[first]) {
-		first++
-	}
-	if first == len(s) {
-		return ""
-	}
-	last := len(s) - 1
-	for last >= first && (isShellSpace(s[last]) || s[last] == '/') {
-		last--
-	}
-	x := s[first:]
-	if last >= first {
-		x = s[first : last+1]
-	}
-	if x == "" {
-		x = "."
+	x := strings.TrimLeft(s, shellSpace)
+	if y := strings.TrimRight(x, shellSpace+"/"); y != "" {
+		x = y
 	}
 	return echo(x)
 }

@@ -12,24 +12,9 @@ import (
 // both nodes: node2 joins by SST, leaves, misses some writes and rejoins by
 // IST. It takes about 30 s (the stock donor sleeps 10 s).
 func TestStockSSTThenIST(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	Integration(t)
 	dir := t.TempDir()
-	c, err := New(Options{Dir: dir, Method: "stocktest", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after TempDir, so it runs first: mariadbd must be gone
-	// before its files are removed.
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := NewTestCluster(t, Options{Dir: dir, Method: "stocktest", Log: t.Logf})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
@@ -42,43 +27,13 @@ func TestStockSSTThenIST(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t0 := time.Now()
-	if err := n1.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node1 bootstrapped and Synced in %v", time.Since(t0).Round(time.Millisecond))
-
-	t0 = time.Now()
-	const rows = 5000 // about 5 MB
-	if err := LoadData(ctx, n1, "sbtest", rows); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("loaded %d rows in %v", rows, time.Since(t0).Round(time.Millisecond))
-
-	t0 = time.Now()
-	if err := n2.Start(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := n2.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node2 joined by SST and Synced in %v", time.Since(t0).Round(time.Millisecond))
-	log, err := n2.LogSinceStart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := StateTransfer(log); got != "SST" {
-		t.Errorf("first join: state transfer = %q, want SST", got)
-	}
-	if d, ok := SSTDuration(log); ok {
-		t.Logf("SST program on the joiner ran %v", d.Round(time.Millisecond))
-	}
+	startSynced(ctx, t, n1, true, "node1 bootstrapped and Synced")
+	loadRows(ctx, t, n1, 5000) // about 5 MB
+	startSynced(ctx, t, n2, false, "node2 joined by SST and Synced")
+	assertJoinedBy(t, n2, "SST")
 	AssertSameData(ctx, t, n1, n2)
 
-	t0 = time.Now()
+	t0 := time.Now()
 	if err := n2.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -90,21 +45,8 @@ func TestStockSSTThenIST(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t0 = time.Now()
-	if err := n2.Start(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := n2.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node2 rejoined by IST and Synced in %v", time.Since(t0).Round(time.Millisecond))
-	log, err = n2.LogSinceStart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := StateTransfer(log); got != "IST" {
-		t.Errorf("rejoin: state transfer = %q, want IST; log lines:\n%s", got, Grep(log, "IST", "SST"))
-	}
+	startSynced(ctx, t, n2, false, "node2 rejoined by IST and Synced")
+	log := assertJoinedBy(t, n2, "IST")
 	// The stock joiner's own account of the same fact.
 	if want := "'xtrabackup_ist' received from donor: Running IST"; !strings.Contains(log, want) {
 		t.Errorf("rejoin: joiner log lacks %q", want)
@@ -116,26 +58,13 @@ func TestStockSSTThenIST(t *testing.T) {
 // program fails makes mariadbd exit, and WaitSynced says so promptly with
 // the error log's tail instead of waiting for its context.
 func TestJoinerFailureIsReported(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	Integration(t)
 	dir := t.TempDir()
 	failing := dir + "/failing_sst"
 	if err := os.WriteFile(failing, []byte("#!/bin/sh\necho 'failing SST program ran' >&2\nexit 22\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Dir: dir, Method: "failtest", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := NewTestCluster(t, Options{Dir: dir, Method: "failtest", Log: t.Logf})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
@@ -147,12 +76,7 @@ func TestJoinerFailureIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n1.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	StartSynced(ctx, t, n1, true)
 	t0 := time.Now()
 	if err := n2.Start(ctx, false); err != nil {
 		t.Fatal(err)
@@ -171,4 +95,40 @@ func TestJoinerFailureIsReported(t *testing.T) {
 	if n2.Running() {
 		t.Error("node2 still running")
 	}
+}
+
+// startSynced starts n, bootstrapping the cluster if bootstrap, waits
+// until it is Synced and logs how long that took: "<what> in <d>".
+func startSynced(ctx context.Context, t *testing.T, n *Node, bootstrap bool, what string) {
+	t.Helper()
+	d := StartSynced(ctx, t, n, bootstrap)
+	t.Logf("%s in %v", what, d.Round(time.Millisecond))
+}
+
+// loadRows loads rows rows into n's sbtest and logs how long that took.
+func loadRows(ctx context.Context, t *testing.T, n *Node, rows int) {
+	t.Helper()
+	t0 := time.Now()
+	if err := LoadData(ctx, n, "sbtest", rows); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded %d rows in %v", rows, time.Since(t0).Round(time.Millisecond))
+}
+
+// assertJoinedBy checks that n's last start joined by want (SST or IST)
+// and logs how long its SST program ran; it returns n's log since that
+// start.
+func assertJoinedBy(t *testing.T, n *Node, want string) string {
+	t.Helper()
+	log, err := n.LogSinceStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := StateTransfer(log); got != want {
+		t.Errorf("%s: state transfer = %q, want %s; log lines:\n%s", n.Name(), got, want, Grep(log, "IST", "SST"))
+	}
+	if d, ok := SSTDuration(log); ok {
+		t.Logf("SST program on the joiner ran %v", d.Round(time.Millisecond))
+	}
+	return log
 }

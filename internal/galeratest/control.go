@@ -177,7 +177,27 @@ func groupProcesses(pgid int, match func(argv []string) bool) ([]int, error) {
 // (files mariadbd or the SST program rewrite on every start).
 func ContentSums(dir string, skip func(rel string) bool) (map[string]string, error) {
 	sums := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := WalkFiles(dir, skip, func(rel string, f *os.File) error {
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		sums[rel] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("galeratest: checksum %s: %w", dir, err)
+	}
+	return sums, nil
+}
+
+// WalkFiles calls fn for every regular file under dir with its path
+// relative to dir and the file open for reading, which WalkFiles closes
+// after. It leaves out the relative paths skip (if not nil) says to, a
+// directory with everything below it. It returns the first error of the
+// walk or of fn.
+func WalkFiles(dir string, skip func(rel string) bool, fn func(rel string, f *os.File) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -196,17 +216,8 @@ func ContentSums(dir string, skip func(rel string) bool) (map[string]string, err
 			return err
 		}
 		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return err
-		}
-		sums[rel] = hex.EncodeToString(h.Sum(nil))
-		return nil
+		return fn(rel, f)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("galeratest: checksum %s: %w", dir, err)
-	}
-	return sums, nil
 }
 
 // DiffSums lists the differences between two ContentSums results.

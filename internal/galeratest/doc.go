@@ -18,8 +18,11 @@
 // datadir the root of a loop-mounted ext4, xfs or btrfs filesystem of its
 // own, lost+found included, which Cluster.Close unmounts.
 //
-// The package deliberately knows nothing about testing.T: it takes a log
-// function and returns errors, so a command-line tool can reuse it. It does
+// The cluster itself knows nothing about testing.T: it takes a log
+// function and returns errors, so a command-line tool (sstlab) can reuse
+// it. Only the thin helpers for tests take a testing.TB: Integration (the
+// SST_INTEGRATION gate), NewTestCluster, StartSynced (harness.go),
+// AssertSameData, SSTProgram, FreePort and ScratchVolume. It does
 // not manage system services and never touches /etc/mysql; every process it
 // starts is stopped by Node.Stop, Node.Kill or Cluster.Close.
 //

@@ -19,12 +19,7 @@ import (
 // leaves nothing mounted and no loop device. About 30 s (the stock donor
 // sleeps 10 s).
 func TestProductionLayout(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	Integration(t)
 	if os.Geteuid() != 0 {
 		t.Skip("a volume needs root (mount -o loop)")
 	}
@@ -32,18 +27,9 @@ func TestProductionLayout(t *testing.T) {
 		t.Skipf("%v (apt-get install e2fsprogs)", err)
 	}
 	dir := t.TempDir()
-	c, err := New(Options{Dir: dir, Method: "prodtest", Log: t.Logf, User: "mysql"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after TempDir, so it runs first: the volume must be
-	// unmounted before its mount point is removed. Close is idempotent;
-	// the test closes explicitly to check what is left.
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	// Close is idempotent; the test closes explicitly to check what is
+	// left.
+	c := NewTestCluster(t, Options{Dir: dir, Method: "prodtest", Log: t.Logf, User: "mysql"})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
@@ -74,14 +60,7 @@ func TestProductionLayout(t *testing.T) {
 	}
 	assertOwner(t, n2.Datadir(), uid)
 
-	t0 := time.Now()
-	if err := n1.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n1.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node1 bootstrapped and Synced in %v", time.Since(t0).Round(time.Millisecond))
+	startSynced(ctx, t, n1, true, "node1 bootstrapped and Synced")
 	assertProcessUID(t, n1, uid)
 	grants, err := n1.Exec(ctx, "SHOW GRANTS FOR 'mysql'@'localhost'")
 	if err != nil {
@@ -93,31 +72,9 @@ func TestProductionLayout(t *testing.T) {
 		t.Errorf("SST user's grants:\n%s\nwant unix_socket, BINLOG MONITOR and REPLICA (SLAVE) MONITOR", grants)
 	}
 
-	t0 = time.Now()
-	const rows = 5000 // about 5 MB
-	if err := LoadData(ctx, n1, "sbtest", rows); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("loaded %d rows in %v", rows, time.Since(t0).Round(time.Millisecond))
-
-	t0 = time.Now()
-	if err := n2.Start(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := n2.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("node2 joined by SST and Synced in %v", time.Since(t0).Round(time.Millisecond))
-	log, err := n2.LogSinceStart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := StateTransfer(log); got != "SST" {
-		t.Errorf("state transfer = %q, want SST", got)
-	}
-	if d, ok := SSTDuration(log); ok {
-		t.Logf("SST program on the joiner ran %v", d.Round(time.Millisecond))
-	}
+	loadRows(ctx, t, n1, 5000) // about 5 MB
+	startSynced(ctx, t, n2, false, "node2 joined by SST and Synced")
+	log := assertJoinedBy(t, n2, "SST")
 	assertProcessUID(t, n2, uid)
 	AssertSameData(ctx, t, n1, n2)
 	assertMounted(t, n2.Datadir(), dev)
@@ -131,7 +88,7 @@ func TestProductionLayout(t *testing.T) {
 		t.Logf("joiner log lines about lost+found, permissions and errors:\n%s", l)
 	}
 
-	t0 = time.Now()
+	t0 := time.Now()
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +160,7 @@ func assertProcessUID(t *testing.T, n *Node, uid int) {
 // on the xfs volume: it reports that, unmounts lazily, and the loop device
 // goes once the file is closed. About 10 s.
 func TestVolumes(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := Available(); err != nil {
-		t.Skip(err)
-	}
+	Integration(t)
 	if os.Geteuid() != 0 {
 		t.Skip("a volume needs root (mount -o loop)")
 	}
@@ -248,12 +200,7 @@ func TestVolumes(t *testing.T) {
 	}
 
 	n := nodes["ext4"]
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	StartSynced(ctx, t, n, true)
 	assertProcessUID(t, n, uid)
 	if err := n.Kill(); err != nil {
 		t.Fatal(err)

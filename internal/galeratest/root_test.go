@@ -61,25 +61,13 @@ func TestMixedVersions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			c, err := New(Options{Dir: dir, Method: "mixtest", Log: t.Logf})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Registered first, so it runs after the cluster's Close.
 			t.Cleanup(func() {
-				if t.Failed() {
-					for _, n := range c.Nodes() {
-						if l, err := n.ErrorLog(); err == nil {
-							t.Logf("%s error log (SST lines):\n%s", n.Name(), tailLines(Grep(l, "WSREP_SST", "SST", "ERROR"), 80))
-						}
-					}
-				}
-				if err := c.Close(); err != nil {
-					t.Error(err)
-				}
 				if _, err := os.Stat(filepath.Join(chroot, dir)); err == nil {
 					t.Errorf("mount point %s left in the chroot", filepath.Join(chroot, dir))
 				}
 			})
+			c := NewTestCluster(t, Options{Dir: dir, Method: "mixtest", Log: t.Logf})
 			ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 			defer cancel()
 			node := func(root string, stock bool) *Node {
@@ -98,36 +86,16 @@ func TestMixedVersions(t *testing.T) {
 			// join (re)starts n as a joiner and checks how it caught up.
 			join := func(n *Node, want string, ours bool) string {
 				t.Helper()
-				t0 := time.Now()
-				if err := n.Start(ctx, false); err != nil {
-					t.Fatal(err)
-				}
-				if err := n.WaitSynced(ctx); err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%s joined by %s in %v", n.Name(), want, time.Since(t0).Round(time.Millisecond))
-				log, err := n.LogSinceStart()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got := StateTransfer(log); got != want {
-					t.Errorf("%s: state transfer = %q, want %s", n.Name(), got, want)
-				}
+				startSynced(ctx, t, n, false, n.Name()+" joined by "+want)
+				log := assertJoinedBy(t, n, want)
 				if got := strings.Contains(log, ourJoinerMark); want == "SST" && got != ours {
 					t.Errorf("%s: our joiner ran = %v, want %v", n.Name(), got, ours)
 				}
 				return log
 			}
 
-			if err := old.Start(ctx, true); err != nil {
-				t.Fatal(err)
-			}
-			if err := old.WaitSynced(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := LoadData(ctx, old, "sbtest", 5000); err != nil {
-				t.Fatal(err)
-			}
+			startSynced(ctx, t, old, true, old.Name()+" bootstrapped and Synced")
+			loadRows(ctx, t, old, 5000)
 			log := join(upgraded, "SST", !tc.joinerStock)
 			for n, want := range map[*Node]string{old: "10.11.", upgraded: "11.8."} {
 				v, err := n.Exec(ctx, "SELECT VERSION()")
@@ -170,8 +138,6 @@ func TestMixedVersions(t *testing.T) {
 		})
 	}
 }
-
-func tailLines(s string, n int) string { return tail(s, n) }
 
 // fakeRoot makes a directory that passes for a server root.
 func fakeRoot(t *testing.T) string {

@@ -46,10 +46,7 @@ func TestWatchdogBlockedRead(t *testing.T) {
 	context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
 	start := time.Now()
 	_, err := r.Read(make([]byte, 10))
-	var se *StallError
-	if !errors.As(err, &se) || se.What != "no data received from the donor" {
-		t.Fatalf("err = %v, want the reader's stall", err)
-	}
+	se := wantStall(t, err, "no data received from the donor")
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Errorf("stall reported after %v, before the timeout", d)
 	}
@@ -66,10 +63,7 @@ func TestWatchdogBlockedWrite(t *testing.T) {
 	wr := w.Writer("the joiner accepted no data", pw)
 	context.AfterFunc(ctx, func() { pr.CloseWithError(context.Cause(ctx)) })
 	_, err := wr.Write(make([]byte, 10))
-	var se *StallError
-	if !errors.As(err, &se) || se.What != "the joiner accepted no data" {
-		t.Fatalf("err = %v, want the writer's stall", err)
-	}
+	wantStall(t, err, "the joiner accepted no data")
 }
 
 // slowReader returns one byte per call after a pause.
@@ -131,3 +125,13 @@ func TestWatchdogSplitsWrites(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// wantStall checks that err is the stall of the stage what, and returns it.
+func wantStall(t *testing.T, err error, what string) *StallError {
+	t.Helper()
+	var se *StallError
+	if !errors.As(err, &se) || se.What != what {
+		t.Fatalf("err = %v, want the stall of %q", err, what)
+	}
+	return se
+}

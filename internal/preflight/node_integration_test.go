@@ -2,7 +2,6 @@ package preflight
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +14,8 @@ import (
 // REPLICA MONITOR, or with a wrong password, is one problem that never
 // shows the password.
 func TestRealNode(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := galeratest.Available(); err != nil {
-		t.Skip(err)
-	}
-	c, err := galeratest.New(galeratest.Options{Dir: t.TempDir(), Method: "checktest", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	galeratest.Integration(t)
+	c := galeratest.NewTestCluster(t, galeratest.Options{Dir: t.TempDir(), Method: "checktest", Log: t.Logf})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	const password = "Chk-s3cret-pw"
@@ -37,12 +23,7 @@ func TestRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	galeratest.StartSynced(ctx, t, n, true)
 	if _, err := n.Exec(ctx, "CREATE USER 'sstcheck'@'localhost' IDENTIFIED BY '"+password+"'; "+
 		"GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'sstcheck'@'localhost'"); err != nil {
 		t.Fatal(err)

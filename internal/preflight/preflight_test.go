@@ -118,6 +118,14 @@ func TestGood(t *testing.T) {
 // TestBroken: each broken setting gives one problem naming it and its fix.
 func TestBroken(t *testing.T) {
 	year := time.Now().Add(365 * 24 * time.Hour)
+	// mismatchedKey sets encrypt=3 with one certificate and another's key.
+	mismatchedKey := func(t *testing.T, n *node) {
+		a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
+		b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)
+		n.sst = append(n.sst, "encrypt=3",
+			"tcert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
+			"tkey="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
+	}
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, n *node)
@@ -143,20 +151,8 @@ func TestBroken(t *testing.T) {
 		}, "joiner", []string{"joiner TLS (encrypt=3)", "nope.pem", "fix: correct the path"}},
 		{"no cert for ssl-mode", func(t *testing.T, n *node) { n.sst = append(n.sst, "ssl-mode=REQUIRED") }, "joiner",
 			[]string{"ssl-mode=REQUIRED but no certificate", "fix: set tcert and tkey"}},
-		{"key mismatch", func(t *testing.T, n *node) {
-			a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
-			b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)
-			n.sst = append(n.sst, "encrypt=3",
-				"tcert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
-				"tkey="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
-		}, "donor", []string{"donor TLS (encrypt=3)", "do not match", "fix: set tkey (ssl-key) to the private key"}},
-		{"key mismatch, both roles", func(t *testing.T, n *node) {
-			a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
-			b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)
-			n.sst = append(n.sst, "encrypt=3",
-				"tcert="+tlsxtest.WriteFile(t, n.dir, "a.pem", a.CertPEM()),
-				"tkey="+tlsxtest.WriteFile(t, n.dir, "b.key", b.KeyPEM(t)))
-		}, "both", []string{"problem: TLS (encrypt=3): match private key"}},
+		{"key mismatch", mismatchedKey, "donor", []string{"donor TLS (encrypt=3)", "do not match", "fix: set tkey (ssl-key) to the private key"}},
+		{"key mismatch, both roles", mismatchedKey, "both", []string{"problem: TLS (encrypt=3): match private key"}},
 		{"key mismatch, joiner only", func(t *testing.T, n *node) {
 			a := tlsxtest.NewCert(t, tlsxtest.Options{CN: "a", NotAfter: year}, nil)
 			b := tlsxtest.NewCert(t, tlsxtest.Options{CN: "b", NotAfter: year}, nil)

@@ -2,7 +2,8 @@ package preflight
 
 import (
 	"fmt"
-	"regexp"
+
+	"wsrep_sst_mariabackup/internal/mariadb"
 )
 
 // redoFormats are the InnoDB redo-log format changes that make a backup
@@ -62,30 +63,23 @@ func canPrepare(tool, backup version) bool {
 
 // majorLess reports whether v is of an older major version (series) than o.
 func (v version) majorLess(o version) bool {
-	return v.major < o.major || v.major == o.major && v.minor < o.minor
+	return v.Major < o.Major || v.Major == o.Major && v.Minor < o.Minor
 }
 
-// peerRE is what --peer-version accepts: 10.6.21, 10.6, or a server's
-// whole version string (10.6.21-MariaDB-log).
-var peerRE = regexp.MustCompile(`^(\d+)\.(\d+)(?:\.(\d+))?(?:-.*)?$`)
-
-// parsePeer parses --peer-version. A version without a patch level stands
-// for its series' releases: the first of the series that writes the new
-// format was its first release (10.5.0 was an alpha, 10.8.0 never
+// parsePeer parses --peer-version: 10.6.21, 10.6, or a server's whole
+// version string (10.6.21-MariaDB-log). A version without a patch level
+// stands for its series' releases: the first of the series that writes
+// the new format was its first release (10.5.0 was an alpha, 10.8.0 never
 // released), so it is taken as X.Y.1.
 func parsePeer(s string) (version, error) {
-	m := peerRE.FindStringSubmatch(s)
-	if m == nil {
-		return version{}, fmt.Errorf("--peer-version %q: want the other node's server version, as 10.6.21 or 10.6", s)
-	}
-	if m[3] == "" {
-		m[3] = "1"
-	}
-	v, ok := atoiVersion(m[1], m[2], m[3])
+	v, ok := mariadb.ParseVersion(s)
 	if !ok {
 		return version{}, fmt.Errorf("--peer-version %q: want the other node's server version, as 10.6.21 or 10.6", s)
 	}
-	return v, nil
+	if v.Patch < 0 {
+		v.Patch = 1
+	}
+	return version(v), nil
 }
 
 // peerSide is what the straddle verdict needs to know of this node.

@@ -5,60 +5,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/mariadb"
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
-// versionRE finds the server version in "mariadb-backup based on MariaDB
-// server 10.11.19-MariaDB ..." and "mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 ...".
-var versionRE = regexp.MustCompile(`\b(\d+)\.(\d+)\.(\d+)-MariaDB`)
+// version is a parsed MariaDB version, with the comparisons the checks need.
+type version mariadb.Version
 
-// version is a parsed MariaDB version.
-type version struct{ major, minor, patch int }
-
-func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+func (v version) String() string { return mariadb.Version(v).String() }
 
 // series is "major.minor", the major version in MariaDB's sense.
-func (v version) series() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
+func (v version) series() string { return mariadb.Version(v).Series() }
 
 // less orders versions.
 func (v version) less(o version) bool {
-	if v.major != o.major {
-		return v.major < o.major
+	if v.Major != o.Major {
+		return v.Major < o.Major
 	}
-	if v.minor != o.minor {
-		return v.minor < o.minor
+	if v.Minor != o.Minor {
+		return v.Minor < o.Minor
 	}
-	return v.patch < o.patch
+	return v.Patch < o.Patch
 }
 
 // sameSeries reports whether v and o are of one major version (10.11.x).
-func (v version) sameSeries(o version) bool { return v.major == o.major && v.minor == o.minor }
+func (v version) sameSeries(o version) bool { return v.Major == o.Major && v.Minor == o.Minor }
 
+// parseVersion finds the server version in a program's --version output.
 func parseVersion(out string) (version, bool) {
-	m := versionRE.FindStringSubmatch(out)
-	if m == nil {
-		return version{}, false
-	}
-	return atoiVersion(m[1], m[2], m[3])
-}
-
-func atoiVersion(major, minor, patch string) (version, bool) {
-	var v version
-	var err error
-	for _, f := range []struct {
-		s string
-		p *int
-	}{{major, &v.major}, {minor, &v.minor}, {patch, &v.patch}} {
-		if *f.p, err = strconv.Atoi(f.s); err != nil || *f.p > 9999 {
-			return version{}, false
-		}
-	}
-	return v, true
+	v, ok := mariadb.FindVersion(out)
+	return version(v), ok
 }
 
 // output runs prog with args and returns its standard output and error,

@@ -2,8 +2,6 @@ package sst
 
 import (
 	"context"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,9 +34,10 @@ func TestE2ERejoinClones(t *testing.T) {
 			forceSST(ctx, t, n2)
 			_, err = n1.Exec(ctx, "UPDATE sbtest.t1 SET k = k + 1 WHERE id % 10 = 0")
 			must(t, err)
-			peak := sampleUsed(t, n2.Datadir())
+			disk, err := galeratest.SampleDisk(n2.Datadir(), 50*time.Millisecond)
+			must(t, err)
 			startSynced(ctx, t, n2, false)
-			extra := peak()
+			extra := disk.Stop()
 			log := assertTransfer(t, n2, "SST", true)
 			st := lastV2Stats(t, log)
 			if st.reused < st.bytes/2 {
@@ -60,47 +59,5 @@ func TestE2ERejoinClones(t *testing.T) {
 			}
 			assertSameData(ctx, t, n1, n2)
 		})
-	}
-}
-
-// sampleUsed samples the used bytes of dir's filesystem every 50 ms until
-// the returned function is called, which returns the peak over the used
-// bytes at the start.
-func sampleUsed(t *testing.T, dir string) func() int64 {
-	t.Helper()
-	used := func() int64 {
-		var s syscall.Statfs_t
-		if err := syscall.Statfs(dir, &s); err != nil {
-			return 0
-		}
-		return int64(s.Blocks-s.Bfree) * int64(s.Bsize)
-	}
-	start := used()
-	var mu sync.Mutex
-	peak := start
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			u := used()
-			mu.Lock()
-			peak = max(peak, u)
-			mu.Unlock()
-		}
-	}()
-	return func() int64 {
-		close(stop)
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return peak - start
 	}
 }

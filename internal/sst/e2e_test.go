@@ -24,12 +24,7 @@ import (
 
 func integration(t *testing.T) {
 	t.Helper()
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 (make test does) to run tests that start real Galera nodes")
-	}
-	if err := galeratest.Available(); err != nil {
-		t.Skip(err)
-	}
+	galeratest.Integration(t)
 }
 
 // prodUser is the user the nodes' mariadbd runs as, as packaged nodes
@@ -55,25 +50,29 @@ func rootCluster(t *testing.T, method string) (*galeratest.Cluster, context.Cont
 
 func newCluster(t *testing.T, opts galeratest.Options) (*galeratest.Cluster, context.Context) {
 	t.Helper()
-	c, err := galeratest.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range c.Nodes() {
-				if l, err := n.ErrorLog(); err == nil {
-					t.Logf("%s error log (SST lines):\n%s", n.Name(), grep(l, "WSREP_SST", "SST", "ERROR"))
-				}
-			}
-		}
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := galeratest.NewTestCluster(t, opts)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	t.Cleanup(cancel)
 	return c, ctx
+}
+
+// loadedPair is how most end-to-end tests start: a cluster (method names
+// its SST method) of two nodes running our SST program, node 1
+// bootstrapped and holding rows rows in sbtest, node 2 (the joiner, on
+// joinerVolume) added but not started. ctx ends after timeout.
+func loadedPair(t *testing.T, method string, timeout time.Duration, rows int) (ctx context.Context, n1, n2 *galeratest.Node) {
+	t.Helper()
+	bin := galeratest.SSTProgram(t)
+	c, ctx := cluster(t, method)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	must(t, err)
+	n2, err = c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
+	must(t, err)
+	startSynced(ctx, t, n1, true)
+	must(t, galeratest.LoadData(ctx, n1, "sbtest", rows))
+	return ctx, n1, n2
 }
 
 // joinerVolume is a datadir that is the root of its own ext4 filesystem,
@@ -117,10 +116,7 @@ func must(t testing.TB, err error) {
 
 func startSynced(ctx context.Context, t *testing.T, n *galeratest.Node, bootstrap bool) time.Duration {
 	t.Helper()
-	t0 := time.Now()
-	must(t, n.Start(ctx, bootstrap))
-	must(t, n.WaitSynced(ctx))
-	return time.Since(t0)
+	return galeratest.StartSynced(ctx, t, n, bootstrap)
 }
 
 func assertSameData(ctx context.Context, t *testing.T, a, b *galeratest.Node) {

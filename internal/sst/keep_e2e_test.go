@@ -192,16 +192,7 @@ func failedJoin(ctx context.Context, t *testing.T, n *galeratest.Node, within ti
 // byte-identical afterwards; then the node rejoins and its tables match.
 func TestE2EKeepDatadir(t *testing.T) {
 	integration(t)
-	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "gokeep")
-	ctx, cancel := context.WithTimeout(ctx, 7*time.Minute)
-	defer cancel()
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 30000))
+	ctx, n1, n2 := loadedPair(t, "gokeep", 7*time.Minute, 30000)
 	startSynced(ctx, t, n2, false)
 	assertSameData(ctx, t, n1, n2)
 	rejoin := func(t *testing.T) string {

@@ -34,14 +34,9 @@ func exitCodeOf(err error) int {
 // grastate.dat is the backup's) and hold the same tables.
 func TestE2EManualSST(t *testing.T) {
 	integration(t)
+	// cluster's own bound: 8 minutes.
+	ctx, n1, n2 := loadedPair(t, "gomanual", 8*time.Minute, 20000)
 	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "gomanual")
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
 	startSynced(ctx, t, n2, false)
 	// Without --listen, receive listens on the node's
 	// wsrep_sst_receive_address.

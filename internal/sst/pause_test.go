@@ -180,12 +180,7 @@ func TestDonorPauseMidStream(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			addr, _, jdone := e.startJoiner(t, ctx)
-			dctx, dcancel := context.WithCancelCause(ctx)
-			ddone := make(chan error, 1)
-			go func() {
-				_, err := e.runDonor(t, dctx, addr)
-				ddone <- err
-			}()
+			dcancel, ddone := e.startDonor(t, ctx, addr)
 			paused := regexp.MustCompile(pauseEnv + `: paused at donor step "donor-data:2097152" after (\d+) bytes until killed`)
 			deadline := time.Now().Add(30 * time.Second)
 			var m []string

@@ -95,6 +95,15 @@ exec chroot "$r" /usr/bin/mariadb-backup "$@"' sh `+root+" "+filepath.Clean(os.T
 	return tool
 }
 
+// asideTool is unpackAside into a temporary directory: the wrapper of
+// the 10.11 mariadb-backup and the file that logs its calls.
+func asideTool(t *testing.T) (tool, calls string) {
+	t.Helper()
+	dir := t.TempDir()
+	calls = filepath.Join(dir, "calls")
+	return unpackAside(t, filepath.Join(dir, "mariadb-10.11"), calls), calls
+}
+
 // prepareToolCluster returns a donor on donorRoot and a joiner on
 // joinerRoot (galeratest.HostRoot or the chroot) running our binary, the
 // joiner with [sst] prepare-tool=tool, the donor synced with data loaded.
@@ -175,9 +184,7 @@ func checkPeer(t *testing.T, joiner *galeratest.Node, peer string) string {
 func TestE2EPrepareToolOlderOnNewerJoiner(t *testing.T) {
 	integration(t)
 	root := chroot118(t)
-	dir := t.TempDir()
-	calls := filepath.Join(dir, "calls")
-	tool := unpackAside(t, filepath.Join(dir, "mariadb-10.11"), calls)
+	tool, calls := asideTool(t)
 	ctx, donor, joiner := prepareToolCluster(t, galeratest.HostRoot, root, tool)
 	startSynced(ctx, t, joiner, false)
 	log := assertTransfer(t, joiner, "SST", true)
@@ -228,9 +235,7 @@ func TestE2EPrepareToolChroot118(t *testing.T) {
 func TestE2EPrepareToolDowngradeFails(t *testing.T) {
 	integration(t)
 	root := chroot118(t)
-	dir := t.TempDir()
-	calls := filepath.Join(dir, "calls")
-	tool := unpackAside(t, filepath.Join(dir, "mariadb-10.11"), calls)
+	tool, _ := asideTool(t)
 	ctx, donor, joiner := prepareToolCluster(t, root, galeratest.HostRoot, tool)
 	dv := strings.SplitN(serverVersion(ctx, t, donor), "-", 2)[0]
 	err := joiner.Start(ctx, false)

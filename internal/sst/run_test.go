@@ -129,6 +129,18 @@ func (e *sstEnv) startJoiner(t testing.TB, ctx context.Context, extra ...string)
 	return addr, rest, done
 }
 
+// startDonor runs the donor (runDonor) in a goroutine, on a context of
+// its own below ctx: cancel stops it, done gives its error.
+func (e *sstEnv) startDonor(t testing.TB, ctx context.Context, addr string, extra ...string) (cancel context.CancelCauseFunc, done <-chan error) {
+	dctx, dcancel := context.WithCancelCause(ctx)
+	ddone := make(chan error, 1)
+	go func() {
+		_, err := e.runDonor(t, dctx, addr, extra...)
+		ddone <- err
+	}()
+	return dcancel, ddone
+}
+
 func (e *sstEnv) runDonor(t testing.TB, ctx context.Context, addr string, extra ...string) (string, error) {
 	t.Helper()
 	var tail []string
@@ -359,12 +371,7 @@ func TestCancelledDonorKillsBackup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, _, jdone := e.startJoiner(t, ctx)
-	dctx, dcancel := context.WithCancelCause(ctx)
-	ddone := make(chan error, 1)
-	go func() {
-		_, err := e.runDonor(t, dctx, addr, "--mysqld-args", "--"+marker)
-		ddone <- err
-	}()
+	dcancel, ddone := e.startDonor(t, ctx, addr, "--mysqld-args", "--"+marker)
 	// Wait until the fake backup runs, then stop the donor.
 	deadline := time.Now().Add(30 * time.Second)
 	for !processRunning(marker) {
@@ -404,31 +411,14 @@ func TestDonorJoinerDiesMidway(t *testing.T) {
 			e := newSSTEnv(t, tt.cnf)
 			t.Setenv("FAKE_FAIL", "endless")
 			marker := "sstmarker" + strconv.Itoa(os.Getpid()) + tt.name
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			go func() {
-				// The gtid stage: read it all, as a joiner does.
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, c)
-				c.Close()
+			addr := fakeJoiner(t, func(c net.Conn) {
 				// The data stage: a few MiB, then the joiner dies.
-				c, err = l.Accept()
-				if err != nil {
-					return
-				}
 				_, _ = io.CopyN(io.Discard, c, 4<<20)
 				_ = c.(*net.TCPConn).SetLinger(0)
-				c.Close()
-			}()
+			})
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			_, err = e.runDonor(t, ctx, l.Addr().String()+"/xtrabackup_sst//1", "--mysqld-args", "--"+marker)
+			_, err := e.runDonor(t, ctx, addr, "--mysqld-args", "--"+marker)
 			if ctx.Err() != nil {
 				t.Fatal("the donor did not notice the dead joiner")
 			}

@@ -1,15 +1,12 @@
 package sst
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
 // TestE2ESeedFromBackup is the operators' case (mariadb-operator issue
@@ -21,16 +18,7 @@ import (
 // README's "Seeding a node from a backup".
 func TestE2ESeedFromBackup(t *testing.T) {
 	integration(t)
-	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "goseed")
-	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
-	defer cancel()
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 40000))
+	ctx, n1, n2 := loadedPair(t, "goseed", 6*time.Minute, 40000)
 
 	// The backup, as an operator takes it on a running node, then
 	// prepared.
@@ -47,7 +35,7 @@ func TestE2ESeedFromBackup(t *testing.T) {
 	backupTool("--prepare", "--target-dir="+backup)
 
 	// The cluster moves on.
-	_, err = n1.Exec(ctx, "UPDATE sbtest.t1 SET k = k + 1 WHERE id % 10 = 0; CREATE TABLE sbtest.after_backup (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO sbtest.after_backup VALUES (1), (2)")
+	_, err := n1.Exec(ctx, "UPDATE sbtest.t1 SET k = k + 1 WHERE id % 10 = 0; CREATE TABLE sbtest.after_backup (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO sbtest.after_backup VALUES (1), (2)")
 	must(t, err)
 
 	// The restore: copy back into the new node's datadir (the root of

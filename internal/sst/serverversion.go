@@ -6,10 +6,10 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/mariadb"
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
@@ -26,10 +26,6 @@ type VersionProbe struct {
 	// mariadb-backup, then mariabackup.
 	Backup []string
 }
-
-// versionRE finds "MAJOR.MINOR" in "mariadbd  Ver 11.8.9-MariaDB-..." and
-// "mariadb-backup based on MariaDB server 10.11.19-MariaDB ...".
-var versionRE = regexp.MustCompile(`(?:Ver|server) (\d+\.\d+)\.\d+`)
 
 // ServerVersion returns the "MAJOR.MINOR" version of the server that runs
 // us, which selects the version-suffixed option groups (config.Files), and
@@ -79,9 +75,11 @@ func probeVersion(ctx context.Context, exe string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := versionRE.FindSubmatch(out.Bytes())
-	if m == nil {
+	// "mariadbd  Ver 11.8.9-MariaDB-..." or "mariadb-backup based on
+	// MariaDB server 10.11.19-MariaDB ...": the series, 11.8 or 10.11.
+	v, ok := mariadb.FindVersion(out.String())
+	if !ok {
 		return "", errNoVersion
 	}
-	return string(m[1]), nil
+	return v.Series(), nil
 }

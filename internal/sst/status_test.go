@@ -41,13 +41,9 @@ func TestStatusFileStages(t *testing.T) {
 	e := newSSTEnv(t, "")
 	jstat := filepath.Join(e.base, "joiner.json")
 	dstat := filepath.Join(e.base, "donor.json")
-	if err := os.WriteFile(e.cnf, []byte("[sst]\nsst-log-archive=0\nstatus-file="+jstat+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeStatusCnf(t, e.cnf, jstat)
 	dcnf := filepath.Join(e.base, "donor.cnf")
-	if err := os.WriteFile(dcnf, []byte("[sst]\nsst-log-archive=0\nstatus-file="+dstat+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeStatusCnf(t, dcnf, dstat)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, _, jdone := e.startJoiner(t, ctx)
@@ -83,9 +79,7 @@ func TestStatusFileFailure(t *testing.T) {
 	t.Setenv("FAKE_FAIL", "backup")
 	dstat := filepath.Join(e.base, "donor.json")
 	dcnf := filepath.Join(e.base, "donor.cnf")
-	if err := os.WriteFile(dcnf, []byte("[sst]\nsst-log-archive=0\nstatus-file="+dstat+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeStatusCnf(t, dcnf, dstat)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	addr, _, jdone := e.startJoiner(t, ctx)
@@ -97,5 +91,14 @@ func TestStatusFileFailure(t *testing.T) {
 	d := readStatus(t, dstat)
 	if d.Stage != "failed" || d.Error == "" {
 		t.Errorf("stage %q error %q, want failed with the error", d.Stage, d.Error)
+	}
+}
+
+// writeStatusCnf writes an option file to cnf whose [sst] group sets
+// status-file=status (and no log archive).
+func writeStatusCnf(t *testing.T, cnf, status string) {
+	t.Helper()
+	if err := os.WriteFile(cnf, []byte("[sst]\nsst-log-archive=0\nstatus-file="+status+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,18 +1,16 @@
 package sst
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/tlsx"
@@ -225,40 +223,12 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 // (the tail in the child's *proc.ExitError still quotes it). It is safe
 // for concurrent use.
 func (s *session) childLogWriter(name string) io.Writer {
-	return &lineLogger{log: s.log, prefix: name + ": "}
-}
-
-// lineLogger is childLogWriter's writer.
-type lineLogger struct {
-	log    *slog.Logger
-	prefix string
-	mu     sync.Mutex
-	buf    []byte // an unfinished line
+	prefix := name + ": "
+	return logx.NewLineWriter(maxLogLine, func(line string) { s.log.Info(prefix + line) })
 }
 
 // maxLogLine bounds an unfinished line: a longer one is logged in pieces.
 const maxLogLine = 64 << 10
-
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 && len(l.buf) < maxLogLine {
-			break
-		}
-		if i < 0 {
-			i = len(l.buf)
-		}
-		l.log.Info(l.prefix + strings.TrimSuffix(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[min(i+1, len(l.buf)):]
-	}
-	if len(l.buf) == 0 {
-		l.buf = nil
-	}
-	return len(p), nil
-}
 
 // pipeConfig is the pipe stack of one stage towards peer ("donor" or
 // "joiner"); rate applies the donor's rlimit (the data stage only).

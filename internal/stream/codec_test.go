@@ -6,8 +6,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -92,6 +95,29 @@ func readBack(t *testing.T, r io.ReadCloser, want []byte) {
 	}
 }
 
+// decodeWrapped decodes z with the codec cmd through the plain reader, an
+// iotest.HalfReader and, for data up to 1 MiB, an iotest.OneByteReader,
+// each of which must give data.
+func decodeWrapped(t *testing.T, cmd string, z, data []byte) {
+	t.Helper()
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"plain": func(r io.Reader) io.Reader { return r },
+		"half":  iotest.HalfReader,
+		"one":   iotest.OneByteReader,
+	} {
+		if name == "one" && len(data) > 1<<20 {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			r, err := mustCodec(t, cmd).NewReader(t.Context(), wrap(bytes.NewReader(z)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			readBack(t, r, data)
+		})
+	}
+}
+
 func runCmd(t *testing.T, in []byte, name string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), name, args...)
@@ -162,20 +188,10 @@ func TestCodecSingleThreaded(t *testing.T) {
 		if c.zstd != nil && (!st.zstd.single || c.zstd.single) {
 			t.Errorf("%s: single %v (original %v)", cmd, st.zstd.single, c.zstd.single)
 		}
-		var buf bytes.Buffer
-		w, err := st.NewWriter(t.Context(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		z := compress(t, st, data)
 		if c.zstd != nil {
 			// The window is capped: a decoder allowing only 2 MiB reads it.
-			zr, err := zstd.NewReader(bytes.NewReader(buf.Bytes()), zstd.WithDecoderMaxWindow(singleWindow))
+			zr, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderMaxWindow(singleWindow))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +201,7 @@ func TestCodecSingleThreaded(t *testing.T) {
 			zr.Close()
 		}
 		d, _ := ParseCodec(strings.Fields(cmd)[0] + " -d")
-		r, err := d.NewReader(t.Context(), &buf)
+		r, err := d.NewReader(t.Context(), bytes.NewReader(z))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,16 +219,7 @@ func TestSniffFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var buf bytes.Buffer
-		w, err := c.NewWriter(t.Context(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = w.Write([]byte("some data"))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if got := SniffFormat(buf.Bytes()); got != f {
+		if got := SniffFormat(compress(t, c, []byte("some data"))); got != f {
 			t.Errorf("SniffFormat of a %s frame = %q", f, got)
 		}
 	}
@@ -221,4 +228,28 @@ func TestSniffFormat(t *testing.T) {
 			t.Errorf("SniffFormat(%q) = %q, want none", b, got)
 		}
 	}
+}
+
+// waitGoroutines waits up to 5 s until no more goroutines run than
+// before: exited ones may take a moment to be accounted for.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling, not timing the code
+	}
+}
+
+// commandPath returns the path of the command name, or skips tb.
+func commandPath(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		tb.Skipf("%s command not installed (make deps installs it): %v", name, err)
+	}
+	return p
 }

@@ -121,16 +121,7 @@ func TestCopyCancelled(t *testing.T) {
 // never sends anything.
 func TestCopyCloseOnCancel(t *testing.T) {
 	l := listenT(t, ListenConfig{Host: "127.0.0.1"})
-	client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := l.Accept(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := dialPair(t, l, DialConfig{})
 
 	errStop := errors.New("parent died")
 	ctx, cancel := context.WithCancelCause(t.Context())

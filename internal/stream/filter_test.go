@@ -320,13 +320,5 @@ func TestNoGoroutineLeak(t *testing.T) {
 		io.ReadFull(r, make([]byte, 10))
 		r.Close()
 	}
-	// Exited goroutines may take a moment to be accounted for.
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling, not timing the code
-	}
+	waitGoroutines(t, before)
 }

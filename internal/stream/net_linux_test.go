@@ -34,16 +34,7 @@ func TestSocketOptions(t *testing.T) {
 	if got := sockopt(t, l.ln, syscall.SOL_SOCKET, syscall.SO_REUSEADDR); got != 1 {
 		t.Errorf("listener SO_REUSEADDR = %d, want 1", got)
 	}
-	client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String(), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := l.Accept(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := dialPair(t, l, DialConfig{Timeout: 5 * time.Second})
 	for name, c := range map[string]net.Conn{"dialed": client, "accepted": server} {
 		sc := c.(syscall.Conn)
 		if got := sockopt(t, sc, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE); got != 1 {
@@ -64,20 +55,11 @@ func TestUserTimeout(t *testing.T) {
 	const tcpUserTimeout = 18 // TCP_USER_TIMEOUT, linux/tcp.h
 	for _, d := range []time.Duration{0, 90 * time.Second} {
 		l := listenT(t, ListenConfig{Host: "127.0.0.1", UserTimeout: d})
-		client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String(), Timeout: 5 * time.Second, UserTimeout: d})
-		if err != nil {
-			t.Fatal(err)
-		}
-		server, err := l.Accept(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
+		client, server := dialPair(t, l, DialConfig{Timeout: 5 * time.Second, UserTimeout: d})
 		for name, c := range map[string]net.Conn{"dialed": client, "accepted": server} {
 			if got := sockopt(t, c.(syscall.Conn), syscall.IPPROTO_TCP, tcpUserTimeout); got != int(d.Milliseconds()) {
 				t.Errorf("UserTimeout %v: %s TCP_USER_TIMEOUT = %d ms, want %d", d, name, got, d.Milliseconds())
 			}
 		}
-		client.Close()
-		server.Close()
 	}
 }

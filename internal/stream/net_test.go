@@ -27,6 +27,24 @@ func listenT(t testing.TB, cfg ListenConfig) *Listener {
 	return l
 }
 
+// dialPair dials l with dc (its Addr set to l's) and accepts the
+// connection: both ends, closed when the test ends.
+func dialPair(t testing.TB, l *Listener, dc DialConfig) (client, server net.Conn) {
+	t.Helper()
+	dc.Addr = l.Addr().String()
+	client, err := Dial(t.Context(), dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	server, err = l.Accept(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Close() })
+	return client, server
+}
+
 func skipWithoutIPv6(t *testing.T) {
 	t.Helper()
 	ln, err := net.Listen("tcp6", "[::1]:0")
@@ -159,15 +177,7 @@ func TestListenAddressInUse(t *testing.T) {
 func TestListenAgainAfterSession(t *testing.T) {
 	l := listenT(t, ListenConfig{Host: "127.0.0.1"})
 	port := l.Addr().(*net.TCPAddr).Port
-	client, err := Dial(t.Context(), DialConfig{Addr: l.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := l.Accept(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := dialPair(t, l, DialConfig{})
 	if err := server.Close(); err != nil { // active close: TIME_WAIT here
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,21 +104,9 @@ func TestProgressReports(t *testing.T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	wantComplete := []int64{100 * mib, 1000 * mib, 400 * mib, 1000 * mib, 400 * mib, 1000 * mib, 1100 * mib, 1000 * mib}
-	if !slicesEqual(h.complete, wantComplete) {
+	if !slices.Equal(h.complete, wantComplete) {
 		t.Errorf("Complete calls %v, want %v", h.complete, wantComplete)
 	}
-}
-
-func slicesEqual(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestProgressUnknownTotal(t *testing.T) {

@@ -13,19 +13,11 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
-func zstdPath(tb testing.TB) string {
-	tb.Helper()
-	p, err := exec.LookPath("zstd")
-	if err != nil {
-		tb.Skip("zstd command not installed (make install-deps installs it): ", err)
-	}
-	return p
-}
+func zstdPath(tb testing.TB) string { return commandPath(tb, "zstd") }
 
 // zstdSizes are smaller than testSizes: klauspost's encoders are slow
 // under the race detector.
@@ -79,22 +71,7 @@ func TestZstdReaderFromCLI(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", strings.Join(args, " "), size), func(t *testing.T) {
 				data := mixedData(size, uint64(size)+1)
 				z := runCmd(t, data, zcli, append([]string{"-q", "-c"}, args...)...)
-				for name, wrap := range map[string]func(io.Reader) io.Reader{
-					"plain": func(r io.Reader) io.Reader { return r },
-					"half":  iotest.HalfReader,
-					"one":   iotest.OneByteReader,
-				} {
-					if name == "one" && size > 1<<20 {
-						continue
-					}
-					t.Run(name, func(t *testing.T) {
-						r, err := mustCodec(t, "zstd -dc").NewReader(t.Context(), wrap(bytes.NewReader(z)))
-						if err != nil {
-							t.Fatal(err)
-						}
-						readBack(t, r, data)
-					})
-				}
+				decodeWrapped(t, "zstd -dc", z, data)
 			})
 		}
 	}
@@ -511,14 +488,7 @@ func TestZstdNoGoroutineLeak(t *testing.T) {
 	r, _ := mustCodec(t, "zstd -d").NewReader(t.Context(), bytes.NewReader(z))
 	io.ReadFull(r, make([]byte, 1000))
 	r.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling, not timing the code
-	}
+	waitGoroutines(t, before)
 }
 
 // FuzzZstdDecoder feeds the in-process decoder arbitrary input under an
@@ -558,12 +528,7 @@ func FuzzZstdDecoder(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write(got); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		writeAll(t, w, got)
 		d2 := newZstdDecoder(&z, o)
 		defer d2.Close()
 		again, err := io.ReadAll(d2)

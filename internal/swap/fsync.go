@@ -34,25 +34,16 @@ func FsyncTree(ctx context.Context, root string) error {
 	})
 }
 
-func syncFile(p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", p, err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", p, err)
-	}
-	return nil
-}
+func syncFile(p string) error { return syncPath(p, false) }
 
 // syncDir fsyncs a directory so that the renames, creations and removals
 // of its entries survive a power loss. Filesystems that cannot sync a
 // directory (EINVAL) are accepted.
-func syncDir(p string) error {
+func syncDir(p string) error { return syncPath(p, true) }
+
+// syncPath opens p, fsyncs and closes it; dir accepts a sync that fails
+// with EINVAL (syncDir).
+func syncPath(p string, dir bool) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("fsync %s: %w", p, err)
@@ -61,7 +52,7 @@ func syncDir(p string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil && !errors.Is(err, syscall.EINVAL) {
+	if err != nil && (!dir || !errors.Is(err, syscall.EINVAL)) {
 		return fmt.Errorf("fsync %s: %w", p, err)
 	}
 	return nil

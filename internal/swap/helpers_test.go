@@ -287,3 +287,14 @@ func wantNew(t testing.TB) map[string]string {
 	e.stock(t)
 	return snapshot(t, e)
 }
+
+// rollback rolls sw back and checks that e's tree is want again.
+func rollback(t *testing.T, e env, sw *Swap, want map[string]string) {
+	t.Helper()
+	if err := sw.Rollback(); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if d := diff(snapshot(t, e), want); d != "" {
+		t.Errorf("tree after Rollback (got vs old):\n%s", d)
+	}
+}

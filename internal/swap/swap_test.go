@@ -98,12 +98,7 @@ func TestBeginMovesWhatTheWipeRemoves(t *testing.T) {
 			if !exists(e.journal) {
 				t.Errorf("no journal at %s after Begin", e.journal)
 			}
-			if err := sw.Rollback(); err != nil {
-				t.Fatalf("Rollback: %v", err)
-			}
-			if d := diff(snapshot(t, e), before); d != "" {
-				t.Errorf("after Rollback the tree differs:\n%s", d)
-			}
+			rollback(t, e, sw, before)
 		})
 	}
 }
@@ -118,12 +113,7 @@ func TestRollbackRestoresOld(t *testing.T) {
 				t.Fatalf("Begin: %v", err)
 			}
 			e.moveIn(t, n)
-			if err := sw.Rollback(); err != nil {
-				t.Fatalf("Rollback: %v", err)
-			}
-			if d := diff(snapshot(t, e), want); d != "" {
-				t.Errorf("tree after Rollback (got vs old):\n%s", d)
-			}
+			rollback(t, e, sw, want)
 			if n == 1 {
 				// The staging directory lost the moved entry only.
 				if !exists(filepath.Join(e.staging, "newdb")) {
@@ -174,12 +164,7 @@ func TestCommitCancelledLeavesRollbackPossible(t *testing.T) {
 	if err := sw.Commit(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Commit(cancelled) = %v, want context.Canceled", err)
 	}
-	if err := sw.Rollback(); err != nil {
-		t.Fatalf("Rollback: %v", err)
-	}
-	if d := diff(snapshot(t, e), want); d != "" {
-		t.Errorf("tree after Rollback (got vs old):\n%s", d)
-	}
+	rollback(t, e, sw, want)
 }
 
 // failingRename fails every call from the n-th one (1-based) on with err,
@@ -300,12 +285,7 @@ func TestBeginRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		if err := sw.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree after Rollback:\n%s", d)
-		}
+		rollback(t, e, sw, want)
 	})
 	t.Run("journal inside a moved directory", func(t *testing.T) {
 		e := setup(t, t.TempDir())
@@ -362,12 +342,7 @@ func TestRecoverJournalFiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		if err := sw.Rollback(); err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree:\n%s", d)
-		}
+		rollback(t, e, sw, want)
 	})
 	t.Run("half-written next version", func(t *testing.T) {
 		// A crash while writing state "ready": the journal still says

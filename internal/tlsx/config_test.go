@@ -434,6 +434,32 @@ func TestCopy(t *testing.T) {
 	}
 }
 
+// tlsRead is what readOneTLS read, and how it ended.
+type tlsRead struct {
+	b   []byte
+	err error
+}
+
+// readOneTLS accepts one connection on ln, serves TLS with server on it
+// (within 60 s) and reads it to its end, in a goroutine: the channel
+// gives the result.
+func readOneTLS(ln net.Listener, server *tls.Config) <-chan tlsRead {
+	res := make(chan tlsRead, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			res <- tlsRead{nil, err}
+			return
+		}
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		s := tls.Server(c, server)
+		defer s.Close()
+		b, err := io.ReadAll(s)
+		res <- tlsRead{b, err}
+	}()
+	return res
+}
+
 func loopbackCopy(t testing.TB, server, client *tls.Config, data []byte) []byte {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -441,22 +467,7 @@ func loopbackCopy(t testing.TB, server, client *tls.Config, data []byte) []byte 
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	type result struct {
-		b   []byte
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			res <- result{nil, err}
-			return
-		}
-		s := tls.Server(c, server)
-		defer s.Close()
-		b, err := io.ReadAll(s)
-		res <- result{b, err}
-	}()
+	res := readOneTLS(ln, server)
 	c, err := tls.Dial("tcp", ln.Addr().String(), client)
 	if err != nil {
 		t.Fatal(err)

@@ -192,23 +192,7 @@ func TestSocatDonor(t *testing.T) {
 			}
 			defer ln.Close()
 			server := mustServer(t, tt.server)
-			type result struct {
-				b   []byte
-				err error
-			}
-			res := make(chan result, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					res <- result{nil, err}
-					return
-				}
-				c.SetDeadline(time.Now().Add(60 * time.Second))
-				s := tls.Server(c, server)
-				defer s.Close()
-				b, err := io.ReadAll(s)
-				res <- result{b, err}
-			}()
+			res := readOneTLS(ln, server)
 			port := ln.Addr().(*net.TCPAddr).Port
 			cmd := exec.CommandContext(t.Context(), bin, "-u", "stdio", fmt.Sprintf("openssl-connect:127.0.0.1:%d,no-sni=1,%s", port, tt.opts))
 			cmd.Stdin = bytes.NewReader(data)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -342,21 +343,9 @@ func TestSenderRefsAndData(t *testing.T) {
 	}
 	closeAll()
 	rc.Wait()
-	if want := []string{"one", "ref", "two"}; !equalStrings(got, want) {
+	if want := []string{"one", "ref", "two"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // BenchmarkParallelTCP sends 64 MiB per iteration over N loopback TCP

@@ -108,6 +108,7 @@ func (r *Reconstructor) Read(ref Ref, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// file returns the open reference file path, which Read has checked.
 func (r *Reconstructor) file(path string) (*refFile, error) {
 	if rf, ok := r.open[path]; ok {
 		return rf, nil
@@ -115,16 +116,11 @@ func (r *Reconstructor) file(path string) (*refFile, error) {
 	if len(r.open) >= maxOpenRefs {
 		r.closeAll()
 	}
-	f, err := r.Open(path)
+	f, size, err := r.openChecked(path)
 	if err != nil {
 		return nil, err
 	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("xfer: reference %q: %w", path, err)
-	}
-	rf := &refFile{f: f, size: info.Size()}
+	rf := &refFile{f: f, size: size}
 	r.open[path] = rf
 	return rf, nil
 }
@@ -138,23 +134,31 @@ func (r *Reconstructor) Open(path string) (*os.File, error) {
 	if !validRefPath(path) {
 		return nil, fmt.Errorf("%w: %q", ErrRefPath, path)
 	}
+	f, _, err := r.openChecked(path)
+	return f, err
+}
+
+// openChecked opens path, which the caller has checked with
+// validRefPath, under its mount or the root, and returns it with its size:
+// a regular file, or an error wrapping ErrRefPath.
+func (r *Reconstructor) openChecked(path string) (*os.File, int64, error) {
 	root, rel := r.root, path
 	if first, rest, ok := strings.Cut(path, "/"); ok && r.mounts[first] != nil {
 		root, rel = r.mounts[first], rest
 	}
 	if root == nil {
-		return nil, fmt.Errorf("%w: %q is in no reference directory", ErrRefPath, path)
+		return nil, 0, fmt.Errorf("%w: %q is in no reference directory", ErrRefPath, path)
 	}
 	f, err := root.Open(rel)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRefPath, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrRefPath, err)
 	}
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%w: %q is not a regular file", ErrRefPath, path)
+		return nil, 0, fmt.Errorf("%w: %q is not a regular file", ErrRefPath, path)
 	}
-	return f, nil
+	return f, info.Size(), nil
 }
 
 func (r *Reconstructor) closeAll() {

@@ -131,7 +131,7 @@ type chunkReader interface {
 type streamChunks struct{ rd *Reader }
 
 func (c streamChunks) next() (*Chunk, error)        { return c.rd.Next() }
-func (c streamChunks) position() (index, pos int64) { return c.rd.index, c.rd.start }
+func (c streamChunks) position() (index, pos int64) { return c.rd.position() }
 
 // readPiece is the most payload asks of the Reader at once, so that the
 // Reader's CRC runs over data still in the CPU's L2 cache.

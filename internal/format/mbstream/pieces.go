@@ -22,20 +22,15 @@ type PieceSource interface {
 // pieceReader reads chunks from a PieceSource: framing through the shared
 // header parser, payloads as data or clones. The chunk's CRC-32 is checked
 // at the end of its payload, a clone's part of it combined from the CRC
-// the clone carries (and which the Sink checks against the bytes it
-// reads), so a clone cannot change what the chunk's checksum promised.
+// the clone carries (which the Sink checks against the bytes it reads, or
+// the source against the Data it hands on), never hashed again, so a
+// clone cannot change what the chunk's checksum promised.
 type pieceReader struct {
-	parser
+	cursor
 	src  PieceSource
 	data []byte // data left of the current piece
 	hdr  []byte // framing being assembled across pieces
 	pos  int64  // stream bytes consumed
-	err  error
-
-	cur       *Chunk
-	remaining uint64
-	crc       uint32
-	wantCRC   uint32
 }
 
 func newPieceReader(src PieceSource, maxPayload int64) *pieceReader {
@@ -106,8 +101,7 @@ func (r *pieceReader) next() (*Chunk, error) {
 			r.err = err
 			return nil, err
 		}
-		c := &Chunk{Path: h.path, Type: h.typ, Flags: h.flags, Length: h.length, Offset: h.off, Sparse: h.sparse}
-		r.cur, r.remaining, r.crc, r.wantCRC = c, h.length, h.mapCRC, h.crc
+		c := r.begin(h)
 		if h.typ == ChunkEOF {
 			r.remaining = 0
 		}
@@ -148,17 +142,17 @@ func (r *pieceReader) payload(dst []byte, clones []Clone) ([]Clone, error) {
 			cl := *pc
 			cl.Off = int64(at)
 			if cl.Data != nil {
-				// Checked bytes the source may reuse: into the payload
-				// buffer, where the file's writer finds them.
+				// Bytes the source has checked against cl.CRC, in a
+				// buffer it may reuse at the next piece: the one copy,
+				// into the payload buffer, where the file's writer
+				// finds them. Their CRC is not computed again.
 				if int64(len(cl.Data)) != cl.Len {
 					return clones, r.fail(fmt.Errorf("%w: a reference of %d bytes carrying %d", ErrHeader, cl.Len, len(cl.Data)))
 				}
 				copy(dst[at:], cl.Data)
-				r.crc = crc32.Update(r.crc, crc32.IEEETable, cl.Data)
 				cl.Data = dst[at : at+uint64(cl.Len)]
-			} else {
-				r.crc = crc32Combine(r.crc, cl.CRC, cl.Len)
 			}
+			r.crc = crc32Combine(r.crc, cl.CRC, cl.Len)
 			clones = append(clones, cl)
 			at += uint64(cl.Len)
 			r.remaining -= uint64(cl.Len)
@@ -183,82 +177,63 @@ func (r *pieceReader) payload(dst []byte, clones []Clone) ([]Clone, error) {
 	return clones, r.verify()
 }
 
-func (r *pieceReader) verify() error {
-	c := r.cur
-	if c == nil || (c.Type != ChunkPayload && c.Type != ChunkSparse) {
-		return nil
-	}
-	if r.crc != r.wantCRC {
-		return r.fail(fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, r.crc, r.wantCRC))
-	}
-	return nil
-}
-
-func (r *pieceReader) position() (index, pos int64) { return r.index, r.start }
-
-func (r *pieceReader) fail(err error) error {
-	var path string
-	var off uint64
-	if r.cur != nil {
-		path, off = r.cur.Path, r.cur.Offset
-	}
-	r.err = r.parser.fail(path, off, err)
-	return r.err
-}
-
 // crc32Combine returns the CRC-32 (IEEE) of A followed by B from crcA, the
-// CRC of A, crcB, the CRC of B, and B's length: the operator on
-// GF(2) that appends lenB zero bytes to A's CRC is applied by repeated
-// squaring of the one-zero-bit operator, as zlib's crc32_combine does.
+// CRC of A, crcB, the CRC of B, and B's length: crcA times x^(8*lenB)
+// modulo the polynomial, plus crcB, with the power built from x2nTable,
+// as zlib's crc32_combine (since 1.2.12) does. It costs a few hundred
+// nanoseconds whatever lenB, far less than hashing B again.
 func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
 	if lenB <= 0 {
 		return crcA
 	}
-	var even, odd [32]uint32
-	odd[0] = 0xedb88320 // the reflected IEEE polynomial: one zero bit
-	row := uint32(1)
-	for n := 1; n < 32; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four zero bits
-	for {
-		gf2Square(&even, &odd) // one zero byte, then 4, 16, ...
-		if lenB&1 != 0 {
-			crcA = gf2Times(&even, crcA)
-		}
-		lenB >>= 1
-		if lenB == 0 {
-			break
-		}
-		gf2Square(&odd, &even)
-		if lenB&1 != 0 {
-			crcA = gf2Times(&odd, crcA)
-		}
-		lenB >>= 1
-		if lenB == 0 {
-			break
-		}
-	}
-	return crcA ^ crcB
+	return multModP(x2nModP(lenB, 3), crcA) ^ crcB
 }
 
-func gf2Times(mat *[32]uint32, vec uint32) uint32 {
-	var sum uint32
-	for i := 0; vec != 0; i, vec = i+1, vec>>1 {
-		if vec&1 != 0 {
-			sum ^= mat[i]
+// crcPoly is the reflected IEEE polynomial; in this bit order x^0 is
+// the top bit, 1<<31.
+const crcPoly = 0xedb88320
+
+// multModP returns a times b modulo the polynomial.
+func multModP(a, b uint32) uint32 {
+	var p uint32
+	for m := uint32(1) << 31; m != 0; m >>= 1 {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break // no lower terms left
+			}
+		}
+		if b&1 != 0 {
+			b = b>>1 ^ crcPoly
+		} else {
+			b >>= 1
 		}
 	}
-	return sum
+	return p
 }
 
-func gf2Square(square, mat *[32]uint32) {
-	for n := range 32 {
-		square[n] = gf2Times(mat, mat[n])
+// x2nModP returns x^(n * 2^k) modulo the polynomial.
+func x2nModP(n int64, k uint) uint32 {
+	p := uint32(1) << 31 // x^0
+	for ; n != 0; n, k = n>>1, k+1 {
+		if n&1 != 0 {
+			p = multModP(x2nTable[k&31], p)
+		}
 	}
+	return p
 }
+
+// x2nTable holds x^(2^k) modulo the polynomial for k from 0 to 31; it
+// repeats with period 32 (zlib's crc32.c). It is computed once and only
+// read.
+var x2nTable = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	for k := range t {
+		t[k] = p
+		p = multModP(p, p)
+	}
+	return t
+}()
 
 // ExtractPieces is ExtractTo for a stream delivered in pieces: data is
 // written as ExtractTo writes it, and each clone is handed to the file's

@@ -3,6 +3,7 @@ package mbstream
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -26,6 +27,33 @@ func TestCRC32Combine(t *testing.T) {
 		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))); got != want {
 			t.Fatalf("combine(%d, %d bytes) = %#08x, want %#08x", len(a), len(b), got, want)
 		}
+	}
+}
+
+// TestCRC32CombineLong: B of up to 64 MiB (DefaultMaxPayload) and past
+// 2^32 bytes, where x2nTable wraps round, against hashing zeros.
+func TestCRC32CombineLong(t *testing.T) {
+	zeros := make([]byte, 1<<20)
+	for _, n := range []int64{1, 3, 4095, 1 << 20, 10<<20 + 17, 64 << 20} {
+		crcB, left := uint32(0), n
+		for left > 0 {
+			k := min(left, int64(len(zeros)))
+			crcB = crc32.Update(crcB, crc32.IEEETable, zeros[:k])
+			left -= k
+		}
+		want := crc32.Update(0xdeadbeef, crc32.IEEETable, nil)
+		for left = n; left > 0; left -= int64(len(zeros)) {
+			want = crc32.Update(want, crc32.IEEETable, zeros[:min(left, int64(len(zeros)))])
+		}
+		if got := crc32Combine(0xdeadbeef, crcB, n); got != want {
+			t.Errorf("combine(%d zero bytes) = %#08x, want %#08x", n, got, want)
+		}
+	}
+	// x^(2^32) is x again: the table's period, which lengths of 2^29
+	// bytes and more rely on.
+	p := x2nTable[31]
+	if p = multModP(p, p); p != x2nTable[0] {
+		t.Errorf("x^(2^32) = %#08x, want x = %#08x", p, x2nTable[0])
 	}
 }
 
@@ -54,7 +82,6 @@ func (p *pieces) NextPiece() ([]byte, *Clone, error) {
 // the rest as data in random sizes.
 func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 	t.Helper()
-	sc := NewScanner(bytes.NewReader(stream), ScanOptions{})
 	var ps pieces
 	var cloned int64
 	data := func(b []byte) {
@@ -64,14 +91,7 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			b = b[n:]
 		}
 	}
-	for {
-		seg, err := sc.Next()
-		if errors.Is(err, io.EOF) {
-			return &ps, cloned
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	forSegments(t, stream, ScanOptions{}, func(seg *Segment) {
 		data(seg.Header)
 		p := seg.Payload
 		for len(p) > 0 {
@@ -89,7 +109,8 @@ func toPieces(t *testing.T, rng *rand.Rand, stream []byte) (*pieces, int64) {
 			}
 			p = p[n:]
 		}
-	}
+	})
+	return &ps, cloned
 }
 
 // TestExtractPiecesProperty: random files, random chunks (payload and
@@ -179,6 +200,44 @@ func TestExtractPiecesHostile(t *testing.T) {
 			_, err = ExtractPieces(t.Context(), &pieces{list: tc.list}, NewDirSink(root, DirSinkOptions{Refs: refs}), ExtractOptions{})
 			if !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkPieceReader is the joiner's hot path of transfer v2 without
+// the sink: payloads arriving as checked clones (Data set, as v2Pieces
+// hands them on) of cloneLen bytes each, read into the chunk buffer.
+func BenchmarkPieceReader(b *testing.B) {
+	for _, cloneLen := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("clone=%dKiB", cloneLen>>10), func(b *testing.B) {
+			data := benchStream(b, 2, 16<<20)
+			var list []piece
+			forSegments(b, data, ScanOptions{}, func(seg *Segment) {
+				list = append(list, piece{data: bytes.Clone(seg.Header)})
+				for p := seg.Payload; len(p) > 0; {
+					n := min(len(p), cloneLen)
+					list = append(list, piece{clone: &Clone{Len: int64(n), CRC: crc32.ChecksumIEEE(p[:n]), Data: bytes.Clone(p[:n])}})
+					p = p[n:]
+				}
+			})
+			dst := make([]byte, ChunkSize)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				r := newPieceReader(&pieces{list: list}, 0)
+				var clones []Clone
+				for {
+					c, err := r.next()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if clones, err = r.payload(dst[:c.Length], clones[:0]); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 		})
 	}

@@ -124,19 +124,61 @@ type ReaderOptions struct {
 // error. The Reader buffers its input, so it may read past the last chunk
 // it returned. A Reader is not safe for concurrent use.
 type Reader struct {
-	parser
+	cursor
 	br   *bufio.Reader
-	err  error // sticky
 	hdr  [headerLen + MaxPathLen + 4 + payloadHeaderLen]byte
 	skip []byte // scratch for discarding
 
 	pos int64 // stream bytes consumed
+}
+
+// cursor is what the Reader and the pieceReader share: the header parser,
+// the current chunk, its payload's running CRC and the sticky error.
+type cursor struct {
+	parser
+	err error // sticky
 	cur *Chunk
 
 	remaining uint64 // unread payload of the current chunk
 	crc       uint32 // running CRC of the current chunk
 	wantCRC   uint32
 }
+
+// begin makes the chunk whose framing is h the current one, its whole
+// payload unread.
+func (s *cursor) begin(h header) *Chunk {
+	c := &Chunk{Path: h.path, Type: h.typ, Flags: h.flags, Offset: h.off, Length: h.length, Sparse: h.sparse}
+	s.cur, s.remaining = c, h.length
+	s.crc, s.wantCRC = h.mapCRC, h.crc
+	return c
+}
+
+// verify compares the CRC of a fully read payload. Ignorable chunks of
+// unknown type are not checked: their content is not ours to judge.
+func (s *cursor) verify() error {
+	c := s.cur
+	if c == nil || (c.Type != ChunkPayload && c.Type != ChunkSparse) {
+		return nil
+	}
+	if s.crc != s.wantCRC {
+		return s.fail(fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, s.crc, s.wantCRC))
+	}
+	return nil
+}
+
+// fail records a sticky error about the current chunk.
+func (s *cursor) fail(err error) error {
+	var path string
+	var off uint64
+	if s.cur != nil {
+		path, off = s.cur.Path, s.cur.Offset
+	}
+	s.err = s.parser.fail(path, off, err)
+	return s.err
+}
+
+// position is the current chunk's number and stream position, for errors.
+func (s *cursor) position() (index, pos int64) { return s.index, s.start }
 
 // NewReader returns a Reader that reads a stream from r with default
 // options.
@@ -218,7 +260,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return n, r.fail(r.cur.Path, r.cur.Offset, readErr("payload", err))
+		return n, r.fail(readErr("payload", err))
 	}
 	return n, nil
 }
@@ -233,25 +275,6 @@ func (r *Reader) discard() error {
 			return err
 		}
 	}
-	return r.err
-}
-
-// verify compares the CRC of a fully read payload. Ignorable chunks of
-// unknown type are not checked: their content is not ours to judge.
-func (r *Reader) verify() error {
-	c := r.cur
-	if c == nil || (c.Type != ChunkPayload && c.Type != ChunkSparse) {
-		return nil
-	}
-	if r.crc != r.wantCRC {
-		return r.fail(c.Path, c.Offset, fmt.Errorf("%w: computed %#08x, header has %#08x", ErrChecksum, r.crc, r.wantCRC))
-	}
-	return nil
-}
-
-// fail records a sticky error about the current chunk.
-func (r *Reader) fail(path string, off uint64, err error) error {
-	r.err = &ChunkError{Index: r.index, Pos: r.start, Path: path, Offset: off, Err: err}
 	return r.err
 }
 
@@ -272,8 +295,5 @@ func (r *Reader) readHeader() (c *Chunk, skip bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	c = &Chunk{Path: h.path, Type: h.typ, Flags: h.flags, Offset: h.off, Length: h.length, Sparse: h.sparse}
-	r.cur, r.remaining = c, c.Length
-	r.crc, r.wantCRC = h.mapCRC, h.crc
-	return c, !h.known, nil
+	return r.begin(h), !h.known, nil
 }

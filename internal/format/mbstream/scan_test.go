@@ -552,38 +552,19 @@ func TestScanMbstreamCreate(t *testing.T) {
 //
 //	flock /tmp/sst-integration.lock env SST_INTEGRATION=1 go test -count=1 -run TestScanMariadbBackup ./internal/format/mbstream/
 func TestScanMariadbBackup(t *testing.T) {
-	if os.Getenv("SST_INTEGRATION") != "1" {
-		t.Skip("set SST_INTEGRATION=1 to run tests that start real Galera nodes")
-	}
-	if err := galeratest.Available(); err != nil {
-		t.Skip(err)
-	}
+	galeratest.Integration(t)
 	if r := os.Getenv(galeratest.ServerRootEnv); r != "" && r != galeratest.HostRoot {
 		t.Skipf("%s=%s: the node's server is not the host's mariadb-backup's", galeratest.ServerRootEnv, r)
 	}
 	dir := t.TempDir()
-	c, err := galeratest.New(galeratest.Options{Dir: dir, Method: "scantest", Log: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered after TempDir, so it runs first.
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	c := galeratest.NewTestCluster(t, galeratest.Options{Dir: dir, Method: "scantest", Log: t.Logf})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	n, err := c.AddNode(galeratest.NodeConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.Start(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.WaitSynced(ctx); err != nil {
-		t.Fatal(err)
-	}
+	galeratest.StartSynced(ctx, t, n, true)
 	if err := galeratest.LoadData(ctx, n, "sbtest", 20000); err != nil {
 		t.Fatal(err)
 	}
@@ -634,16 +615,7 @@ func BenchmarkScan(b *testing.B) {
 	data := benchStream(b, 8, 128<<20)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		s := NewScanner(bytes.NewReader(data), ScanOptions{})
-		for {
-			_, err := s.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		forSegments(b, data, ScanOptions{}, func(*Segment) {})
 	}
 }
 
@@ -660,22 +632,31 @@ func TestScanSkipChecksum(t *testing.T) {
 	}
 	in := bytes.Clone(buf.Bytes())
 	in[bytes.Index(in, []byte("ppp"))] = 'q'
-	s := NewScanner(bytes.NewReader(in), ScanOptions{SkipChecksum: true})
 	var out []byte
-	for {
-		seg, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	forSegments(t, in, ScanOptions{SkipChecksum: true}, func(seg *Segment) {
 		out = append(append(out, seg.Header...), seg.Payload...)
-	}
+	})
 	if !bytes.Equal(out, in) {
 		t.Error("segments differ from the input")
 	}
 	if _, err := NewScanner(bytes.NewReader(in), ScanOptions{}).Next(); !errors.Is(err, ErrChecksum) {
 		t.Errorf("without SkipChecksum: %v, want ErrChecksum", err)
+	}
+}
+
+// forSegments scans stream, which must scan without error, with opts and
+// calls fn with each chunk; the Segment is valid during the call.
+func forSegments(tb testing.TB, stream []byte, opts ScanOptions, fn func(*Segment)) {
+	tb.Helper()
+	sc := NewScanner(bytes.NewReader(stream), opts)
+	for {
+		seg, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		fn(seg)
 	}
 }

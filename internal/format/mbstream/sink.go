@@ -61,10 +61,11 @@ type Clone struct {
 	// manifest's block hash), checked by DirSinkOptions.Verify.
 	Sum []byte
 	// Data, if set, are the Len bytes, which the caller has read from
-	// the reference file and checked already: the sink neither reads
-	// nor checks them again, writes them where it cannot share the
-	// reference file's blocks, and opens the reference file only to
-	// share them.
+	// the reference file and checked already, against CRC too (the
+	// extractor takes their part of the chunk's CRC from CRC): the sink
+	// neither reads nor checks them again, writes them where it cannot
+	// share the reference file's blocks, and opens the reference file
+	// only to share them.
 	Data []byte
 }
 

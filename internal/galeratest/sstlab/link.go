@@ -174,12 +174,8 @@ func link(ctx context.Context, l *lab) error {
 	k := &linkLab{lab: l, donor: donor, joiner: joiner}
 	confs := fullConfs(l.opts.zstdLevel)
 	others := []linkConf{{toolOurs, "default", nil}, {toolStock, "default", nil}}
-	// Not measured: the first backup after the load also copies the
-	// load's redo log, and the donor's files are read from disk once;
-	// neither should fall on whichever configuration comes first.
-	fmt.Fprintln(l.out, "warm-up (not measured):")
-	if _, err := k.full(ctx, others[0]); err != nil {
-		return fmt.Errorf("warm-up full SST: %w", err)
+	if err := k.warmUp(ctx, others[0]); err != nil {
+		return err
 	}
 	for r := range l.opts.rounds {
 		fmt.Fprintf(l.out, "round %d of %d\n", r+1, l.opts.rounds)
@@ -187,38 +183,58 @@ func link(ctx context.Context, l *lab) error {
 		// (undo log, in 64 MiB steps), so the full SSTs and the resumes
 		// after them copy the same data, and the rejoins are compared
 		// with full SSTs of the data they ended with.
-		for _, c := range rotate(others, r) {
-			if !want[caseRejoin] {
-				break
+		for _, run := range []struct {
+			kase  string
+			confs []linkConf
+		}{{caseRejoin, others}, {caseFull, confs}, {caseResume, others}} {
+			if !want[run.kase] {
+				continue
 			}
-			m, note, err := k.rejoin(ctx, c)
-			if err != nil {
-				return fmt.Errorf("rejoin, %s: %w", c.label(), err)
+			for _, c := range rotate(run.confs, r) {
+				if err := k.runCase(ctx, run.kase, c); err != nil {
+					return err
+				}
 			}
-			k.record(caseRejoin, c, m, note)
-		}
-		for _, c := range rotate(confs, r) {
-			if !want[caseFull] {
-				break
-			}
-			m, err := k.full(ctx, c)
-			if err != nil {
-				return fmt.Errorf("full SST, %s: %w", c.label(), err)
-			}
-			k.record(caseFull, c, m, "")
-		}
-		for _, c := range rotate(others, r) {
-			if !want[caseResume] {
-				break
-			}
-			m, note, err := k.resume(ctx, c)
-			if err != nil {
-				return fmt.Errorf("resume, %s: %w", c.label(), err)
-			}
-			k.record(caseResume, c, m, note)
 		}
 	}
 	k.report()
+	return nil
+}
+
+// warmUp runs a full SST with c that is not measured: the first backup
+// after the load also copies the load's redo log, and the donor's files
+// are read from disk once; neither should fall on whichever
+// configuration comes first.
+func (k *linkLab) warmUp(ctx context.Context, c linkConf) error {
+	fmt.Fprintln(k.out, "warm-up (not measured):")
+	if _, err := k.full(ctx, c); err != nil {
+		return fmt.Errorf("warm-up full SST: %w", err)
+	}
+	return nil
+}
+
+// runCase runs case kase (caseFull, caseRejoin or caseResume) with c
+// and records it.
+func (k *linkLab) runCase(ctx context.Context, kase string, c linkConf) error {
+	var m measure
+	var note string
+	var err error
+	what := kase
+	switch kase {
+	case caseFull:
+		what = "full SST"
+		m, err = k.full(ctx, c)
+	case caseRejoin:
+		m, note, err = k.rejoin(ctx, c)
+	case caseResume:
+		m, note, err = k.resume(ctx, c)
+	default:
+		return fmt.Errorf("unknown case %q", kase)
+	}
+	if err != nil {
+		return fmt.Errorf("%s, %s: %w", what, c.label(), err)
+	}
+	k.record(kase, c, m, note)
 	return nil
 }
 
@@ -254,11 +270,7 @@ func (k *linkLab) full(ctx context.Context, c linkConf) (measure, error) {
 	if err := k.configure(c); err != nil {
 		return measure{}, err
 	}
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, err
 	}
@@ -290,11 +302,7 @@ func (k *linkLab) rejoin(ctx context.Context, c linkConf) (measure, string, erro
 	if err != nil {
 		return measure{}, "", err
 	}
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, "", err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, "", err
 	}
@@ -381,11 +389,7 @@ func (k *linkLab) resume(ctx context.Context, c linkConf) (measure, string, erro
 		return measure{}, "", err
 	}
 	first := tx1 - tx0
-	m, err := k.join(ctx)
-	if err != nil {
-		return m, "", err
-	}
-	n, err := k.same(ctx)
+	m, n, err := k.joinSame(ctx)
 	if err != nil {
 		return m, "", err
 	}
@@ -490,6 +494,17 @@ func (k *linkLab) donorIdle(ctx context.Context) error {
 	}
 }
 
+// joinSame starts the joiner (join) and, once it is in, compares its
+// tables with the donor's (same): the measure and the tables compared.
+func (k *linkLab) joinSame(ctx context.Context) (measure, int, error) {
+	m, err := k.join(ctx)
+	if err != nil {
+		return m, 0, err
+	}
+	n, err := k.same(ctx)
+	return m, n, err
+}
+
 // join starts the joiner and measures it until Synced; it must have got
 // an SST.
 func (k *linkLab) join(ctx context.Context) (measure, error) {
@@ -499,10 +514,10 @@ func (k *linkLab) join(ctx context.Context) (measure, error) {
 			return m, err
 		}
 	}
-	var disk *diskSampler
+	var disk *galeratest.DiskSampler
 	if k.disk != "" {
 		var err error
-		if disk, err = startDisk(k.disk); err != nil {
+		if disk, err = galeratest.SampleDisk(k.disk, 100*time.Millisecond); err != nil {
 			return m, err
 		}
 	}
@@ -519,7 +534,7 @@ func (k *linkLab) join(ctx context.Context) (measure, error) {
 	m.secs = time.Since(t0).Seconds()
 	m.rssDonor, m.rssJoiner = rss.stop()
 	if disk != nil {
-		m.extraDisk = disk.stop()
+		m.extraDisk = disk.Stop()
 	}
 	if err != nil {
 		return m, err

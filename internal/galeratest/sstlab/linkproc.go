@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
 // loTxPath is the transmit byte counter of the loopback interface; inside
@@ -206,28 +208,7 @@ func blockSums(dir string) (map[string][]uint32, error) {
 	table := crc32.MakeTable(crc32.Castagnoli)
 	sums := map[string][]uint32{}
 	buf := make([]byte, blockSize)
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		if volatileFile(rel) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
+	err := galeratest.WalkFiles(dir, volatileFile, func(rel string, f *os.File) error {
 		var list []uint32
 		for {
 			n, err := io.ReadFull(f, buf)

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -97,23 +96,18 @@ func scale(ctx context.Context, l *lab) error {
 		ours = append(ours, fmt.Sprintf("sst-idle-timeout=%d", o.idle))
 	}
 	confs := []linkConf{{toolOurs, "plain", ours}, {toolStock, "plain", nil}}
-	fmt.Fprintln(l.out, "warm-up (not measured):")
-	if _, err := k.full(ctx, confs[0]); err != nil {
-		return fmt.Errorf("warm-up full SST: %w", err)
+	if err := k.warmUp(ctx, confs[0]); err != nil {
+		return err
 	}
 	for r := range l.opts.rounds {
 		fmt.Fprintf(l.out, "round %d of %d\n", r+1, l.opts.rounds)
 		for _, c := range rotate(confs, r) {
-			m, err := k.full(ctx, c)
-			if err != nil {
-				return fmt.Errorf("full SST, %s: %w", c.label(), err)
+			if err := k.runCase(ctx, caseFull, c); err != nil {
+				return err
 			}
-			k.record(caseFull, c, m, "")
-			m, note, err := k.rejoin(ctx, c)
-			if err != nil {
-				return fmt.Errorf("rejoin, %s: %w", c.label(), err)
+			if err := k.runCase(ctx, caseRejoin, c); err != nil {
+				return err
 			}
-			k.record(caseRejoin, c, m, note)
 		}
 	}
 	k.scaleReport(o, vsize)
@@ -197,58 +191,6 @@ func dropPageCache() error {
 		return fmt.Errorf("drop the page cache: %w", err)
 	}
 	return nil
-}
-
-// diskSampler follows the used bytes of one filesystem during a join.
-type diskSampler struct {
-	stopc, done chan struct{}
-	mu          sync.Mutex
-	start, peak int64
-}
-
-func usedBytes(dir string) (int64, error) {
-	var s syscall.Statfs_t
-	if err := syscall.Statfs(dir, &s); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(s.Blocks-s.Bfree) * int64(s.Bsize), nil
-}
-
-// startDisk samples the used bytes of dir's filesystem every 100 ms.
-func startDisk(dir string) (*diskSampler, error) {
-	u, err := usedBytes(dir)
-	if err != nil {
-		return nil, err
-	}
-	s := &diskSampler{stopc: make(chan struct{}), done: make(chan struct{}), start: u, peak: u}
-	go func() {
-		defer close(s.done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-s.stopc:
-				return
-			case <-tick.C:
-			}
-			if u, err := usedBytes(dir); err == nil {
-				s.mu.Lock()
-				s.peak = max(s.peak, u)
-				s.mu.Unlock()
-			}
-		}
-	}()
-	return s, nil
-}
-
-// stop ends the sampling and returns the peak used bytes over those at the
-// start.
-func (s *diskSampler) stop() int64 {
-	close(s.stopc)
-	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peak - s.start
 }
 
 // backupWait returns, from the donor's error log of its last SST, the

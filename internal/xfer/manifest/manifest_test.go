@@ -204,6 +204,20 @@ func seal(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(b, crc32c(b))
 }
 
+// rawHead is the start of a one-file manifest, up to the file's hashes:
+// the header (blockSize, seed) and the entry of path, size bytes long.
+func rawHead(blockSize uint32, seed uint64, path string, size uint64) []byte {
+	b := []byte(magic)
+	b = binary.BigEndian.AppendUint16(b, version)
+	b = binary.BigEndian.AppendUint16(b, 0)
+	b = binary.BigEndian.AppendUint32(b, blockSize)
+	b = binary.BigEndian.AppendUint64(b, seed)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(path)))
+	b = append(b, path...)
+	return binary.BigEndian.AppendUint64(b, size)
+}
+
 // badEnd replaces the end marker and fixes the checksum.
 func badEnd(b []byte) []byte {
 	b = bytes.Clone(b[:len(b)-8])
@@ -240,15 +254,7 @@ func TestDecodeHostile(t *testing.T) {
 	}
 	// A claimed 2^50-byte file that never delivers its hashes: the limit
 	// stops it before a single hash is allocated.
-	huge := []byte(magic)
-	huge = binary.BigEndian.AppendUint16(huge, version)
-	huge = binary.BigEndian.AppendUint16(huge, 0)
-	huge = binary.BigEndian.AppendUint32(huge, bs)
-	huge = binary.BigEndian.AppendUint64(huge, 1)
-	huge = binary.BigEndian.AppendUint32(huge, 1)
-	huge = binary.BigEndian.AppendUint16(huge, 1)
-	huge = append(huge, 'a')
-	huge = binary.BigEndian.AppendUint64(huge, MaxFileSize)
+	huge := rawHead(bs, 1, "a", MaxFileSize)
 	tests = append(tests, struct {
 		name string
 		in   []byte
@@ -353,15 +359,7 @@ func TestMemoryPerTiB(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	pr, pw := io.Pipe()
 	go func() {
-		b := []byte(magic)
-		b = binary.BigEndian.AppendUint16(b, version)
-		b = binary.BigEndian.AppendUint16(b, 0)
-		b = binary.BigEndian.AppendUint32(b, DefaultBlockSize)
-		b = binary.BigEndian.AppendUint64(b, 3)
-		b = binary.BigEndian.AppendUint32(b, 1)
-		b = binary.BigEndian.AppendUint16(b, 7)
-		b = append(b, "ibdata1"...)
-		b = binary.BigEndian.AppendUint64(b, blocks*DefaultBlockSize)
+		b := rawHead(DefaultBlockSize, 3, "ibdata1", blocks*DefaultBlockSize)
 		crc := crc32c(b)
 		pw.Write(b)
 		var h Hash
