@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
 )
@@ -72,9 +73,10 @@ func TestE2ESSTTempDir(t *testing.T) {
 		return log
 	}
 
-	peak := sampleUsed(t, stage)
+	disk, err := galeratest.SampleDisk(stage, 50*time.Millisecond)
+	must(t, err)
 	startSynced(ctx, t, n2, false)
-	check("join", peak())
+	check("join", disk.Stop())
 	assertSameData(ctx, t, n1, n2)
 
 	// A rejoin keeps the previous datadir until the new one, staged on
@@ -82,9 +84,10 @@ func TestE2ESSTTempDir(t *testing.T) {
 	forceSST(ctx, t, n2)
 	_, err = n1.Exec(ctx, "UPDATE sbtest.t1 SET k = k + 1 WHERE id % 10 = 0")
 	must(t, err)
-	peak = sampleUsed(t, stage)
+	disk, err = galeratest.SampleDisk(stage, 50*time.Millisecond)
+	must(t, err)
 	startSynced(ctx, t, n2, false)
-	log := check("rejoin", peak())
+	log := check("rejoin", disk.Stop())
 	if !strings.Contains(log, "Keeping the previous datadir") {
 		t.Errorf("rejoin: the previous datadir was not kept:\n%s", grep(log, "WSREP_SST"))
 	}
