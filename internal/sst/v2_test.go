@@ -277,34 +277,53 @@ func TestV2HostileOffers(t *testing.T) {
 		}, "control stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSSTEnv(t, "")
-			old := filepath.Join(e.joiner, "db", "t1.ibd")
-			must(t, os.MkdirAll(filepath.Dir(old), 0o755))
-			must(t, os.WriteFile(old, fakeTable, 0o644))
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			addr, _, jdone := e.startJoiner(t, ctx)
-			conns, v := hostileHello(t, addr, 2)
-			if v < xfer.OfferVersion {
-				t.Fatalf("negotiated version %d, want delta by offer (%d)", v, xfer.OfferVersion)
-			}
-			tc.run(t, conns[0], conns[1], v)
-			conns[0].Close()
-			conns[1].Close()
-			err := <-jdone
-			if code := ExitCode(err); code != ExitPipe {
-				t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("joiner error %q lacks %q", err, tc.want)
-			}
-			if n := strings.Count(e.logs.String(), "[ERROR]"); n > 1 {
-				t.Errorf("%d ERROR lines, want at most one", n)
-			}
-			if got, _ := os.ReadFile(old); !bytes.Equal(got, fakeTable) {
-				t.Errorf("the previous data was changed")
-			}
+			hostileRun(t, tc.want, func(addr string) {
+				conns, v := hostileHello(t, addr, 2)
+				if v < xfer.OfferVersion {
+					t.Fatalf("negotiated version %d, want delta by offer (%d)", v, xfer.OfferVersion)
+				}
+				tc.run(t, conns[0], conns[1], v)
+				conns[0].Close()
+				conns[1].Close()
+			})
 		})
+	}
+}
+
+// hostileRun starts a joiner whose previous data holds a table, lets
+// donor play its donor at addr, and checks the verdict: exit 32, an
+// error naming want, at most one ERROR, the previous data unchanged, and
+// nothing in the datadir but what was there and the staging directory.
+func hostileRun(t *testing.T, want string, donor func(addr string)) {
+	t.Helper()
+	e := newSSTEnv(t, "")
+	old := filepath.Join(e.joiner, "db", "t1.ibd")
+	must(t, os.MkdirAll(filepath.Dir(old), 0o755))
+	must(t, os.WriteFile(old, fakeTable, 0o644))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	addr, _, jdone := e.startJoiner(t, ctx)
+	donor(addr)
+	err := <-jdone
+	if code := ExitCode(err); code != ExitPipe {
+		t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("joiner error %q lacks %q", err, want)
+	}
+	if n := strings.Count(e.logs.String(), "[ERROR]"); n > 1 {
+		t.Errorf("%d ERROR lines, want at most one", n)
+	}
+	if got, _ := os.ReadFile(old); !bytes.Equal(got, fakeTable) {
+		t.Errorf("the previous data was changed")
+	}
+	entries, _ := os.ReadDir(e.joiner)
+	for _, en := range entries {
+		switch en.Name() {
+		case "db", stagingDir, "grastate.dat", progressMarker, "wsrep_sst.pid":
+		default:
+			t.Errorf("unexpected %s in the datadir after the failed SST", en.Name())
+		}
 	}
 }
 
@@ -356,35 +375,7 @@ func TestV2HostileDonor(t *testing.T) {
 		}, "truncated stream"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSSTEnv(t, "")
-			old := filepath.Join(e.joiner, "db", "t1.ibd")
-			must(t, os.MkdirAll(filepath.Dir(old), 0o755))
-			must(t, os.WriteFile(old, fakeTable, 0o644))
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
-			addr, _, jdone := e.startJoiner(t, ctx)
-			hostileDonor(t, addr, tc.frames)
-			err := <-jdone
-			if code := ExitCode(err); code != ExitPipe {
-				t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("joiner error %q lacks %q", err, tc.want)
-			}
-			if n := strings.Count(e.logs.String(), "[ERROR]"); n > 1 {
-				t.Errorf("%d ERROR lines, want at most one", n)
-			}
-			if got, _ := os.ReadFile(old); !bytes.Equal(got, fakeTable) {
-				t.Errorf("the previous data was changed")
-			}
-			entries, _ := os.ReadDir(e.joiner)
-			for _, en := range entries {
-				switch en.Name() {
-				case "db", stagingDir, "grastate.dat", progressMarker, "wsrep_sst.pid":
-				default:
-					t.Errorf("unexpected %s in the datadir after the failed SST", en.Name())
-				}
-			}
+			hostileRun(t, tc.want, func(addr string) { hostileDonor(t, addr, tc.frames) })
 		})
 	}
 }

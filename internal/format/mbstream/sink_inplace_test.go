@@ -106,35 +106,22 @@ func TestDirSinkInPlaceRandom(t *testing.T) {
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 2))
 		name := fmt.Sprintf("f%d", seed)
-		want := make([]byte, rng.IntN(128<<10))
-		for i := range want {
-			want[i] = byte(rng.Uint32())
+		m := &fileModel{want: make([]byte, rng.IntN(128<<10))}
+		for i := range m.want {
+			m.want[i] = byte(rng.Uint32())
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), want, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), m.want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		f, err := s.Create(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		grow := func(n int64) {
-			if int64(len(want)) < n {
-				want = append(want, make([]byte, n-int64(len(want)))...)
-			}
-		}
 		for range rng.IntN(30) + 1 {
 			off := rng.Int64N(160 << 10)
 			switch rng.IntN(4) {
 			case 0:
-				b := make([]byte, rng.IntN(9000)+1)
-				for i := range b {
-					b[i] = byte(rng.Uint32())
-				}
-				if _, err := f.WriteAt(b, off); err != nil {
-					t.Fatalf("seed %d: write: %v", seed, err)
-				}
-				grow(off + int64(len(b)))
-				copy(want[off:], b)
+				m.write(t, rng, f, off)
 			case 1:
 				n := rng.Int64N(9000) + 1
 				refOff := rng.Int64N(int64(len(other)) - n)
@@ -142,42 +129,25 @@ func TestDirSinkInPlaceRandom(t *testing.T) {
 				if err := f.Clone(Clone{Ref: "other", RefOff: refOff, Len: n, Off: off, CRC: crc32.ChecksumIEEE(b), Data: b}); err != nil {
 					t.Fatalf("seed %d: clone: %v", seed, err)
 				}
-				grow(off + n)
-				copy(want[off:], b)
+				m.grow(off + n)
+				copy(m.want[off:], b)
 			case 2:
-				if len(want) == 0 {
+				if len(m.want) == 0 {
 					continue
 				}
-				at := rng.Int64N(int64(len(want)))
-				n := min(rng.Int64N(9000)+1, int64(len(want))-at)
-				b := bytes.Clone(want[at : at+n])
+				at := rng.Int64N(int64(len(m.want)))
+				n := min(rng.Int64N(9000)+1, int64(len(m.want))-at)
+				b := bytes.Clone(m.want[at : at+n])
 				if err := f.Clone(Clone{Ref: name, RefOff: at, Len: n, Off: at, CRC: crc32.ChecksumIEEE(b), Data: b}); err != nil {
 					t.Fatalf("seed %d: clone in place: %v", seed, err)
 				}
 				kept += n
 			case 3:
-				n := rng.Int64N(20000) + 1
-				if err := f.Punch(off, n); err != nil {
-					t.Fatalf("seed %d: punch: %v", seed, err)
-				}
-				if off < int64(len(want)) {
-					clear(want[off:min(off+n, int64(len(want)))])
-				}
+				m.punch(t, rng, f, off)
 			}
 		}
-		size := rng.Int64N(int64(len(want)) + 5000 + 1)
-		grow(size)
-		want = want[:size]
-		if err := f.End(size); err != nil {
-			t.Fatalf("seed %d: end: %v", seed, err)
-		}
-		got, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("seed %d: file has %d bytes, want %d (contents differ)", seed, len(got), len(want))
-		}
+		m.end(t, f, rng.Int64N(int64(len(m.want))+5000+1))
+		m.check(t, filepath.Join(dir, name))
 	}
 	if s.Kept() != kept {
 		t.Errorf("Kept = %d, want %d", s.Kept(), kept)

@@ -374,54 +374,83 @@ func TestDirSinkRandomOps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []byte
-		grow := func(n int64) {
-			if int64(len(want)) < n {
-				want = append(want, make([]byte, n-int64(len(want)))...)
-			}
-		}
+		m := &fileModel{}
 		for range rng.IntN(30) + 1 {
 			off := rng.Int64N(128 << 10)
 			switch rng.IntN(3) {
 			case 0:
-				b := make([]byte, rng.IntN(9000)+1)
-				for i := range b {
-					b[i] = byte(rng.Uint32())
-				}
-				if _, err := f.WriteAt(b, off); err != nil {
-					t.Fatalf("seed %d: write: %v", seed, err)
-				}
-				grow(off + int64(len(b)))
-				copy(want[off:], b)
+				m.write(t, rng, f, off)
 			case 1:
 				n := rng.Int64N(9000) + 1
 				refOff := rng.Int64N(int64(len(ref)) - n)
 				if err := f.Clone(cloneOf(ref, "old", refOff, n, off)); err != nil {
 					t.Fatalf("seed %d: clone: %v", seed, err)
 				}
-				grow(off + n)
-				copy(want[off:], ref[refOff:refOff+n])
+				m.grow(off + n)
+				copy(m.want[off:], ref[refOff:refOff+n])
 			case 2:
-				n := rng.Int64N(20000) + 1
-				if err := f.Punch(off, n); err != nil {
-					t.Fatalf("seed %d: punch: %v", seed, err)
-				}
-				if off < int64(len(want)) {
-					clear(want[off:min(off+n, int64(len(want)))])
-				}
+				m.punch(t, rng, f, off)
 			}
 		}
-		size := int64(len(want)) + rng.Int64N(5000)
-		grow(size)
-		if err := f.End(size); err != nil {
-			t.Fatalf("seed %d: end: %v", seed, err)
-		}
-		got, err := os.ReadFile(filepath.Join(base, "root", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("seed %d: file has %d bytes, want %d (contents differ)", seed, len(got), len(want))
-		}
+		size := int64(len(m.want)) + rng.Int64N(5000)
+		m.end(t, f, size)
+		m.check(t, filepath.Join(base, "root", name))
+	}
+}
+
+// fileModel is what a SinkFile under random operations must hold.
+type fileModel struct{ want []byte }
+
+func (m *fileModel) grow(n int64) {
+	if int64(len(m.want)) < n {
+		m.want = append(m.want, make([]byte, n-int64(len(m.want)))...)
+	}
+}
+
+// write writes up to 9000 random bytes at off, through f and in the model.
+func (m *fileModel) write(t *testing.T, rng *rand.Rand, f SinkFile, off int64) {
+	t.Helper()
+	b := make([]byte, rng.IntN(9000)+1)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	m.grow(off + int64(len(b)))
+	copy(m.want[off:], b)
+}
+
+// punch punches up to 20000 bytes at off, through f and in the model.
+func (m *fileModel) punch(t *testing.T, rng *rand.Rand, f SinkFile, off int64) {
+	t.Helper()
+	n := rng.Int64N(20000) + 1
+	if err := f.Punch(off, n); err != nil {
+		t.Fatalf("punch: %v", err)
+	}
+	if off < int64(len(m.want)) {
+		clear(m.want[off:min(off+n, int64(len(m.want)))])
+	}
+}
+
+// end ends f at size, which the model takes too.
+func (m *fileModel) end(t *testing.T, f SinkFile, size int64) {
+	t.Helper()
+	m.grow(size)
+	m.want = m.want[:size]
+	if err := f.End(size); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// check compares the file at path with the model.
+func (m *fileModel) check(t *testing.T, path string) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, m.want) {
+		t.Errorf("%s has %d bytes, want %d (contents differ)", path, len(got), len(m.want))
 	}
 }
