@@ -10,7 +10,7 @@
 // # Negotiation
 //
 // The joiner offers v2 in the lsn field of its ready address,
-// host:port/module/<token>/1, with Range.Token ("xfer-v1.2"). A stock
+// host:port/module/<token>/1, with Range.Token ("xfer-v1.3"). A stock
 // donor's wsrep_sst_common splits the address at '/' into module, lsn and
 // sst_ver (WSREP_SST_OPT_LSN; trailing blanks trimmed); the 10.11
 // wsrep_sst_mariabackup then runs lsn="$(safe WSREP_SST_OPT_LSN)" in
