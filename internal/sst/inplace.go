@@ -44,9 +44,8 @@ const inPlacePrefix = "p"
 // removes them.
 func (s *session) moveIntoStaging(t targets) (int, error) {
 	n := 0
-	if s.resumeAtStream {
+	if resume := s.ref.roots[resumePrefix]; resume != "" {
 		s.resumeAtStream = false
-		resume := s.ref.roots[resumePrefix]
 		if err := os.Rename(resume, t.staging); err != nil {
 			return 0, err
 		}

@@ -349,8 +349,9 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if !decided {
 		decision, err = s.decideKeep(t, s.total)
 		switch {
-		case err == nil && decision == stockOrder && s.ref != nil && s.ref.roots[resumePrefix] != "":
-			// A delta in place builds on it; decided at the data stage.
+		case err == nil && decision == stockOrder && s.cfg.KeepDatadir != "0" && s.ref != nil && s.ref.roots[resumePrefix] != "":
+			// Not to make room yet: a delta in place builds on it;
+			// decided at the data stage.
 			s.resumeAtStream = true
 		case (err != nil || decision != keepOld && s.cfg.KeepDatadir != "0") && s.dropResume(ctx, datadir, dirs):
 			decision, err = s.decideKeep(t, s.total)

@@ -190,8 +190,8 @@ type session struct {
 	// joiner does not offer one.
 	ref *reference
 	// resumeAtStream: the interrupted attempt's data does not fit beside
-	// the new data, but a delta in place can build on it (inplace.go);
-	// the data stage removes it if the donor cannot do one.
+	// the new data, but a delta in place builds on it (inplace.go); the
+	// data stage removes it if the donor cannot do one.
 	resumeAtStream bool
 	// reflinkKeep: the previous data is kept because its blocks are
 	// shared (reflinkFits); running out of space then marks reflinkShort.

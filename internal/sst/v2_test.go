@@ -431,3 +431,19 @@ func TestV2DeltaInPlaceResumes(t *testing.T) {
 		t.Errorf("the interrupted attempt's data was removed:\n%s", log)
 	}
 }
+
+// With keep-datadir=0 an interrupted attempt's data stays reference data
+// whichever engine the donor runs: the base of a delta in place, or the
+// manifest's reference data for an earlier release (never removed to
+// make room there, as before delta in place).
+func TestV2ResumeKeepDatadir0(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		e := newSSTEnv(t, "keep-datadir=0\n")
+		must(t, os.MkdirAll(filepath.Join(e.joiner, stagingDir, "db"), 0o755))
+		must(t, os.WriteFile(filepath.Join(e.joiner, stagingDir, "db", "t1.ibd"), fakeTable, 0o644))
+		log := v2RoundTrip(t, e, "")
+		if !strings.Contains(log, "reused=69632 ") || strings.Contains(log, "to make room") {
+			t.Errorf("the interrupted attempt's data was not reused:\n%s", log)
+		}
+	})
+}
