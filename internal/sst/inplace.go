@@ -76,6 +76,12 @@ func (s *session) moveIntoStaging(t targets) (int, error) {
 			n++
 		case errors.Is(err, syscall.EXDEV) && n == 0:
 			return 0, nil
+		case errors.Is(err, syscall.EXDEV):
+			// The staging directory is on another filesystem than the
+			// datadir (--sst-temp-dir) and holds resumed data: none of
+			// the datadir's entries can follow.
+			s.log.Info(fmt.Sprintf("Note: the previous data in %s cannot be moved into %s (another filesystem): it is not reference data, and is removed as the stock script does", t.datadir, t.staging))
+			return n, nil
 		default:
 			s.log.Info(fmt.Sprintf("Note: %s cannot be moved into %s (%v): it is not reference data, and is removed as the stock script does", p, t.staging, err))
 		}
