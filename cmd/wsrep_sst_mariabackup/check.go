@@ -6,8 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/preflight"
-	"wsrep_sst_mariabackup/internal/sst"
 )
 
 // checkCommand describes "check" for help, the man page and its --help.
@@ -29,32 +29,30 @@ var checkCommand = subcommand{
 }
 
 // check runs the check subcommand; search is as for run.
-func check(args []string, stdout io.Writer, log *slog.Logger, search []string) int {
+func check(args []string, stdout io.Writer, log *slog.Logger, search []string) error {
 	fs := newFlagSet(checkCommand)
 	role := fs.String("role", "both", "donor, joiner or both")
 	defaults := fs.String("defaults-file", "", "read only this option file (as mysqld's --defaults-file)")
 	usr := fs.String("user", "", "the user mysqld runs as, whose permissions the swap check judges (default: this user, or the datadir's owner when run as root)")
 	peer := fs.String("peer-version", "", "the other node's server version (10.6.21 or 10.6): say whether the two straddle an InnoDB redo-log format change")
-	if code, done := parseHuman(checkCommand, fs, args, stdout, log); done {
-		return code
+	if done, err := parseHuman(checkCommand, fs, args, stdout, log); done {
+		return err
 	}
 	if fs.NArg() > 0 {
-		log.Error(fmt.Sprintf("check takes no arguments, got %q: run 'wsrep_sst_mariabackup check --help'", fs.Arg(0)))
-		return sst.ExitInvalid
+		return usageError(log, fmt.Sprintf("check takes no arguments, got %q: run 'wsrep_sst_mariabackup check --help'", fs.Arg(0)))
 	}
 	ctx, stop := signalContext(context.Background())
 	defer stop()
 	r, err := preflight.Run(ctx, preflight.Params{Role: *role, DefaultsFile: *defaults, PeerVersion: *peer, User: *usr, Search: search})
 	if err != nil {
-		log.Error(fmt.Sprintf("check: %v: run 'wsrep_sst_mariabackup check --help'", err))
-		return sst.ExitInvalid
+		return usageError(log, fmt.Sprintf("check: %v: run 'wsrep_sst_mariabackup check --help'", err))
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintln(stdout, f.String())
 	}
 	fmt.Fprintln(stdout, r.Summary())
-	if r.Problems() > 0 {
-		return sst.ExitInvalid
+	if n := r.Problems(); n > 0 {
+		return fail.Errorf(fail.Invalid, "check found %d problem(s)", n)
 	}
-	return 0
+	return nil
 }

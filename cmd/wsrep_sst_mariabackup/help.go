@@ -5,10 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"wsrep_sst_mariabackup/internal/fail"
 
 	"github.com/spf13/pflag"
-
-	"wsrep_sst_mariabackup/internal/sst"
 )
 
 // docDir is where the Debian package (scripts/deb.sh) installs README.md.
@@ -112,7 +111,7 @@ func subcommandUsage(s subcommand, fs *pflag.FlagSet) string {
 // mysqld's argv (cmd "sst", and "explain" with anything but a lone --help),
 // which keep the parity parser of internal/config. mysqld always passes
 // --role, so none of its argv lines is taken here.
-func human(cmd string, args []string, stdout io.Writer, log *slog.Logger) (code int, done bool) {
+func human(cmd string, args []string, stdout io.Writer, log *slog.Logger) (done bool, err error) {
 	lone := func(opts ...string) bool {
 		if len(args) != 1 {
 			return false
@@ -129,54 +128,51 @@ func human(cmd string, args []string, stdout io.Writer, log *slog.Logger) (code 
 		switch {
 		case len(args) == 0 || lone("--help", "-h"):
 			fmt.Fprint(stdout, usageText())
-			return 0, true
+			return true, nil
 		case lone("--version"):
 			fmt.Fprintf(stdout, "wsrep_sst_mariabackup %s\n", version)
-			return 0, true
+			return true, nil
 		}
-		return 0, false
+		return false, nil
 	case "explain":
 		if lone("--help", "-h") {
 			s, _ := findSubcommand("explain")
 			fmt.Fprint(stdout, subcommandUsage(s, nil))
-			return 0, true
+			return true, nil
 		}
-		return 0, false
+		return false, nil
 	case "version":
 		s, _ := findSubcommand("version")
 		fs := newFlagSet(s)
-		if code, done := parseHuman(s, fs, args, stdout, log); done {
-			return code, true
+		if done, err := parseHuman(s, fs, args, stdout, log); done {
+			return true, err
 		}
 		fmt.Fprintf(stdout, "wsrep_sst_mariabackup %s\n", version)
-		return 0, true
+		return true, nil
 	case "help":
 		s, _ := findSubcommand("help")
 		fs := newFlagSet(s)
 		man := fs.Bool("man", false, "print the manual page (roff) instead")
-		if code, done := parseHuman(s, fs, args, stdout, log); done {
-			return code, true
+		if done, err := parseHuman(s, fs, args, stdout, log); done {
+			return true, err
 		}
 		switch {
 		case fs.NArg() > 1:
-			log.Error("help: at most one subcommand: run 'wsrep_sst_mariabackup help' for the list")
-			return sst.ExitInvalid, true
+			return true, usageError(log, "help: at most one subcommand: run 'wsrep_sst_mariabackup help' for the list")
 		case *man:
 			fmt.Fprint(stdout, manPage())
 		case fs.NArg() == 1:
 			t, ok := findSubcommand(fs.Arg(0))
 			if !ok {
-				log.Error(fmt.Sprintf("help: unknown subcommand %q: run 'wsrep_sst_mariabackup help' for the list", fs.Arg(0)))
-				return sst.ExitInvalid, true
+				return true, usageError(log, fmt.Sprintf("help: unknown subcommand %q: run 'wsrep_sst_mariabackup help' for the list", fs.Arg(0)))
 			}
 			fmt.Fprint(stdout, subcommandUsage(t, nil))
 		default:
 			fmt.Fprint(stdout, usageText())
 		}
-		return 0, true
+		return true, nil
 	}
-	log.Error(fmt.Sprintf("unknown subcommand %q: run with the argv mysqld passes (--role ...), or use check, explain, version or help (see 'wsrep_sst_mariabackup --help')", cmd))
-	return sst.ExitInvalid, true
+	return true, usageError(log, fmt.Sprintf("unknown subcommand %q: run with the argv mysqld passes (--role ...), or use check, explain, version or help (see 'wsrep_sst_mariabackup --help')", cmd))
 }
 
 // newFlagSet returns a fresh GNU-style flag set for a human subcommand,
@@ -189,22 +185,20 @@ func newFlagSet(s subcommand) *pflag.FlagSet {
 }
 
 // parseHuman parses args into fs; it reports done when the caller must
-// return: --help (exit 0) or a bad option (exit 22, EINVAL).
-func parseHuman(s subcommand, fs *pflag.FlagSet, args []string, stdout io.Writer, log *slog.Logger) (code int, done bool) {
-	err := fs.Parse(args)
-	if err == nil && mustBool(fs, "help") {
+// return: --help (a nil error) or a bad option (fail.Invalid, logged).
+func parseHuman(s subcommand, fs *pflag.FlagSet, args []string, stdout io.Writer, log *slog.Logger) (done bool, err error) {
+	perr := fs.Parse(args)
+	if perr == nil && mustBool(fs, "help") {
 		fmt.Fprint(stdout, subcommandUsage(s, fs))
-		return 0, true
+		return true, nil
 	}
-	if err != nil {
-		log.Error(fmt.Sprintf("%s: %v: run 'wsrep_sst_mariabackup %s --help'", s.name, err, s.name))
-		return sst.ExitInvalid, true
+	if perr != nil {
+		return true, usageError(log, fmt.Sprintf("%s: %v: run 'wsrep_sst_mariabackup %s --help'", s.name, perr, s.name))
 	}
 	if s.synopsis == "" && fs.NArg() > 0 {
-		log.Error(fmt.Sprintf("%s takes no arguments, got %q: run 'wsrep_sst_mariabackup %s --help'", s.name, fs.Arg(0), s.name))
-		return sst.ExitInvalid, true
+		return true, usageError(log, fmt.Sprintf("%s takes no arguments, got %q: run 'wsrep_sst_mariabackup %s --help'", s.name, fs.Arg(0), s.name))
 	}
-	return 0, false
+	return false, nil
 }
 
 func mustBool(fs *pflag.FlagSet, name string) bool {
@@ -243,4 +237,11 @@ func manPage() string {
 	fmt.Fprintf(&b, ".SH FILES\n.TP\n%s/README.md\noptions, exit codes and differences from the script\n", esc(docDir))
 	fmt.Fprintf(&b, ".SH SEE ALSO\n.BR mariadb\\-backup (1),\n.BR mariadbd (8)\n")
 	return b.String()
+}
+
+// usageError logs msg, a person's mistake on the command line, and
+// returns it as fail.Invalid.
+func usageError(log *slog.Logger, msg string) error {
+	log.Error(msg)
+	return fail.Errorf(fail.Invalid, "%s", msg)
 }

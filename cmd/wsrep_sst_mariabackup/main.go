@@ -31,7 +31,14 @@ func main() {
 
 // run is main without the process: search, when non-nil, replaces the
 // default option-file search list (tests keep away from /etc with it).
+// It returns the exit code of dispatch's error (exitCode).
 func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []string) int {
+	return exitCode(dispatch(argv, stdin, stdout, stderr, search))
+}
+
+// dispatch runs what argv asks for, the SST mysqld started or a
+// subcommand, and returns its error, logged already.
+func dispatch(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []string) error {
 	h := logx.NewHandler(stderr, slog.LevelInfo)
 	log := slog.New(h)
 	args := argv[1:]
@@ -45,8 +52,8 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	if cmd == "receive" || cmd == "send" {
 		return manual(cmd, args, stdout, stderr, h, search)
 	}
-	if code, done := human(cmd, args, stdout, log); done {
-		return code
+	if done, err := human(cmd, args, stdout, log); done {
+		return err
 	}
 
 	ctx, stop := signalContext(context.Background())
@@ -68,7 +75,7 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	cfg, err := config.Load(ctx, p)
 	if err != nil {
 		log.Error(h.Redact(err.Error()))
-		return sst.ExitCode(err)
+		return err
 	}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
@@ -77,10 +84,10 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 		out, err := cfg.Explain()
 		if err != nil {
 			log.Error("explain: " + err.Error())
-			return sst.ExitGeneric
+			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", out)
-		return 0
+		return nil
 	}
 	startSyslog(h, cfg, logx.DefaultSyslogSocket)
 	err = sst.Run(ctx, sst.Params{
@@ -92,5 +99,5 @@ func run(argv []string, stdin io.Reader, stdout, stderr io.Writer, search []stri
 	if err != nil {
 		log.Error(err.Error())
 	}
-	return sst.ExitCode(err)
+	return err
 }

@@ -9,7 +9,6 @@ import (
 
 	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/operator"
-	"wsrep_sst_mariabackup/internal/sst"
 	"wsrep_sst_mariabackup/internal/ui"
 )
 
@@ -38,7 +37,7 @@ var (
 
 // manual runs "receive" or "send"; search replaces the option-file search
 // list when non-nil (tests).
-func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler, search []string) int {
+func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler, search []string) error {
 	var bar *ui.ProgressBar
 	if isTerminal(stderr) {
 		// Log lines go above the bar; nothing has been logged or
@@ -62,20 +61,17 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler
 		fs.StringVar(&p.To, "to", "", "the joiner's HOST:PORT, as receive printed it (required)")
 		fs.StringVar(&p.Socket, "socket", "", "the server's socket (default [mysqld] socket)")
 	}
-	if code, done := parseHuman(s, fs, args, stdout, log); done {
-		return code
+	if done, err := parseHuman(s, fs, args, stdout, log); done {
+		return err
 	}
 	if fs.NArg() > 0 {
-		log.Error(fmt.Sprintf("%s takes no arguments, got %q: run 'wsrep_sst_mariabackup %s --help'", cmd, fs.Arg(0), cmd))
-		return sst.ExitInvalid
+		return usageError(log, fmt.Sprintf("%s takes no arguments, got %q: run 'wsrep_sst_mariabackup %s --help'", cmd, fs.Arg(0), cmd))
 	}
 	switch {
 	case cmd == "receive" && p.Datadir == "":
-		log.Error("receive: --datadir is required: run 'wsrep_sst_mariabackup receive --help'")
-		return sst.ExitInvalid
+		return usageError(log, "receive: --datadir is required: run 'wsrep_sst_mariabackup receive --help'")
 	case cmd == "send" && p.To == "":
-		log.Error("send: --to HOST:PORT is required (the address 'receive' printed): run 'wsrep_sst_mariabackup send --help'")
-		return sst.ExitInvalid
+		return usageError(log, "send: --to HOST:PORT is required (the address 'receive' printed): run 'wsrep_sst_mariabackup send --help'")
 	}
 	ctx, stop := signalContext(context.Background())
 	defer stop()
@@ -90,7 +86,7 @@ func manual(cmd string, args []string, stdout, stderr io.Writer, h *logx.Handler
 	if err != nil {
 		log.Error(h.Redact(err.Error()))
 	}
-	return sst.ExitCode(err)
+	return err
 }
 
 // isTerminal reports whether w is a terminal: a character device other

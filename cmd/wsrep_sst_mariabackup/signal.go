@@ -6,11 +6,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // signalContext is the root context of a run: cancelled, with an
-// *sst.SignalError cause (which sst.ExitCode maps to the script's codes),
+// *fail.SignalError cause (its class gives the script's codes),
 // by the first SIGHUP, SIGPIPE, SIGINT, SIGQUIT or SIGTERM. Catching
 // SIGPIPE also turns a write to a closed stdout (mysqld gone) into an
 // EPIPE error instead of killing the program before it cleans up. stop
@@ -23,7 +23,7 @@ func signalContext(parent context.Context) (ctx context.Context, stop func()) {
 	go func() {
 		select {
 		case s := <-ch:
-			cancel(&sst.SignalError{Signal: s})
+			cancel(&fail.SignalError{Signal: s})
 		case <-done:
 		}
 	}()

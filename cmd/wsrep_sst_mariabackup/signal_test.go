@@ -6,8 +6,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // TestSignalContext: a caught signal cancels the root context with a
@@ -23,8 +22,8 @@ func TestSignalContext(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("SIGHUP did not cancel the context")
 	}
-	var se *sst.SignalError
-	if cause := context.Cause(ctx); !errors.As(cause, &se) || se.Signal != syscall.SIGHUP || sst.ExitCode(cause) != sst.ExitPipe {
-		t.Errorf("cause = %v (exit %d), want SIGHUP (exit %d)", cause, sst.ExitCode(cause), sst.ExitPipe)
+	var se *fail.SignalError
+	if cause := context.Cause(ctx); !errors.As(cause, &se) || se.Signal != syscall.SIGHUP || fail.ClassOf(cause) != fail.Transfer {
+		t.Errorf("cause = %v (class %v), want SIGHUP (class %v)", cause, fail.ClassOf(cause), fail.Transfer)
 	}
 }

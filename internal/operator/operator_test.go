@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/config"
-	"wsrep_sst_mariabackup/internal/sst"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 const testUUID = "0ab161ca-ed72-11f1-a409-8b473c53336a"
@@ -67,8 +67,8 @@ func TestBackupPosition(t *testing.T) {
 	t.Run("bad info file", func(t *testing.T) {
 		dir := t.TempDir()
 		must(t, os.WriteFile(filepath.Join(dir, "xtrabackup_galera_info"), []byte("garbage\n"), 0o644))
-		if _, _, err := backupPosition(dir, donor); sst.ExitCode(err) != sst.ExitPipe {
-			t.Errorf("err = %v (exit %d), want exit %d", err, sst.ExitCode(err), sst.ExitPipe)
+		if _, _, err := backupPosition(dir, donor); fail.ClassOf(err) != fail.Transfer {
+			t.Errorf("err = %v (class %v), want class %v", err, fail.ClassOf(err), fail.Transfer)
 		}
 	})
 	t.Run("no info file", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/sst"
 )
 
@@ -20,14 +21,14 @@ import (
 // server holds, runs the joiner flow (keep-the-datadir, prepare, move
 // back), gives every file to the owner of the datadir, and writes
 // grastate.dat with the position of the received backup. It returns that
-// position; errors carry an exit code (see ExitCode).
+// position; errors carry their class (package fail).
 func Receive(ctx context.Context, p Params) (Position, error) {
 	if p.Datadir == "" {
-		return Position{}, sst.Errorf(sst.ExitInvalid, "receive: --datadir is required")
+		return Position{}, fail.Errorf(fail.Invalid, "receive: --datadir is required")
 	}
 	datadir, err := filepath.Abs(p.Datadir)
 	if err != nil {
-		return Position{}, sst.Errorf(sst.ExitInvalid, "receive: --datadir: %w", err)
+		return Position{}, fail.Errorf(fail.Invalid, "receive: --datadir: %w", err)
 	}
 	listen := p.Listen
 	if listen == "" {
@@ -39,15 +40,15 @@ func Receive(ctx context.Context, p Params) (Position, error) {
 		return Position{}, err
 	}
 	if pid, locked := lockedBy(filepath.Join(datadir, "ibdata1")); locked {
-		return Position{}, sst.Errorf(sst.ExitAlready, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
+		return Position{}, fail.Errorf(fail.Busy, "a server (pid %d) is running on %s: stop it before receiving into its datadir", pid, datadir)
 	}
 	uid, gid, err := ownerOf(datadir)
 	if err != nil {
-		return Position{}, sst.Errorf(sst.ExitNoEnt, "receive: %w", err)
+		return Position{}, fail.Errorf(fail.Missing, "receive: %w", err)
 	}
 	if p.AsOwner && os.Geteuid() == 0 && uid > 0 {
 		if err := dropPrivileges(uid, gid); err != nil {
-			return Position{}, sst.Errorf(sst.ExitGeneric, "receive: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+			return Position{}, fail.Errorf(fail.Unexpected, "receive: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
 		}
 		p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would", datadir, uid, gid))
 	}
@@ -74,10 +75,10 @@ func Receive(ctx context.Context, p Params) (Position, error) {
 	}
 	p.Log.Info(fmt.Sprintf("Position of the received data (%s): %s", src, pos))
 	if err := chownTree(datadir, uid, gid); err != nil {
-		return Position{}, sst.Errorf(sst.ExitGeneric, "give %s to uid %d gid %d: %w", datadir, uid, gid, err)
+		return Position{}, fail.Errorf(fail.Unexpected, "give %s to uid %d gid %d: %w", datadir, uid, gid, err)
 	}
 	if err := writeGrastate(datadir, pos, uid, gid); err != nil {
-		return Position{}, sst.Errorf(sst.ExitNoEnt, "write grastate.dat: %w", err)
+		return Position{}, fail.Errorf(fail.Missing, "write grastate.dat: %w", err)
 	}
 	p.Log.Info(fmt.Sprintf("Wrote %s (seqno %d, safe_to_bootstrap: 0): start the server; it joins the cluster with IST", filepath.Join(datadir, "grastate.dat"), pos.Seqno))
 	return pos, nil
@@ -89,7 +90,7 @@ func Receive(ctx context.Context, p Params) (Position, error) {
 func defaultListen(p Params) (string, error) {
 	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
 	if err != nil {
-		return "", sst.WithCode(sst.ExitNoEnt, err)
+		return "", fail.Wrap(fail.Missing, err)
 	}
 	if o, ok := files.Lookup("--mysqld", "wsrep-sst-receive-address"); ok && !strings.EqualFold(o.Value, "AUTO") {
 		return o.Value, nil
@@ -100,24 +101,24 @@ func defaultListen(p Params) (string, error) {
 // checkListen refuses an address the joiner flow would misread.
 func checkListen(listen string) error {
 	if strings.ContainsAny(listen, "/@ ") {
-		return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: want ADDR[:PORT]", listen)
+		return fail.Errorf(fail.Invalid, "receive: --listen %q: want ADDR[:PORT]", listen)
 	}
 	host, port := listen, ""
 	if strings.HasPrefix(listen, "[") {
 		i := strings.Index(listen, "]")
 		if i < 0 {
-			return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: unclosed '['", listen)
+			return fail.Errorf(fail.Invalid, "receive: --listen %q: unclosed '['", listen)
 		}
 		host, port = listen[:i+1], strings.TrimPrefix(listen[i+1:], ":")
 	} else if strings.Count(listen, ":") == 1 {
 		host, port, _ = strings.Cut(listen, ":")
 	}
 	if host == "" {
-		return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: no address (use 0.0.0.0:PORT for all interfaces)", listen)
+		return fail.Errorf(fail.Invalid, "receive: --listen %q: no address (use 0.0.0.0:PORT for all interfaces)", listen)
 	}
 	if port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			return sst.Errorf(sst.ExitInvalid, "receive: --listen %q: port must be 1-65535", listen)
+			return fail.Errorf(fail.Invalid, "receive: --listen %q: port must be 1-65535", listen)
 		}
 	}
 	return nil
@@ -148,13 +149,13 @@ func backupPosition(datadir, final string) (Position, string, error) {
 	if f, line, err := sst.GaleraInfo(datadir); err == nil {
 		pos, err := ParsePosition(line)
 		if err != nil {
-			return Position{}, "", sst.Errorf(sst.ExitPipe, "%s: %w", f, err)
+			return Position{}, "", fail.Errorf(fail.Transfer, "%s: %w", f, err)
 		}
 		return pos, filepath.Base(f), nil
 	}
 	pos, err := ParsePosition(final)
 	if err != nil {
-		return Position{}, "", sst.Errorf(sst.ExitPipe, "no galera info in the received data and no position from the donor: %w", err)
+		return Position{}, "", fail.Errorf(fail.Transfer, "no galera info in the received data and no position from the donor: %w", err)
 	}
 	return pos, "from the donor", nil
 }

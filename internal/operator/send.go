@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/sst"
 	"wsrep_sst_mariabackup/internal/xfer"
@@ -24,14 +25,14 @@ import (
 // wsrep-sst-auth, as for mysqld's SST.
 func Send(ctx context.Context, p Params) error {
 	if p.To == "" {
-		return sst.Errorf(sst.ExitInvalid, "send: --to HOST:PORT is required")
+		return fail.Errorf(fail.Invalid, "send: --to HOST:PORT is required")
 	}
 	if strings.ContainsAny(p.To, "/@ ") || !strings.Contains(p.To, ":") {
-		return sst.Errorf(sst.ExitInvalid, "send: --to %q: want HOST:PORT, as receive printed it", p.To)
+		return fail.Errorf(fail.Invalid, "send: --to %q: want HOST:PORT, as receive printed it", p.To)
 	}
 	files, err := config.ReadOptionFiles(config.Files{DefaultsFile: p.DefaultsFile, Search: p.Search})
 	if err != nil {
-		return sst.WithCode(sst.ExitNoEnt, err)
+		return fail.Wrap(fail.Missing, err)
 	}
 	lookup := func(key string) string {
 		o, _ := files.Lookup("--mysqld", key)
@@ -40,17 +41,17 @@ func Send(ctx context.Context, p Params) error {
 	datadir := p.Datadir
 	if datadir == "" {
 		if datadir = lookup("datadir"); datadir == "" {
-			return sst.Errorf(sst.ExitInvalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
+			return fail.Errorf(fail.Invalid, "send: the server's datadir is not in the option files: pass --datadir or --defaults-file")
 		}
 	}
 	if p.AsOwner && os.Geteuid() == 0 {
 		uid, gid, err := ownerOf(datadir)
 		if err != nil {
-			return sst.Errorf(sst.ExitNoEnt, "send: %w", err)
+			return fail.Errorf(fail.Missing, "send: %w", err)
 		}
 		if uid > 0 {
 			if err := dropPrivileges(uid, gid); err != nil {
-				return sst.Errorf(sst.ExitGeneric, "send: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
+				return fail.Errorf(fail.Unexpected, "send: run as the owner of %s (uid %d gid %d): %w", datadir, uid, gid, err)
 			}
 			p.Log.Info(fmt.Sprintf("Running as the owner of %s (uid %d gid %d), as the server's SST would (an SST user IDENTIFIED VIA unix_socket logs in as that user)", datadir, uid, gid))
 		}
@@ -90,12 +91,12 @@ func Send(ctx context.Context, p Params) error {
 		return err
 	}
 	if s := st["wsrep_local_state_comment"]; s != "Synced" {
-		return sst.Errorf(sst.ExitInvalid, "send: the server is %q, not Synced: send from a synced node", s)
+		return fail.Errorf(fail.Invalid, "send: the server is %q, not Synced: send from a synced node", s)
 	}
 	seqno, err := strconv.ParseInt(st["wsrep_last_committed"], 10, 64)
 	uuid := st["wsrep_local_state_uuid"]
 	if err != nil || !validUUID(uuid) {
-		return sst.Errorf(sst.ExitInvalid, "send: the server reports no Galera position (wsrep_local_state_uuid %q, wsrep_last_committed %q): is wsrep on?", uuid, st["wsrep_last_committed"])
+		return fail.Errorf(fail.Invalid, "send: the server reports no Galera position (wsrep_local_state_uuid %q, wsrep_last_committed %q): is wsrep on?", uuid, st["wsrep_last_committed"])
 	}
 	cfg.Args.GTID = Position{UUID: uuid, Seqno: seqno}.String()
 	if d := st["wsrep_gtid_domain_id"]; d != "" {
@@ -120,7 +121,7 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 		}
 	}
 	if client == "" {
-		return nil, sst.Errorf(sst.ExitNoEnt, "the mariadb client is not in PATH: install mariadb-client")
+		return nil, fail.Errorf(fail.Missing, "the mariadb client is not in PATH: install mariadb-client")
 	}
 	var args []string
 	if defaultsFile != "" {
@@ -142,7 +143,7 @@ func serverStatus(ctx context.Context, cfg *config.Config, defaultsFile, socket 
 	var stdout bytes.Buffer
 	err := proc.Run(ctx, proc.Cmd{Name: "mariadb", Path: client, Args: args, Env: sst.ChildEnv(nil, env...), Stdout: &stdout})
 	if err != nil {
-		return nil, sst.Errorf(sst.ExitInvalid, "ask the server for its Galera position (check that it runs and that the SST user may connect): %w", err)
+		return nil, fail.Errorf(fail.Invalid, "ask the server for its Galera position (check that it runs and that the SST user may connect): %w", err)
 	}
 	st := map[string]string{}
 	sc := bufio.NewScanner(&stdout)

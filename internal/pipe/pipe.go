@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/tlsx"
 )
@@ -33,9 +34,10 @@ const finishTimeout = 10 * time.Second
 const RecvBufferSize = 64 << 10
 
 // ErrConfig marks failures caused by the local configuration (a cipher
-// that cannot be set up, a certificate the peer rejects) rather than by the
-// transfer.
-var ErrConfig = errors.New("pipe: configuration")
+// that cannot be set up) rather than by the transfer: fail.Invalid. Every
+// other error of this package is fail.Transfer, but a HandshakeError over
+// certificates (Class).
+var ErrConfig = fail.New(fail.Invalid, "pipe: configuration")
 
 // Config is the stack of one end. The zero value is a plain TCP stream.
 type Config struct {
@@ -93,7 +95,19 @@ type HandshakeError struct {
 }
 
 func (e *HandshakeError) Error() string {
+	if e.Certificate() {
+		return fmt.Sprintf("TLS handshake with the %s failed: %v (check the certificates, CA and ssl-mode on both nodes)", e.Peer, e.Err)
+	}
 	return fmt.Sprintf("TLS handshake with the %s failed: %v", e.Peer, e.Err)
+}
+
+// Class is fail.Invalid when the handshake failed over certificates or
+// names (Certificate), else fail.Transfer.
+func (e *HandshakeError) Class() fail.Class {
+	if e.Certificate() {
+		return fail.Invalid
+	}
+	return fail.Transfer
 }
 
 func (e *HandshakeError) Unwrap() error { return e.Err }
@@ -210,7 +224,7 @@ func (l *Link) Recv(ctx context.Context, r io.Reader, c Config) (*Receiver, erro
 	if c.Codec != nil {
 		dr, err := c.Codec.NewReader(ctx, rs.Reader)
 		if err != nil {
-			return nil, fmt.Errorf("start decompressor: %w", err)
+			return nil, fail.Errorf(fail.Transfer, "start decompressor: %w", err)
 		}
 		rs.Reader = dr
 		rs.closers = append(rs.closers, dr)
@@ -219,7 +233,11 @@ func (l *Link) Recv(ctx context.Context, r io.Reader, c Config) (*Receiver, erro
 		dr, err := tlsx.NewDecryptReader(rs.Reader, c.Cipher, c.Key)
 		if err != nil {
 			_ = rs.Close()
-			return nil, fmt.Errorf("decrypt the stream: %w", err)
+			hint := ""
+			if errors.Is(err, tlsx.ErrBadMagic) || errors.Is(err, tlsx.ErrBadDecrypt) {
+				hint = " (encrypt=1: check encrypt-key and encrypt-algo on both nodes)"
+			}
+			return nil, fail.Errorf(fail.Transfer, "decrypt the stream: %w%s", err, hint)
 		}
 		rs.Reader = dr
 	}
@@ -298,7 +316,7 @@ func (l *Link) Send(ctx context.Context, c Config) (*Sender, error) {
 	if c.Codec != nil {
 		cw, err := c.Codec.NewWriter(ctx, w)
 		if err != nil {
-			return nil, fmt.Errorf("start compressor: %w", err)
+			return nil, fail.Errorf(fail.Transfer, "start compressor: %w", err)
 		}
 		w = cw
 		ss.closers = append([]io.Closer{cw}, ss.closers...)

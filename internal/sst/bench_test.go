@@ -17,6 +17,7 @@ import (
 
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
+	"wsrep_sst_mariabackup/internal/transfer"
 )
 
 // BenchmarkRecvBuffer measures the joiner's receive path, a loopback
@@ -104,7 +105,7 @@ func receiveOnce(b *testing.B, data []byte, size int, dir string) error {
 	if _, err := br.Peek(1); err != nil {
 		return err
 	}
-	if _, err := mbstream.Extract(b.Context(), br, dir, mbstream.ExtractOptions{Workers: extractWorkers}); err != nil {
+	if _, err := mbstream.Extract(b.Context(), br, dir, mbstream.ExtractOptions{Workers: transfer.ExtractWorkers}); err != nil {
 		return err
 	}
 	return <-sent

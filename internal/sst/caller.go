@@ -1,21 +1,8 @@
 package sst
 
-import (
-	"fmt"
-)
-
 // What a caller running Run in-process (internal/operator's receive and
-// send) shares with it: exit codes on its own errors, the children's
-// environment, and the datadir's galera info file.
-
-// WithCode returns err carrying an exit code for ExitCode, or nil for a
-// nil err.
-func WithCode(code int, err error) error { return withCode(code, err) }
-
-// Errorf is fmt.Errorf plus an exit code for ExitCode.
-func Errorf(code int, format string, args ...any) error {
-	return withCode(code, fmt.Errorf(format, args...))
-}
+// send) shares with it: the children's environment and the datadir's
+// galera info file.
 
 // ChildEnv is the environment Run gives a child: base (nil means ours)
 // without the SST's secrets (WSREP_SST_OPT_*AUTH, *_PSWD, MYSQL_PWD), plus

@@ -3,7 +3,6 @@ package sst
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,12 +10,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
 	"wsrep_sst_mariabackup/internal/transfer"
+	"wsrep_sst_mariabackup/internal/ui"
+	"wsrep_sst_mariabackup/internal/xfer/manifest"
 )
 
 // dialBudget bounds how long the donor retries connecting to the joiner.
@@ -43,7 +45,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 	}
 	s.log.Info(fmt.Sprintf("%s %s started on donor", s.cfg.Method, kind))
 	if !a.Bypass && a.SSTVer == "" {
-		return errorf(ExitTooOld, "the joiner is not supported for this version of donor (no sst_ver in its address '%s'): Upgrade joiner to 5.6.21 or higher for backup locks support", a.AddressRaw)
+		return fail.Errorf(fail.TooOld, "the joiner is not supported for this version of donor (no sst_ver in its address '%s'): Upgrade joiner to 5.6.21 or higher for backup locks support", a.AddressRaw)
 	}
 	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
 	if err != nil {
@@ -77,7 +79,7 @@ func (s *session) donor(ctx context.Context) (err error) {
 			return err
 		}
 		if err := os.WriteFile(ist, []byte("1\n"), 0o644); err != nil {
-			return errorf(ExitNoEnt, "write %s: %w", ist, err)
+			return fail.Errorf(fail.Missing, "write %s: %w", ist, err)
 		}
 		if err := s.sendFiles(ctx, addr, "IST", magic, donorMagic, ist); err != nil {
 			return err
@@ -103,12 +105,12 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	base := s.cfg.Tmpdir
 	xtmp, err := os.MkdirTemp(base, "sst-xtmp.")
 	if err != nil {
-		return errorf(ExitNoEnt, "create temporary directory (tmpdir=%q): %w", base, err)
+		return fail.Errorf(fail.Missing, "create temporary directory (tmpdir=%q): %w", base, err)
 	}
 	defer os.RemoveAll(xtmp)
 	itmp, err := os.MkdirTemp(base, "sst-itmp.")
 	if err != nil {
-		return errorf(ExitNoEnt, "create temporary directory (tmpdir=%q): %w", base, err)
+		return fail.Errorf(fail.Missing, "create temporary directory (tmpdir=%q): %w", base, err)
 	}
 	defer os.RemoveAll(itmp)
 	s.log.Info(fmt.Sprintf("Using '%s' as mariadb-backup temporary directory", xtmp))
@@ -143,10 +145,7 @@ func (s *session) donateSST(ctx context.Context, datadir, addr, magic, donorMagi
 	if err != nil {
 		return err
 	}
-	if s.acceptV2() {
-		return s.streamBackupV2(ctx, addr, tool, args, env, datadir)
-	}
-	return s.streamBackup(ctx, addr, tool, args, env, datadir)
+	return s.sendBackup(ctx, addr, tool, args, env, datadir)
 }
 
 // writeMagic is send_magic: "<gtid> <domain>" in both info files, plus the
@@ -165,10 +164,10 @@ func (s *session) writeMagic(magic, donorMagic string) error {
 		content += fmt.Sprintf("total %d\n", s.total)
 	}
 	if err := os.WriteFile(magic, []byte(content), 0o600); err != nil {
-		return errorf(ExitNoEnt, "write %s: %w", magic, err)
+		return fail.Errorf(fail.Missing, "write %s: %w", magic, err)
 	}
 	if err := os.WriteFile(donorMagic, []byte(line), 0o644); err != nil {
-		return errorf(ExitNoEnt, "write %s: %w", donorMagic, err)
+		return fail.Errorf(fail.Missing, "write %s: %w", donorMagic, err)
 	}
 	return nil
 }
@@ -185,7 +184,7 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	defer stop()
 	ss, err := pipe.OpenSend(ctx, conn, s.tr.pipeConfig("joiner", nil, false))
 	if err != nil {
-		return pipeError(ctx, err)
+		return failure(ctx, fail.Transfer, "set up the connection", err)
 	}
 	defer ss.Abort()
 	bw := bufio.NewWriter(ss)
@@ -193,20 +192,20 @@ func (s *session) sendFiles(ctx context.Context, addr, stage string, files ...st
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return errorf(ExitNoEnt, "read %s: %w", f, err)
+			return fail.Errorf(fail.Missing, "read %s: %w", f, err)
 		}
 		if err := w.WriteFile(filepath.Base(f), data); err != nil {
-			return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+			return failure(ctx, fail.Transfer, "send the "+stage+" stage to "+addr, err)
 		}
 	}
 	if err := w.Close(); err != nil {
-		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+		return failure(ctx, fail.Transfer, "send the "+stage+" stage to "+addr, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+		return failure(ctx, fail.Transfer, "send the "+stage+" stage to "+addr, err)
 	}
 	if err := ss.Finish(ctx); err != nil {
-		return s.stageError(ctx, "send the "+stage+" stage to "+addr, err)
+		return failure(ctx, fail.Transfer, "send the "+stage+" stage to "+addr, err)
 	}
 	return nil
 }
@@ -219,56 +218,66 @@ func (s *session) dial(ctx context.Context, addr string) (net.Conn, error) {
 		UserTimeout: s.cfg.IdleTimeout,
 	})
 	if err != nil {
-		return nil, s.stageError(ctx, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
+		return nil, failure(ctx, fail.Transfer, "connect to the joiner (check that it is up and its SST port is reachable from here)", err)
 	}
 	return conn, nil
 }
 
-// streamBackup runs mariadb-backup --backup and sends its stdout to the
-// joiner at addr: the data stage.
-func (s *session) streamBackup(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
-	s.log.Info(fmt.Sprintf("Streaming the backup to joiner at %s", addr))
-	conn, err := s.dial(ctx, addr)
-	if err != nil {
-		return err
+// sendBackup is the data stage: the engine the joiner's address and our
+// transport allow (transfer.Choose) runs mariadb-backup --backup and
+// sends its stream to the joiner at addr, under the stall watchdog and
+// the progress report.
+func (s *session) sendBackup(ctx context.Context, addr string, tool *backupTool, args, env []string, datadir string) error {
+	e, why := transfer.Choose(transfer.Offer{Token: s.args.LSN, V2: s.cfg.TransferV2, Cipher: s.tr.cipher, Codec: s.tr.codec})
+	if why != "" {
+		s.log.Info(why)
 	}
-	defer conn.Close()
-	// The watchdog cancels ctx (closing conn, stopping mariadb-backup)
-	// when the joiner accepts no data or mariadb-backup produces none.
+	// The watchdog cancels ctx (closing the connections, stopping
+	// mariadb-backup) when the joiner accepts no data or mariadb-backup
+	// produces none.
 	ctx, stall, release := s.stallContext(ctx, "joiner")
 	defer release()
-	stop := stream.CloseOnCancel(ctx, conn)
-	defer stop()
 	progress, stopProgress := s.startProgress(ctx, s.total)
 	defer stopProgress()
 	pc := s.tr.pipeConfig("joiner", progress, true)
 	pc.Watchdog = stall
-	ss, err := pipe.OpenSend(ctx, conn, pc)
+	done := func() {}
+	defer func() { done() }()
+	sent, err := transfer.NewSender(e).Send(ctx, transfer.SendParams{
+		Addr: addr,
+		Dial: func(ctx context.Context) (net.Conn, error) { return s.dial(ctx, addr) },
+		Pipe: pc,
+		Backup: func(ctx context.Context) (*transfer.Backup, error) {
+			b, end, err := s.startBackup(ctx, tool, args, env, datadir, stall)
+			if err == nil {
+				done = end
+			}
+			return b, err
+		},
+		Log:          s.log,
+		Streams:      s.cfg.ParallelStreams,
+		Token:        s.args.LSN,
+		Versions:     xferVersions,
+		Secret:       s.cfg.RemotePassword.Reveal(),
+		ManifestWait: s.cfg.IdleTimeout,
+		OnManifest:   func(m *manifest.Manifest) { raiseMemoryLimit(manifestMemory(m)) },
+	})
+	if s.cfg.Time && !sent.Started.IsZero() {
+		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(sent.Started).Seconds()))
+	}
 	if err != nil {
-		return pipeError(ctx, err)
+		return failure(ctx, fail.Transfer, "send the backup stream to "+addr, err)
 	}
-	defer ss.Abort()
-
-	start := time.Now()
-	b, done, err := s.startBackup(ctx, tool, args, env, datadir, stall)
-	if err != nil {
-		return err
+	secs := time.Since(sent.Started).Seconds()
+	if !sent.V2 {
+		s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", sent.Bytes, secs))
+		return nil
 	}
-	defer done()
-	n, copyErr := stream.Copy(ctx, ss.Writer, b)
-	err = b.Finish(ctx, copyErr)
-	if s.cfg.Time {
-		s.log.Info(fmt.Sprintf("Donor-SST took %.3f seconds", time.Since(start).Seconds()))
+	reused := ""
+	if sent.Bytes > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it as references to the joiner's data", ui.Bytes(sent.Refs), 100*float64(sent.Refs)/float64(sent.Bytes))
 	}
-	if err != nil {
-		return backupError(err, func(err error) error {
-			return errorf(ExitPipe, "send the backup stream to the joiner at %s after %d bytes: %w", addr, n, err)
-		})
-	}
-	if err := ss.Finish(ctx); err != nil {
-		return s.stageError(ctx, "finish the backup stream to "+addr, err)
-	}
-	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs", n, time.Since(start).Seconds()))
+	s.log.Info(fmt.Sprintf("Sent %d bytes in %.1fs over %d stream(s)%s", sent.Bytes, secs, sent.Streams, reused))
 	return nil
 }
 
@@ -298,24 +307,9 @@ func (s *session) startBackup(ctx context.Context, tool *backupTool, args, env [
 	})
 	if err != nil {
 		done()
-		return nil, nil, errorf(ExitInvalid, "%w", err)
+		return nil, nil, fail.Errorf(fail.Invalid, "%w", err)
 	}
 	s.status.Stage(stageSending)
 	s.status.Bytes(func() (int64, int64) { return b.N(), s.total })
 	return b, done, nil
-}
-
-// backupError gives transfer.Backup.Finish's error its exit code:
-// mariadb-backup's own failure is EINVAL (22) as in the script, send
-// turns a send error into its own, and ctx's cause keeps its code.
-func backupError(err error, send func(error) error) error {
-	var be *transfer.BackupError
-	if errors.As(err, &be) {
-		return errorf(ExitInvalid, "%w", be.Err)
-	}
-	var se *transfer.SendError
-	if errors.As(err, &se) {
-		return send(se.Err)
-	}
-	return err
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
@@ -316,7 +317,7 @@ func (s *session) acceptGTID(ctx context.Context, ln *stream.Listener) (*gtidSta
 				pc.Close()
 			}
 			s.handover = nil
-			return nil, refused.wrap(s.stageError(ctx, "accept the donor's gtid stage", err))
+			return nil, refused.wrap(failure(ctx, fail.Transfer, "accept the donor's gtid stage", err))
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,10 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/status"
 	"wsrep_sst_mariabackup/internal/stream"
+	"wsrep_sst_mariabackup/internal/transfer"
+	"wsrep_sst_mariabackup/internal/ui"
 	"wsrep_sst_mariabackup/internal/xfer"
 )
 
@@ -36,7 +38,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		return err
 	}
 	if err := os.MkdirAll(datadir, 0o755); err != nil {
-		return errorf(ExitNoEnt, "create datadir: %w", err)
+		return fail.Errorf(fail.Missing, "create datadir: %w", err)
 	}
 	lock, err := acquireLock(ctx, s.log, datadir, lockParams{})
 	if err != nil {
@@ -86,7 +88,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 	defer ln.Close()
 	statdir, err := os.MkdirTemp("", "sst-gtid.")
 	if err != nil {
-		return errorf(ExitNoEnt, "create temporary directory: %w", err)
+		return fail.Errorf(fail.Missing, "create temporary directory: %w", err)
 	}
 	defer os.RemoveAll(statdir)
 	s.status.Stage(status.StageListening)
@@ -109,7 +111,7 @@ func (s *session) joiner(ctx context.Context) (err error) {
 		}
 		coordsFile = filepath.Join(datadir, donorInfoFile)
 		if magic, err = findInfoFile(datadir); err != nil {
-			return errorf(ExitNoEnt, "internal error: SST magic file not found or not readable in %s after move-back", datadir)
+			return fail.Errorf(fail.Missing, "internal error: SST magic file not found or not readable in %s after move-back", datadir)
 		}
 	}
 	if err := s.mtrDelay(ctx); err != nil {
@@ -139,7 +141,7 @@ func (s *session) joinerDirs(datadir string) ([]string, error) {
 	for _, d := range []string{a.InnodbDataHomeDir, a.InnodbUndoDir, a.InnodbLogGroupHomeDir, a.AriaLogDir} {
 		p, err := resolveDir(datadir, d)
 		if err != nil {
-			return nil, withCode(ExitNoEnt, err)
+			return nil, fail.Wrap(fail.Missing, err)
 		}
 		dirs = append(dirs, p)
 	}
@@ -159,7 +161,7 @@ func (s *session) markInProgress(datadir string) (func(), error) {
 		err = f.Close()
 	}
 	if err != nil {
-		return nil, errorf(ExitNoEnt, "create %s: %w", marker, err)
+		return nil, fail.Errorf(fail.Missing, "create %s: %w", marker, err)
 	}
 	return func() {
 		s.log.Info("Removing the sst_in_progress file")
@@ -192,12 +194,12 @@ func (s *session) printCoords(coordsFile, magic string) error {
 		s.log.Info("Galera co-ords from donor: " + coords)
 	} else {
 		if coords, err = firstLine(magic); err != nil {
-			return errorf(ExitNoEnt, "read galera info: %w", err)
+			return fail.Errorf(fail.Missing, "read galera info: %w", err)
 		}
 		s.log.Info("Galera co-ords from recovery: " + coords)
 	}
 	if strings.TrimSpace(coords) == "" {
-		return errorf(ExitPipe, "failed to get current position: the galera info file is empty")
+		return fail.Errorf(fail.Transfer, "failed to get current position: the galera info file is empty")
 	}
 	return s.proto.line("%s", coords)
 }
@@ -210,7 +212,7 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 	a := s.args
 	port, err := strconv.Atoi(a.Port)
 	if err != nil || port <= 0 || port > 65535 {
-		return nil, errorf(ExitInvalid, "invalid SST port %q", a.Port)
+		return nil, fail.Errorf(fail.Invalid, "invalid SST port %q", a.Port)
 	}
 	// TCP_USER_TIMEOUT = sst-idle-timeout: data unacknowledged that long
 	// (a half-open peer) fails the connection even inside the kernel.
@@ -227,7 +229,7 @@ func (s *session) listen(ctx context.Context) (*stream.Listener, error) {
 		ln, err = stream.Listen(ctx, lc)
 	}
 	if err != nil {
-		return nil, errorf(ExitPipe, "%w: free the port or set another one in wsrep_sst_receive_address", err)
+		return nil, fail.Errorf(fail.Transfer, "%w: free the port or set another one in wsrep_sst_receive_address", err)
 	}
 	s.log.Info(fmt.Sprintf("Listening for the donor on %s", ln.Addr()))
 	return ln, nil
@@ -242,7 +244,7 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 	sctx := ctx
 	if t := s.cfg.InitialTimeout; t > 0 {
 		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeoutCause(ctx, t, errorf(ExitPipe,
+		sctx, cancel = context.WithTimeoutCause(ctx, t, fail.Errorf(fail.Transfer,
 			"possible timeout in receiving first data from donor in gtid stage (sst-initial-timeout=%ds): check that the donor can reach this node's SST port", int(t.Seconds())))
 		defer cancel()
 	}
@@ -267,13 +269,13 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 			}
 		}
 		if err != nil {
-			return "", errorf(ExitNoEnt, "write the gtid stage's %s: %w", name, err)
+			return "", fail.Errorf(fail.Missing, "write the gtid stage's %s: %w", name, err)
 		}
 	}
 	s.log.Info(fmt.Sprintf("Extracted %d files (gtid stage)", len(st.files)))
 	magic, err := findInfoFile(dir)
 	if err != nil {
-		return "", errorf(ExitPipe, "receiving process ended without creating magic file (%s) in %s", infoFile, dir)
+		return "", fail.Errorf(fail.Transfer, "receiving process ended without creating magic file (%s) in %s", infoFile, dir)
 	}
 	if v, ok := tagValue(magic, "total"); ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
@@ -288,43 +290,23 @@ func (s *session) receiveGTID(ctx context.Context, ln *stream.Listener, dir stri
 	return magic, nil
 }
 
-// stageError prefers the cancellation cause (timeout, parent gone, signal)
-// over the I/O error it provoked.
-func (s *session) stageError(ctx context.Context, what string, err error) error {
+// failure is how a step of the flows reports err, the one rule for which
+// error wins: the cancellation cause (a timeout, the parent gone, a
+// signal) over the I/O error it provoked; else err as it is when it has a
+// class (it was given one where it happened); else err after what, with
+// class and the fallback to the stock stream when it is a v2 protocol
+// error (transfer.V2Hint).
+func failure(ctx context.Context, class fail.Class, what string, err error) error {
 	if ctx.Err() != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
 		}
 	}
-	var ce *codeError
-	if errors.As(err, &ce) {
+	if err == nil || fail.Has(err) {
 		return err
 	}
-	return errorf(ExitPipe, "%s: %w", what, err)
+	return fail.Errorf(class, "%s: %w%s", what, err, transfer.V2Hint(err))
 }
-
-// extractAbort unpacks the mbstream r into dir in-process (no mbstream
-// program): paths are confined to dir, chunks are checksummed, files of
-// the stream are written in parallel. abort is called on the first local
-// failure (to close the connection the stream comes from).
-func (s *session) extractAbort(ctx context.Context, r io.Reader, dir, what string, abort func(error)) error {
-	st, err := mbstream.Extract(ctx, r, dir, mbstream.ExtractOptions{Workers: extractWorkers, Abort: abort, WriteBehind: writeBehind})
-	if err != nil {
-		return fmt.Errorf("extract the %s stream into %s: %w", what, dir, err)
-	}
-	s.log.Info(fmt.Sprintf("Extracted %d files, %d bytes (%s)", st.Files, st.Bytes, what))
-	return nil
-}
-
-// extractWorkers bounds the files written in parallel on the joiner.
-const extractWorkers = 4
-
-// writeBehind is how much of a file the extractor writes before it starts
-// the kernel's writeback of it: the staging directory is synced before
-// the swap, and a fast transfer (a rejoin rebuilt mostly from the
-// previous data) would otherwise leave gigabytes of dirty pages, below
-// the kernel's dirty thresholds, for that sync to wait on.
-const writeBehind = 8 << 20
 
 // receiveSST is the data stage: wait for the donor's backup stream,
 // extract it into the staging directory (<datadir>/.sst, or .sst in
@@ -342,7 +324,7 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	if _, err := os.Stat(staging); err == nil {
 		s.log.Info(fmt.Sprintf("WARNING: Stale temporary SST directory: '%s' from previous state transfer, removing...", staging))
 		if err := os.RemoveAll(staging); err != nil {
-			return errorf(ExitNoEnt, "remove stale %s: %w", staging, err)
+			return fail.Errorf(fail.Missing, "remove stale %s: %w", staging, err)
 		}
 	}
 	decision, err, decided := s.unmovable(t)
@@ -388,9 +370,11 @@ func (s *session) receiveSST(ctx context.Context, ln *stream.Listener, datadir s
 	return nil
 }
 
-// receiveData accepts the donor's data stream and extracts it into the
-// staging directory. In the stock order the datadir is cleaned once the
-// first bytes have arrived.
+// receiveData accepts the donor's data stream and has the engine it
+// opens with (transfer.Detect) extract it into the staging directory. In
+// the stock order the datadir is cleaned once the first bytes have
+// arrived; a delta in place first moves the previous data into the
+// staging directory.
 func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t targets, decision keepDecision) error {
 	staging := t.staging
 	s.log.Info("Proceeding with SST: waiting for the donor's data stream")
@@ -400,94 +384,196 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	defer stopProgress()
 	pc := s.tr.pipeConfig("donor", progress, false)
 	pc.Watchdog = stall
-	var (
-		conn net.Conn
-		link *pipe.Link
-		br   *bufio.Reader
-	)
-	for {
-		var err error
-		if conn, err = s.acceptFromDonor(ctx, ln, "data"); err != nil {
-			return err
-		}
-		defer conn.Close()
-		stop := stream.CloseOnCancel(ctx, conn)
-		defer stop()
-		if link, err = pipe.Accept(ctx, conn, pc); err != nil {
-			return pipeError(ctx, err)
-		}
-		br = bufio.NewReaderSize(link, pipe.RecvBufferSize)
-		if _, err := br.Peek(1); err != nil {
-			// Nothing has been touched yet: a donor that failed before
-			// sending data leaves this datadir as it was.
-			return s.stageError(ctx, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
-		}
-		if s.ref == nil {
-			break
-		}
-		v2, err := xfer.IsHello(br)
-		if err != nil {
-			return s.stageError(ctx, "read the data stream", err)
-		}
-		if !v2 {
-			s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
-			s.ref.stop()
-			s.dropResumeAtStream(ctx, t)
-			break
-		}
-		first := v2Conn{conn: conn, link: link, br: br}
-		hello, version, ok, err := s.answerV2(ctx, first)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return s.receiveV2(ctx, ln, first, hello, version, t, decision, pc)
-		}
-		conn.Close() // refused and logged; wait for the donor's
-	}
-	in, err := link.Recv(ctx, br, pc)
-	if err != nil {
-		return pipeError(ctx, err)
-	}
-	defer in.Close()
-	s.log.Info("Data stream from the donor started")
-	s.status.Stage(status.StageReceiving)
 
-	if err := os.Mkdir(staging, 0o755); err != nil {
-		return s.localError(ctx, t, "create "+staging, err)
+	p := transfer.RecvParams{Pipe: pc, Staging: staging, Log: s.log}
+	e, stop, err := s.firstDataConn(ctx, ln, &p)
+	if err != nil {
+		return err
 	}
-	start := time.Now()
-	extracted := make(chan error, 1)
-	counted := stream.NewCountingReader(in)
-	s.status.Bytes(func() (int64, int64) { return counted.N(), s.total })
-	go func() {
-		// A local failure (a full disk) closes the connection at once
-		// instead of leaving the reader blocked until the donor ends.
-		extracted <- s.extractAbort(ctx, counted, staging, "SST", func(error) { conn.Close() })
-	}()
-	if decision == stockOrder {
-		if err := s.cleanDatadir(t); err != nil {
-			conn.Close()
-			<-extracted
-			return err
+	defer p.First.Conn.Close()
+	defer stop()
+	if e == transfer.Stock && s.ref != nil {
+		s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
+		s.ref.stop()
+		s.dropResumeAtStream(ctx, t)
+	}
+	stagingMade, inPlace := false, false
+	var created *createdSink
+	p.Receiving = func(n func() int64) error {
+		s.status.Stage(status.StageReceiving)
+		if !stagingMade {
+			if err := os.Mkdir(staging, 0o755); err != nil {
+				return s.localError(ctx, t, "create "+staging, err)
+			}
+		}
+		s.status.Bytes(func() (int64, int64) { return n(), s.total })
+		return nil
+	}
+	p.Started = func() error {
+		if decision == stockOrder {
+			return s.cleanDatadir(t)
+		}
+		return nil
+	}
+	if e == transfer.V2 {
+		p.Accept = func(ctx context.Context) (transfer.Conn, xfer.Hello, error) { return s.nextV2Conn(ctx, ln, pc) }
+		p.Prepare = func(v xfer.Version) (bool, error) {
+			// With offers, previous data that cannot be kept is
+			// patched in place rather than wiped (inplace.go).
+			if v < xfer.OfferVersion || decision != stockOrder {
+				s.dropResumeAtStream(ctx, t)
+				return false, nil
+			}
+			moved, err := s.moveIntoStaging(t)
+			if err != nil {
+				return false, s.localError(ctx, t, "move the previous data into "+staging, err)
+			}
+			stagingMade, inPlace = true, moved > 0
+			if inPlace {
+				s.log.Info(fmt.Sprintf("Delta in place: moved %d entries of the previous data into '%s'; the new data is built over them (unchanged blocks stay, changed ones are written)", moved, staging))
+			}
+			return inPlace, nil
+		}
+		p.References = func(ctx context.Context, links []transfer.Conn, v xfer.Version, inPlace bool) (*transfer.Refs, error) {
+			return s.referenceFor(ctx, links, v, decision, t, inPlace)
+		}
+		p.Sink = func(d *mbstream.DirSink) mbstream.Sink {
+			if inPlace {
+				created = newCreatedSink(d)
+				return created
+			}
+			return d
 		}
 	}
-	s.log.Info("Waiting for SST streaming to complete!")
-	err = <-extracted
-	if cerr := in.Close(); err == nil {
-		err = cerr
-	}
-	// Closing tells the donor that everything has been read.
-	conn.Close()
-	stall.Stop()
+	got, err := transfer.NewReceiver(e).Receive(ctx, p)
 	if err != nil {
-		return s.failStaging(ctx, t, s.stageError(ctx, "receive the SST data stream", err), err)
+		var se *transfer.StreamError
+		if errors.As(err, &se) {
+			return s.failStaging(ctx, t, failure(ctx, fail.Transfer, "receive the SST data stream", se.Err), se.Err)
+		}
+		return failure(ctx, fail.Transfer, "receive the SST data stream", err)
 	}
-	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs", counted.N(), time.Since(start).Seconds()))
+	if created != nil {
+		n, err := created.removeStale(staging)
+		if err != nil {
+			return s.failStaging(ctx, t, s.localError(ctx, t, "remove what the donor no longer has from "+staging, err), err)
+		}
+		s.log.Info(fmt.Sprintf("Delta in place: %s of the previous data left where it was; removed %d entries the donor no longer has", ui.Bytes(got.Kept), n))
+	}
+	s.logReceived(got)
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
 	return nil
+}
+
+// logReceived logs what the data stage received.
+func (s *session) logReceived(got transfer.Received) {
+	secs := got.Elapsed.Seconds()
+	if !got.V2 {
+		s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs", got.Stream, secs))
+		return
+	}
+	reused := ""
+	if total := got.Stream; total > 0 {
+		reused = fmt.Sprintf(", %s (%.0f%%) of it from the reference data", ui.Bytes(got.Refs), 100*float64(got.Refs)/float64(total))
+		if got.Cloned > 0 {
+			reused += fmt.Sprintf(", %s of that sharing the reference files' blocks (reflink) rather than written", ui.Bytes(got.Cloned))
+		}
+	}
+	if a := got.Answers; got.ByOffer {
+		s.log.Info(fmt.Sprintf("Delta by offer: %s offered, %s of it here already; %s of the reference data read to compare",
+			ui.Bytes(a.Offered), ui.Bytes(a.Have), ui.Bytes(a.Read)))
+	}
+	s.log.Info(fmt.Sprintf("Received %d bytes in %.1fs: %s on the wire over %d stream(s)%s (v2 wire=%d reused=%d shared=%d inplace=%d)",
+		got.Stream, secs, ui.Bytes(got.Wire), got.Streams, reused, got.Wire, got.Refs, got.Cloned, got.Kept))
+}
+
+// firstDataConn waits for the donor's first data connection, admitted
+// by the gate, and returns the engine its stream opens with, with the
+// connection in p.First (and, for V2, its hello answered in p.Hello and
+// p.Version), closed when ctx is cancelled until stop is called. A
+// joiner that offered no V2 reads whatever comes as the stock stream, as
+// the script does.
+func (s *session) firstDataConn(ctx context.Context, ln *stream.Listener, p *transfer.RecvParams) (e transfer.Engine, stop func(), err error) {
+	for {
+		conn, err := s.acceptFromDonor(ctx, ln, "data")
+		if err != nil {
+			return "", nil, err
+		}
+		stop := stream.CloseOnCancel(ctx, conn)
+		e, ok, err := s.openDataConn(ctx, conn, p)
+		if err != nil || !ok {
+			stop()
+			conn.Close()
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		if ok {
+			return e, stop, nil
+		}
+		// Refused and logged; wait for the donor's.
+	}
+}
+
+// openDataConn is firstDataConn's work on one connection: ok false for a
+// v2 hello refused (logged).
+func (s *session) openDataConn(ctx context.Context, conn net.Conn, p *transfer.RecvParams) (transfer.Engine, bool, error) {
+	c := transfer.Conn{Conn: conn}
+	var err error
+	if c.Link, err = pipe.Accept(ctx, conn, p.Pipe); err != nil {
+		return "", false, failure(ctx, fail.Transfer, "set up the connection", err)
+	}
+	c.R = bufio.NewReaderSize(c.Link, pipe.RecvBufferSize)
+	if _, err := c.R.Peek(1); err != nil {
+		// Nothing has been touched yet: a donor that failed before
+		// sending data leaves this datadir as it was.
+		return "", false, failure(ctx, fail.Transfer, "the donor closed the data stream before sending any data (the datadir was left untouched; see the donor's error log)", err)
+	}
+	p.First = c
+	if s.ref == nil {
+		return transfer.Stock, true, nil
+	}
+	e, err := transfer.Detect(c.R)
+	if err != nil {
+		return "", false, failure(ctx, fail.Transfer, "read the data stream", err)
+	}
+	if e != transfer.V2 {
+		return e, true, nil
+	}
+	hello, version, ok, err := s.answerV2(ctx, c)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	p.Hello, p.Version = hello, version
+	return e, true, nil
+}
+
+// nextV2Conn is a v2 transfer's next data connection: admitted by the
+// gate, its hello answered (refused ones are closed and logged).
+func (s *session) nextV2Conn(ctx context.Context, ln *stream.Listener, pc pipe.Config) (transfer.Conn, xfer.Hello, error) {
+	for {
+		conn, err := s.acceptFromDonor(ctx, ln, "data")
+		if err != nil {
+			return transfer.Conn{}, xfer.Hello{}, err
+		}
+		c := transfer.Conn{Conn: conn}
+		if c.Link, err = pipe.Accept(ctx, conn, pc); err != nil {
+			conn.Close()
+			return c, xfer.Hello{}, failure(ctx, fail.Transfer, "set up the connection", err)
+		}
+		c.R = bufio.NewReaderSize(c.Link, pipe.RecvBufferSize)
+		h, _, ok, err := s.answerV2(ctx, c)
+		if err != nil {
+			conn.Close()
+			return c, h, err
+		}
+		if ok {
+			return c, h, nil
+		}
+		conn.Close()
+	}
 }
 
 // prepareStaging checks the received backup, decompresses qpress files,

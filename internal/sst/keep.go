@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/reflink"
 	"wsrep_sst_mariabackup/internal/sstdir"
 	"wsrep_sst_mariabackup/internal/status"
@@ -29,7 +30,7 @@ func (s *session) recoverSwap(ctx context.Context, datadir string) error {
 	journal := filepath.Join(datadir, swapJournal)
 	out, err := swap.Recover(ctx, journal, func(line string) { s.log.Info(line) })
 	if err != nil {
-		return errorf(ExitNoEnt, "an interrupted datadir swap could not be recovered (journal %s): %w; fix the cause and run again, or restore the entries from the .sst-old directories by hand", journal, err)
+		return fail.Errorf(fail.Missing, "an interrupted datadir swap could not be recovered (journal %s): %w; fix the cause and run again, or restore the entries from the .sst-old directories by hand", journal, err)
 	}
 	switch out {
 	case swap.Undone:
@@ -150,11 +151,11 @@ func (s *session) unmovable(t targets) (d keepDecision, err error, decided bool)
 	why := strings.Join(what, "; ")
 	fix := "make them movable by mysqld's user (chown/chmod), move them out of the datadir, or list them in [sst] cpat so that the SST leaves them alone"
 	if s.cfg.KeepDatadir == "1" {
-		code := ExitAccess
+		class := fail.Access
 		if errors.Is(bad[0].Err, syscall.EXDEV) {
-			code = ExitCrossDevice
+			class = fail.CrossDevice
 		}
-		return stockOrder, errorf(code, "keep-datadir=1: the previous data cannot be kept until the new data is prepared, because these entries cannot be moved aside: %s; %s, or set [sst] keep-datadir=auto to clean the datadir first; nothing was changed", why, fix), true
+		return stockOrder, fail.Errorf(class, "keep-datadir=1: the previous data cannot be kept until the new data is prepared, because these entries cannot be moved aside: %s; %s, or set [sst] keep-datadir=auto to clean the datadir first; nothing was changed", why, fix), true
 	}
 	s.log.Warn(fmt.Sprintf("The previous data cannot be kept until the new data is prepared, because these entries cannot be moved aside: %s. Cleaning the datadir when the data stream starts, as the stock script does (keep-datadir=auto); a failed SST will lose the previous data. To keep it next time: %s", why, fix))
 	return stockOrder, nil, true
@@ -230,7 +231,7 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		if apart {
 			fix = "free space on that filesystem, or set wsrep_sst_tmp_dir (--sst-temp-dir) to a directory on a bigger one"
 		}
-		return stockOrder, errorf(ExitNoSpace, "not enough disk space for the SST even after removing the previous data (%s%s): %s; nothing was changed", why, estimated, fix)
+		return stockOrder, fail.Errorf(fail.NoSpace, "not enough disk space for the SST even after removing the previous data (%s%s): %s; nothing was changed", why, estimated, fix)
 	}
 	if mode == "0" {
 		return stock()
@@ -245,7 +246,7 @@ func (s *session) decideKeep(t targets, need int64) (keepDecision, error) {
 		return keepOld, nil
 	}
 	if mode == "1" {
-		return stockOrder, errorf(ExitNoSpace, "keep-datadir=1: the previous and the new data do not both fit (%s%s); free space, or set [sst] keep-datadir=auto to allow cleaning the datadir first; nothing was changed", why, estimated)
+		return stockOrder, fail.Errorf(fail.NoSpace, "keep-datadir=1: the previous and the new data do not both fit (%s%s); free space, or set [sst] keep-datadir=auto to allow cleaning the datadir first; nothing was changed", why, estimated)
 	}
 	s.log.Warn(fmt.Sprintf("The previous and the new data do not both fit (%s%s): cleaning the datadir when the data stream starts, as the stock script does (keep-datadir=auto). A failed SST will lose the previous data.", why, estimated))
 	return stockOrder, nil
@@ -362,7 +363,7 @@ func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) 
 	s.log.Info(fmt.Sprintf("Moved %d previous entries aside (%s)", sw.Moved(), strings.Join(sw.Asides(), ", ")))
 	if err := moveBack(); err != nil {
 		if rerr := sw.Rollback(); rerr != nil {
-			return errors.Join(err, errorf(ExitNoEnt, "put the previous data back: %w (the journal %s lets the next run retry)", rerr, filepath.Join(t.datadir, swapJournal)))
+			return errors.Join(err, fail.Errorf(fail.Missing, "put the previous data back: %w (the journal %s lets the next run retry)", rerr, filepath.Join(t.datadir, swapJournal)))
 		}
 		s.log.Info("The previous datadir was put back in place")
 		return err
@@ -380,23 +381,17 @@ func (s *session) swapIn(ctx context.Context, t targets, moveBack func() error) 
 	return nil
 }
 
-// localError is a local failure of the joiner: ENOSPC becomes exit 28
-// naming the filesystem and its free space; anything else ENOENT-ish.
+// localError is a local failure of the joiner (failure's rule, class
+// Missing), but ENOSPC becomes noSpace's error.
 func (s *session) localError(ctx context.Context, t targets, what string, err error) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	var ce *codeError
-	if errors.As(err, &ce) {
-		return err
-	}
-	if errors.Is(err, syscall.ENOSPC) {
+	if ctx.Err() == nil && !fail.Has(err) && errors.Is(err, syscall.ENOSPC) {
 		return s.noSpace(t, what, err)
 	}
-	return errorf(ExitNoEnt, "%s: %w", what, err)
+	return failure(ctx, fail.Missing, what, err)
 }
 
-// noSpace is the exit-28 error for a full filesystem.
+// noSpace is the error for a full filesystem (fail.NoSpace), naming it,
+// its free space and what the SST needs.
 func (s *session) noSpace(t targets, what string, err error) error {
 	where := t.datadir
 	var pe *os.PathError
@@ -411,5 +406,5 @@ func (s *session) noSpace(t targets, what string, err error) error {
 	if s.total > 0 {
 		need = fmt.Sprintf(", about %s needed for the new data", ui.Bytes(s.total+swap.Margin(s.total)))
 	}
-	return errorf(ExitNoSpace, "%s: no space left on the filesystem of %s (%s free%s): %w; free space there and retry (the previous datadir was left as it was unless a warning above says it was cleaned)", what, where, free, need, err)
+	return fail.Errorf(fail.NoSpace, "%s: no space left on the filesystem of %s (%s free%s): %w; free space there and retry (the previous datadir was left as it was unless a warning above says it was cleaned)", what, where, free, need, err)
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/sstdir"
 )
 
@@ -66,7 +67,7 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 				}
 				if err := writePid(f, self); err != nil {
 					f.Close()
-					return nil, errorf(ExitNoEnt, "write SST pid file %s: %w", path, err)
+					return nil, fail.Errorf(fail.Missing, "write SST pid file %s: %w", path, err)
 				}
 				return &pidLock{path: path, pid: self, f: f}, nil
 			}
@@ -76,14 +77,14 @@ func acquireLock(ctx context.Context, log *slog.Logger, datadir string, lp lockP
 		case errors.Is(err, errLocked):
 			holder, _ = readPid(path) // 0 if the holder has not written it yet
 		default:
-			return nil, errorf(ExitNoEnt, "lock SST pid file: %w", err)
+			return nil, fail.Errorf(fail.Missing, "lock SST pid file: %w", err)
 		}
 		if round == lp.Tries {
 			who := "PID " + strconv.Itoa(holder)
 			if holder == 0 {
 				who = "PID unknown"
 			}
-			return nil, errorf(ExitAlready, "previous SST (%s, %s) is still running; stop it or remove the pid file if it is not an SST", who, path)
+			return nil, fail.Errorf(fail.Busy, "previous SST (%s, %s) is still running; stop it or remove the pid file if it is not an SST", who, path)
 		}
 		log.Info("Previous SST is not completed, waiting for it to exit")
 		select {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 func TestAcquireLock(t *testing.T) {
@@ -73,8 +74,8 @@ func TestAcquireLock(t *testing.T) {
 			time.Sleep(10 * time.Millisecond) // wait for exec -a to happen
 		}
 		_, err := acquireLock(t.Context(), log, d, lp)
-		if got := ExitCode(err); got != ExitAlready {
-			t.Errorf("exit = %d (%v), want %d", got, err, ExitAlready)
+		if got := fail.ClassOf(err); got != fail.Busy {
+			t.Errorf("class = %v (%v), want %v", got, err, fail.Busy)
 		}
 	})
 	t.Run("held lock blocks with EALREADY", func(t *testing.T) {
@@ -85,8 +86,8 @@ func TestAcquireLock(t *testing.T) {
 		}
 		defer l.release()
 		_, err = acquireLock(t.Context(), log, d, lp)
-		if got := ExitCode(err); got != ExitAlready {
-			t.Fatalf("exit = %d (%v), want %d", got, err, ExitAlready)
+		if got := fail.ClassOf(err); got != fail.Busy {
+			t.Fatalf("class = %v (%v), want %v", got, err, fail.Busy)
 		}
 		if want := fmt.Sprintf("previous SST (PID %d, %s/wsrep_sst.pid) is still running", os.Getpid(), d); !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
@@ -129,7 +130,7 @@ func TestAcquireLockGoroutines(t *testing.T) {
 			<-start
 			l, err := acquireLock(t.Context(), log, d, lockParams{Tries: 1, Interval: time.Millisecond})
 			if err != nil {
-				if ExitCode(err) != ExitAlready {
+				if fail.ClassOf(err) != fail.Busy {
 					t.Errorf("acquireLock: %v, want EALREADY", err)
 				}
 				return
@@ -204,9 +205,9 @@ func TestAcquireLockProcesses(t *testing.T) {
 		switch got := line(k); got {
 		case "won":
 			won++
-		case "lost 114":
+		case "lost busy":
 		default:
-			t.Errorf("helper said %q, want won or lost 114", got)
+			t.Errorf("helper said %q, want won or lost busy", got)
 		}
 	}
 	if won != 1 {
@@ -216,7 +217,7 @@ func TestAcquireLockProcesses(t *testing.T) {
 
 // TestLockHelperProcess is one acquirer of TestAcquireLockProcesses, not a
 // test: it says "ready", waits for a line on stdin, tries the lock and says
-// "won" (then holds it until stdin closes) or "lost CODE".
+// "won" (then holds it until stdin closes) or "lost CLASS".
 func TestLockHelperProcess(t *testing.T) {
 	d := os.Getenv("SST_LOCK_HELPER_DIR")
 	if d == "" {
@@ -230,7 +231,7 @@ func TestLockHelperProcess(t *testing.T) {
 	log := slog.New(NewLogHandler(io.Discard, slog.LevelInfo))
 	l, err := acquireLock(t.Context(), log, d, lockParams{Tries: 2, Interval: 5 * time.Millisecond})
 	if err != nil {
-		fmt.Println("lost", ExitCode(err))
+		fmt.Println("lost", fail.ClassOf(err))
 		os.Exit(0)
 	}
 	fmt.Println("won")

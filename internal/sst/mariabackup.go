@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/proc"
 )
 
@@ -180,7 +181,7 @@ func (s *session) logCommand(what, path string, args []string) {
 func openLog(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
-		return nil, errorf(ExitNoEnt, "create log file: %w", err)
+		return nil, fail.Errorf(fail.Missing, "create log file: %w", err)
 	}
 	return f, nil
 }
@@ -195,7 +196,7 @@ func (s *session) prepareTool(ctx context.Context, tool *backupTool) (*backupToo
 	}
 	t, err := backupToolAt(ctx, p, childEnv(s.env))
 	if err != nil {
-		return nil, errorf(ExitNoEnt, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
+		return nil, fail.Errorf(fail.Missing, "[sst] prepare-tool=%s: %w: install that mariadb-backup or remove the option", p, err)
 	}
 	return t, nil
 }
@@ -258,11 +259,11 @@ func (s *session) prepare(ctx context.Context, tool *backupTool, staging, datadi
 			err = errors.Join(err, syscall.ENOSPC)
 		}
 		if s.cfg.PrepareTool != "" {
-			return errorf(ExitInvalid, "mariadb-backup apply with [sst] prepare-tool=%s finished with errors "+
+			return fail.Errorf(fail.Invalid, "mariadb-backup apply with [sst] prepare-tool=%s finished with errors "+
 				"(it must be able to prepare the donor's backup: 'wsrep_sst_mariabackup check --peer-version <donor version>' says which one can): %w",
 				s.cfg.PrepareTool, err)
 		}
-		return errorf(ExitInvalid, "mariadb-backup apply finished with errors: %w", err)
+		return fail.Errorf(fail.Invalid, "mariadb-backup apply finished with errors: %w", err)
 	}
 	return nil
 }
@@ -279,7 +280,7 @@ func (s *session) moveBack(ctx context.Context, tool *backupTool, staging, datad
 		if noSpaceInLog(logFile) {
 			err = errors.Join(err, syscall.ENOSPC)
 		}
-		return errorf(ExitInvalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
+		return fail.Errorf(fail.Invalid, "%w (move failed, keeping '%s' for further diagnosis)", err, staging)
 	}
 	return nil
 }
@@ -292,7 +293,7 @@ func (s *session) backupConnection() (connExtra, env []string, err error) {
 		// safe() in wsrep_sst_common: exit 21 (EISDIR in errno terms,
 		// kept for compatibility).
 		if err := config.CheckSafe("the SST user (wsrep_sst_auth)", s.cfg.User); err != nil {
-			return nil, nil, withCode(ExitUnsafeUser, err)
+			return nil, nil, fail.Wrap(fail.Unsafe, err)
 		}
 		connExtra = append(connExtra, "--user="+s.cfg.User)
 	}
@@ -315,7 +316,7 @@ func (s *session) connectionOptions() ([]string, error) {
 	if s.cfg.UseExtra {
 		if s.cfg.ThreadHandling == "pool-of-threads" {
 			if s.cfg.ExtraPort == "" {
-				return nil, errorf(ExitGeneric, "use-extra is set but extra-port is not configured for the thread pool")
+				return nil, fail.Errorf(fail.Unexpected, "use-extra is set but extra-port is not configured for the thread pool")
 			}
 			s.log.Info("SST through extra_port " + s.cfg.ExtraPort)
 			// mariadb-backup works only locally.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // watchParent cancels ctx with an exit-32 cause when process pid (mysqld)
@@ -30,7 +31,7 @@ func watchParent(ctx context.Context, pid int, poll time.Duration, cancel contex
 				return
 			case <-t.C:
 				if !processAlive(pid) {
-					cancel(errorf(ExitPipe, "parent mysqld process (PID: %d) terminated unexpectedly", pid))
+					cancel(fail.Errorf(fail.Transfer, "parent mysqld process (PID: %d) terminated unexpectedly", pid))
 					return
 				}
 			}

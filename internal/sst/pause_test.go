@@ -14,6 +14,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/swap"
 )
 
@@ -208,9 +209,9 @@ func TestDonorPauseMidStream(t *testing.T) {
 			if strings.Contains(logs, "paused at swap step") {
 				t.Error("the joiner paused at a donor step")
 			}
-			dcancel(&SignalError{Signal: syscall.SIGTERM})
-			if got := ExitCode(<-ddone); got != ExitInterrupted {
-				t.Errorf("donor exit = %d, want %d", got, ExitInterrupted)
+			dcancel(&fail.SignalError{Signal: syscall.SIGTERM})
+			if got := fail.ClassOf(<-ddone); got != fail.Interrupted {
+				t.Errorf("donor class = %v, want %v", got, fail.Interrupted)
 			}
 			if err := <-jdone; err == nil {
 				t.Error("the joiner completed an SST whose donor paused and was stopped")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // TestPrepareToolNamed: with [sst] prepare-tool set, the joiner prepares
@@ -22,13 +23,13 @@ func TestPrepareToolNamed(t *testing.T) {
 	tool := filepath.Join(t.TempDir(), "mariadb-10.6", "mariadb-backup")
 	must(t, os.MkdirAll(filepath.Dir(tool), 0o755))
 	must(t, os.Symlink(exe, tool))
-	for _, fail := range []bool{false, true} {
-		t.Run(map[bool]string{false: "ok", true: "fails"}[fail], func(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ok", true: "fails"}[failing], func(t *testing.T) {
 			e := newSSTEnv(t, "prepare-tool="+tool+"\n")
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			addr, _, jdone := e.startJoiner(t, ctx)
-			if fail {
+			if failing {
 				t.Setenv("FAKE_FAIL", "prepare") // read by the joiner's prepare only
 			}
 			if _, err := e.runDonor(t, ctx, addr); err != nil {
@@ -38,14 +39,14 @@ func TestPrepareToolNamed(t *testing.T) {
 			if !strings.Contains(e.logs.String(), "Preparing the backup at "+e.joiner+"/.sst with "+tool+" ") {
 				t.Errorf("the log does not name the prepare tool %s:\n%s", tool, e.logs.String())
 			}
-			if !fail {
+			if !failing {
 				if err != nil {
 					t.Fatalf("joiner: %v", err)
 				}
 				return
 			}
-			if got := ExitCode(err); got != ExitInvalid {
-				t.Errorf("joiner exit = %d (%v), want %d", got, err, ExitInvalid)
+			if got := fail.ClassOf(err); got != fail.Invalid {
+				t.Errorf("joiner class = %v (%v), want %v", got, err, fail.Invalid)
 			}
 			if msg := err.Error(); !strings.Contains(msg, "prepare-tool="+tool+" finished with errors") || !strings.Contains(msg, "check --peer-version") ||
 				!strings.Contains(msg, "Corruption of an index tree") {

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // childWaitDelay is how long a child has after SIGTERM before its process
@@ -38,7 +39,7 @@ func childEnv(base []string, extra ...string) []string {
 func lookPath(prog, pkg string) (string, error) {
 	p, err := exec.LookPath(prog)
 	if err != nil {
-		return "", errorf(ExitNoEnt, "'%s' not found in PATH (%s): install %s", prog, os.Getenv("PATH"), pkg)
+		return "", fail.Errorf(fail.Missing, "'%s' not found in PATH (%s): install %s", prog, os.Getenv("PATH"), pkg)
 	}
 	return p, nil
 }

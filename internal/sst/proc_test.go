@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 func TestChildEnv(t *testing.T) {
@@ -132,8 +133,8 @@ func TestDonorJoinerDiesGrandchildHoldsPipe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the donor hung on the pipe the grandchild holds")
 	}
-	if got := ExitCode(err); got != ExitPipe {
-		t.Errorf("donor exit = %d (%v), want %d", got, err, ExitPipe)
+	if got := fail.ClassOf(err); got != fail.Transfer {
+		t.Errorf("donor class = %v (%v), want %v", got, err, fail.Transfer)
 	}
 	if !bytes.Contains([]byte(e.logs.String()), []byte("Streaming the backup")) {
 		t.Errorf("the donor never streamed:\n%s", e.logs.String())

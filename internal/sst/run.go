@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/status"
 )
 
@@ -85,7 +86,7 @@ func raiseMemoryLimit(n int64) {
 
 // Run performs one SST or IST in the role the configuration names. It
 // returns nil only after the final protocol line has been printed; any
-// error carries its exit code (see ExitCode).
+// error carries its class (package fail), which cmd maps to the exit code.
 func Run(ctx context.Context, p Params) (err error) {
 	if p.Redact == nil {
 		p.Redact = nopSecrets{}
@@ -118,7 +119,7 @@ func Run(ctx context.Context, p Params) (err error) {
 	switch a.Role {
 	case "joiner", "donor":
 	default:
-		return errorf(ExitInvalid, "unrecognized role: '%s'", a.Role)
+		return fail.Errorf(fail.Invalid, "unrecognized role: '%s'", a.Role)
 	}
 	sf := status.Fields{Role: a.Role, Log: s.log}
 	if r, ok := p.Redact.(redactor); ok {
@@ -144,14 +145,14 @@ func Run(ctx context.Context, p Params) (err error) {
 // unsupported options are refused, and the datadir is made absolute.
 func (s *session) prologue() (datadir string, err error) {
 	if s.args.Datadir == "" {
-		return "", errorf(ExitNoEnt, "the '--datadir' parameter must be passed to the SST program")
+		return "", fail.Errorf(fail.Missing, "the '--datadir' parameter must be passed to the SST program")
 	}
 	if err := s.checkSupported(); err != nil {
 		return "", err
 	}
 	datadir, err = filepath.Abs(s.args.Datadir)
 	if err != nil {
-		return "", errorf(ExitNoEnt, "datadir: %w", err)
+		return "", fail.Errorf(fail.Missing, "datadir: %w", err)
 	}
 	return datadir, nil
 }
@@ -222,7 +223,7 @@ func (p *protocol) line(format string, args ...any) error {
 	defer p.mu.Unlock()
 	if _, err := fmt.Fprintf(p.w, format+"\n", args...); err != nil {
 		// mysqld reads the other end; if it is gone, so is the SST.
-		return errorf(ExitPipe, "write to mysqld (stdout): %w", err)
+		return fail.Errorf(fail.Transfer, "write to mysqld (stdout): %w", err)
 	}
 	p.notify(format, args)
 	return nil

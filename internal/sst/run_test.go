@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/galeratest"
 )
 
@@ -247,8 +248,8 @@ func TestSSTBackupFailureLeavesJoinerDatadir(t *testing.T) {
 	defer cancel()
 	addr, _, jdone := e.startJoiner(t, ctx)
 	dout, err := e.runDonor(t, ctx, addr)
-	if got := ExitCode(err); got != ExitInvalid {
-		t.Errorf("donor exit code = %d (%v), want %d", got, err, ExitInvalid)
+	if got := fail.ClassOf(err); got != fail.Invalid {
+		t.Errorf("donor class = %v (%v), want %v", got, err, fail.Invalid)
 	}
 	if dout != "" {
 		t.Errorf("donor printed %q after a failed backup, want nothing", dout)
@@ -257,8 +258,8 @@ func TestSSTBackupFailureLeavesJoinerDatadir(t *testing.T) {
 		t.Errorf("donor error %v: want it to name %s and quote the cause", err, backupLog)
 	}
 	jerr := <-jdone
-	if got := ExitCode(jerr); got != ExitPipe {
-		t.Errorf("joiner exit code = %d (%v), want %d", got, jerr, ExitPipe)
+	if got := fail.ClassOf(jerr); got != fail.Transfer {
+		t.Errorf("joiner class = %v (%v), want %v", got, jerr, fail.Transfer)
 	}
 	if b, err := os.ReadFile(old); err != nil || string(b) != "precious" {
 		t.Errorf("joiner datadir was touched: %v %q", err, b)
@@ -302,8 +303,8 @@ func TestJoinerInitialTimeout(t *testing.T) {
 	defer cancel()
 	_, _, jdone := e.startJoiner(t, ctx)
 	err := <-jdone
-	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "gtid stage") {
-		t.Errorf("joiner = %d %v, want %d and a gtid stage timeout", got, err, ExitPipe)
+	if got := fail.ClassOf(err); got != fail.Transfer || !strings.Contains(err.Error(), "gtid stage") {
+		t.Errorf("joiner = %v %v, want %v and a gtid stage timeout", got, err, fail.Transfer)
 	}
 }
 
@@ -319,8 +320,8 @@ func TestJoinerExitsWhenParentDies(t *testing.T) {
 	_ = parent.Process.Kill()
 	_ = parent.Wait()
 	err := <-jdone
-	if got := ExitCode(err); got != ExitPipe || !strings.Contains(err.Error(), "parent mysqld") {
-		t.Errorf("joiner = %d %v, want %d naming the parent", got, err, ExitPipe)
+	if got := fail.ClassOf(err); got != fail.Transfer || !strings.Contains(err.Error(), "parent mysqld") {
+		t.Errorf("joiner = %v %v, want %v naming the parent", got, err, fail.Transfer)
 	}
 	for _, f := range []string{"sst_in_progress", "wsrep_sst.pid"} {
 		if _, err := os.Stat(filepath.Join(e.joiner, f)); err == nil {
@@ -332,8 +333,8 @@ func TestJoinerExitsWhenParentDies(t *testing.T) {
 func TestDonorWithoutSSTVer(t *testing.T) {
 	e := newSSTEnv(t, "")
 	_, err := e.runDonor(t, t.Context(), "127.0.0.1:"+strconv.Itoa(galeratest.FreePort(t))+"/xtrabackup_sst//")
-	if got := ExitCode(err); got != ExitTooOld {
-		t.Errorf("exit = %d (%v), want %d", got, err, ExitTooOld)
+	if got := fail.ClassOf(err); got != fail.TooOld {
+		t.Errorf("class = %v (%v), want %v", got, err, fail.TooOld)
 	}
 }
 
@@ -349,8 +350,8 @@ func TestDonorDeadJoiner(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("the donor's own connect budget did not end the attempt")
 	}
-	if got := ExitCode(err); got != ExitPipe {
-		t.Errorf("exit = %d (%v), want %d", got, err, ExitPipe)
+	if got := fail.ClassOf(err); got != fail.Transfer {
+		t.Errorf("class = %v (%v), want %v", got, err, fail.Transfer)
 	}
 	for _, want := range []string{"connect to the joiner", addr, "connection refused"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -380,10 +381,10 @@ func TestCancelledDonorKillsBackup(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dcancel(&SignalError{Signal: syscall.SIGTERM})
+	dcancel(&fail.SignalError{Signal: syscall.SIGTERM})
 	err := <-ddone
-	if got := ExitCode(err); got != ExitInterrupted {
-		t.Errorf("donor exit = %d (%v), want %d", got, err, ExitInterrupted)
+	if got := fail.ClassOf(err); got != fail.Interrupted {
+		t.Errorf("donor class = %v (%v), want %v", got, err, fail.Interrupted)
 	}
 	if processRunning(marker) {
 		t.Error("mariadb-backup survived the cancelled donor")
@@ -422,8 +423,8 @@ func TestDonorJoinerDiesMidway(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatal("the donor did not notice the dead joiner")
 			}
-			if got := ExitCode(err); got != ExitPipe {
-				t.Errorf("donor exit = %d (%v), want %d", got, err, ExitPipe)
+			if got := fail.ClassOf(err); got != fail.Transfer {
+				t.Errorf("donor class = %v (%v), want %v", got, err, fail.Transfer)
 			}
 			if processRunning(marker) {
 				t.Error("mariadb-backup survived the failed donor")
@@ -523,13 +524,13 @@ func TestTLSRefusals(t *testing.T) {
 				dcnf := filepath.Join(e.base, "donor.cnf")
 				os.WriteFile(dcnf, []byte("[sst]\nsst-log-archive=0\n"+tt.donor), 0o644)
 				_, derr := e.runDonor(t, ctx, addr, "--defaults-file", dcnf)
-				if got := ExitCode(derr); got != ExitInvalid {
-					t.Errorf("donor exit = %d (%v), want %d", got, derr, ExitInvalid)
+				if got := fail.ClassOf(derr); got != fail.Invalid {
+					t.Errorf("donor class = %v (%v), want %v", got, derr, fail.Invalid)
 				}
 				err = <-jdone
 			}
-			if got := ExitCode(err); got != ExitInvalid && tt.donor == "" {
-				t.Errorf("exit = %d (%v), want %d", got, err, ExitInvalid)
+			if got := fail.ClassOf(err); got != fail.Invalid && tt.donor == "" {
+				t.Errorf("class = %v (%v), want %v", got, err, fail.Invalid)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v does not mention %q", err, tt.want)
@@ -599,12 +600,12 @@ func TestSSTBackupDiesMidway(t *testing.T) {
 			defer cancel()
 			addr, jout, jdone := e.startJoiner(t, ctx)
 			dout, err := e.runDonor(t, ctx, addr)
-			if got := ExitCode(err); got != ExitInvalid || dout != "" {
-				t.Errorf("donor = %d %v, stdout %q; want %d and no done line", got, err, dout, ExitInvalid)
+			if got := fail.ClassOf(err); got != fail.Invalid || dout != "" {
+				t.Errorf("donor = %v %v, stdout %q; want %v and no done line", got, err, dout, fail.Invalid)
 			}
 			jerr := <-jdone
-			if got := ExitCode(jerr); got != ExitPipe {
-				t.Errorf("joiner exit = %d (%v), want %d", got, jerr, ExitPipe)
+			if got := fail.ClassOf(jerr); got != fail.Transfer {
+				t.Errorf("joiner class = %v (%v), want %v", got, jerr, fail.Transfer)
 			}
 			if rest := <-jout; rest != "" {
 				t.Errorf("joiner printed %q after a broken stream", rest)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // TestUnsafeSSTUser: the SST user goes through safe() before it reaches
@@ -22,8 +23,8 @@ func TestUnsafeSSTUser(t *testing.T) {
 		t.Run(tt.char, func(t *testing.T) {
 			s := &session{cfg: &config.Config{User: tt.user, Password: "pw-not-shown"}, args: &config.Args{}}
 			_, _, err := s.backupConnection()
-			if ExitCode(err) != ExitUnsafeUser || !strings.Contains(err.Error(), "SST user") || !strings.Contains(err.Error(), tt.char) {
-				t.Fatalf("backupConnection: %v (exit %d), want exit 21 naming the SST user and %s", err, ExitCode(err), tt.char)
+			if fail.ClassOf(err) != fail.Unsafe || !strings.Contains(err.Error(), "SST user") || !strings.Contains(err.Error(), tt.char) {
+				t.Fatalf("backupConnection: %v (class %v), want unsafe naming the SST user and %s", err, fail.ClassOf(err), tt.char)
 			}
 			if strings.Contains(err.Error(), "pw-not-shown") {
 				t.Errorf("the error shows the password: %v", err)

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/qpress"
 )
 
@@ -20,12 +21,12 @@ func (s *session) cleanDatadir(t targets) error {
 	a := s.args
 	if a.Binlog != "" {
 		if err := cleanBinlogs(s.log, t.datadir, a.Binlog, a.BinlogIndex); err != nil {
-			return errorf(ExitNoEnt, "%w", err)
+			return fail.Errorf(fail.Missing, "%w", err)
 		}
 	}
 	s.log.Info("Cleaning the existing datadir and innodb-data/log directories")
 	if err := wipeDirs(t.dirs, t.keep, t.skipped, func(m string) { s.log.Warn(m) }); err != nil {
-		return errorf(ExitNoEnt, "%w", err)
+		return fail.Errorf(fail.Missing, "%w", err)
 	}
 	for _, f := range []string{"xtrabackup_binary", "xtrabackup_pid", checkpoints, "xtrabackup_info",
 		"xtrabackup_slave_info", binlogInfo, "xtrabackup_binlog_pos_innodb"} {
@@ -69,11 +70,11 @@ func checkCheckpoints(dir string) error {
 			continue
 		}
 		if strings.Contains(string(b), "compact = 1") {
-			return errorf(ExitNoEnt, "compact backups are not supported by mariadb-backup (index compaction detected in %s)", n)
+			return fail.Errorf(fail.Missing, "compact backups are not supported by mariadb-backup (index compaction detected in %s)", n)
 		}
 		return nil
 	}
-	return errorf(ExitNoEnt, "%s missing, failed mariadb-backup/SST on donor: see mariabackup.backup.log in the donor's datadir", checkpoints)
+	return fail.Errorf(fail.Missing, "%s missing, failed mariadb-backup/SST on donor: see mariabackup.backup.log in the donor's datadir", checkpoints)
 }
 
 // decompressQpress replaces the script's "qpress -dT$nproc" step for
@@ -90,7 +91,7 @@ func (s *session) decompressQpress(ctx context.Context, dir string) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		return errorf(ExitInvalid, "decompression failed: %w", err)
+		return fail.Errorf(fail.Invalid, "decompression failed: %w", err)
 	}
 	s.log.Info(fmt.Sprintf("Decompressed and removed %d qpress files in %.1fs", n, time.Since(start).Seconds()))
 	return nil

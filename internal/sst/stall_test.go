@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 )
 
@@ -64,8 +65,8 @@ func TestDonorStall(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatal("the donor did not notice the stall")
 			}
-			if got := ExitCode(err); got != ExitTimedOut {
-				t.Errorf("donor exit = %d (%v), want %d", got, err, ExitTimedOut)
+			if got := fail.ClassOf(err); got != fail.Stalled {
+				t.Errorf("donor class = %v (%v), want %v", got, err, fail.Stalled)
 			}
 			if msg := err.Error(); !strings.Contains(msg, tt.what) || !strings.Contains(msg, "sst-idle-timeout=1") {
 				t.Errorf("error %q does not name the stall (%q) and the option", msg, tt.what)
@@ -141,8 +142,8 @@ func TestJoinerStall(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatal("the joiner did not notice the stall")
 			}
-			if got := ExitCode(err); got != ExitTimedOut {
-				t.Errorf("joiner exit = %d (%v), want %d", got, err, ExitTimedOut)
+			if got := fail.ClassOf(err); got != fail.Stalled {
+				t.Errorf("joiner class = %v (%v), want %v", got, err, fail.Stalled)
 			}
 			if !strings.Contains(err.Error(), tt.what) {
 				t.Errorf("error %q does not say %q", err, tt.what)
@@ -170,11 +171,11 @@ func writeKeepFile(t *testing.T, dir string) string {
 func TestPrepareFailure(t *testing.T) {
 	for _, tt := range []struct {
 		fake        string
-		code        int
+		class       fail.Class
 		keepStaging bool
 	}{
-		{"prepare", ExitInvalid, true},
-		{"prepare-nospace", ExitNoSpace, false},
+		{"prepare", fail.Invalid, true},
+		{"prepare-nospace", fail.NoSpace, false},
 	} {
 		t.Run(tt.fake, func(t *testing.T) {
 			e := newSSTEnv(t, "")
@@ -187,8 +188,8 @@ func TestPrepareFailure(t *testing.T) {
 				t.Fatalf("donor: %v", err)
 			}
 			err := <-jdone
-			if got := ExitCode(err); got != tt.code {
-				t.Errorf("joiner exit = %d (%v), want %d", got, err, tt.code)
+			if got := fail.ClassOf(err); got != tt.class {
+				t.Errorf("joiner class = %v (%v), want %v", got, err, tt.class)
 			}
 			if b, rerr := os.ReadFile(keep); rerr != nil || string(b) != "old data" {
 				t.Errorf("the previous datadir changed: %q, %v", b, rerr)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"wsrep_sst_mariabackup/internal/fail"
 )
 
 // Where the joiner stages the SST. Without --sst-temp-dir it is the
@@ -72,23 +73,22 @@ func (s *session) useSSTTempDir(datadir string, dirs []string) error {
 // require, dir must be an existing directory and not the datadir; unlike
 // them, it must not lie inside the datadir or one of dirs either (the
 // SST cleans those, and with them the staging directory it is writing),
-// and it must be writable. The error carries exit code 22 (EINVAL), or
-// 13 (EACCES) for a directory this process may not write, and says what
-// to change.
+// and it must be writable. The error is fail.Invalid, or fail.Access for
+// a directory this process may not write, and says what to change.
 func checkSSTTempDir(dir, datadir string, dirs []string) (string, error) {
 	const fix = "set wsrep_sst_tmp_dir (--sst-temp-dir) to an existing directory outside the datadir, or unset it to stage in the datadir"
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", errorf(ExitInvalid, "--sst-temp-dir '%s': %w; %s", dir, err, fix)
+		return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s': %w; %s", dir, err, fix)
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", errorf(ExitInvalid, "--sst-temp-dir '%s' does not exist: create it, writable by the user mysqld runs as, or %s", abs, fix)
+		return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s' does not exist: create it, writable by the user mysqld runs as, or %s", abs, fix)
 	case err != nil:
-		return "", errorf(ExitInvalid, "--sst-temp-dir '%s': %w; %s", abs, err, fix)
+		return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s': %w; %s", abs, err, fix)
 	case !fi.IsDir():
-		return "", errorf(ExitInvalid, "--sst-temp-dir '%s' is not a directory; %s", abs, fix)
+		return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s' is not a directory; %s", abs, fix)
 	}
 	rdir := resolved(abs)
 	for i, d := range append([]string{datadir}, dirs...) {
@@ -101,14 +101,14 @@ func checkSSTTempDir(dir, datadir string, dirs []string) (string, error) {
 		}
 		rd := resolved(d)
 		if dfi, err := os.Stat(d); (err == nil && os.SameFile(fi, dfi)) || rdir == rd {
-			return "", errorf(ExitInvalid, "--sst-temp-dir '%s' is %s ('%s'); %s", abs, what, d, fix)
+			return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s' is %s ('%s'); %s", abs, what, d, fix)
 		}
 		if strings.HasPrefix(rdir, rd+string(filepath.Separator)) {
-			return "", errorf(ExitInvalid, "--sst-temp-dir '%s' is inside %s '%s', which the SST cleans; %s", abs, what, d, fix)
+			return "", fail.Errorf(fail.Invalid, "--sst-temp-dir '%s' is inside %s '%s', which the SST cleans; %s", abs, what, d, fix)
 		}
 	}
 	if err := writable(abs); err != nil {
-		return "", errorf(ExitAccess, "--sst-temp-dir '%s' is not writable (%w): make it writable by the user mysqld runs as, or %s", abs, err, fix)
+		return "", fail.Errorf(fail.Access, "--sst-temp-dir '%s' is not writable (%w): make it writable by the user mysqld runs as, or %s", abs, err, fix)
 	}
 	return abs, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/galeratest"
 	"wsrep_sst_mariabackup/internal/swap"
 )
@@ -93,8 +94,8 @@ func TestSSTTempDirRefused(t *testing.T) {
 				"--datadir", e.joiner+"/", "--defaults-file", e.cnf, "--parent", strconv.Itoa(os.Getpid()), "--progress", "0")
 			var out bytes.Buffer
 			err := Run(t.Context(), Params{Config: e.load(t, nil, argv...), Stdout: &out, Log: slog.New(e.handler)})
-			if code := ExitCode(err); code != ExitInvalid {
-				t.Fatalf("exit code %d (%v), want %d", code, err, ExitInvalid)
+			if code := fail.ClassOf(err); code != fail.Invalid {
+				t.Fatalf("class %v (%v), want %v", code, err, fail.Invalid)
 			}
 			if !strings.Contains(err.Error(), "--sst-temp-dir") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q, want one naming --sst-temp-dir and %q", err, tc.want)
@@ -157,8 +158,8 @@ func TestDecideKeepStagingShort(t *testing.T) {
 		var buf bytes.Buffer
 		s := &session{cfg: cfg, args: cfg.Args, log: slog.New(NewLogHandler(&buf, slog.LevelInfo)), stageDir: stage}
 		_, err := s.decideKeep(s.targetsFor(datadir, nil, nil), 1<<30)
-		if code := ExitCode(err); code != ExitNoSpace || !strings.Contains(err.Error(), stage+": ") || !strings.Contains(err.Error(), "--sst-temp-dir") {
-			t.Errorf("keep-datadir=%s: exit %d (%v), want %d naming %s", mode, code, err, ExitNoSpace, stage)
+		if code := fail.ClassOf(err); code != fail.NoSpace || !strings.Contains(err.Error(), stage+": ") || !strings.Contains(err.Error(), "--sst-temp-dir") {
+			t.Errorf("keep-datadir=%s: class %v (%v), want %v naming %s", mode, code, err, fail.NoSpace, stage)
 		}
 	}
 }

@@ -1,15 +1,14 @@
 package sst
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 
 	"wsrep_sst_mariabackup/internal/config"
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/logx"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
@@ -40,8 +39,8 @@ type transport struct {
 }
 
 // setupTransport mirrors read_cnf's encrypt/ssl-mode rules and the checks
-// of get_keys and get_transfer, before any byte moves. Errors are EINVAL
-// (22), or ExitKeyConfig (3) where get_keys exits 3.
+// of get_keys and get_transfer, before any byte moves. Errors are
+// fail.Invalid, or fail.KeyConfig where get_keys exits 3.
 func (s *session) setupTransport() (*transport, error) {
 	c := s.cfg
 	ts := c.TLSSetup // read_cnf's resolution, done by config
@@ -57,7 +56,7 @@ func (s *session) setupTransport() (*transport, error) {
 		// its own, with the certificate's CN in front.
 		secret, err := tlsx.NewSecret()
 		if err != nil {
-			return nil, errorf(ExitInvalid, "unable to generate the donor-auth secret: %w", err)
+			return nil, fail.Errorf(fail.Invalid, "unable to generate the donor-auth secret: %w", err)
 		}
 		s.redact.AddSecret(secret)
 		// The user part must not be empty: 11.x's mysqld hands the
@@ -69,7 +68,7 @@ func (s *session) setupTransport() (*transport, error) {
 	}
 	if mode != "DISABLED" && t.encrypt == 0 {
 		// Never a silent plaintext fallback.
-		return nil, errorf(ExitInvalid, "ssl-mode is set to '%s', but no usable SSL certificate and key were found. Cannot perform an encrypted transfer. Please configure ssl-cert and ssl-key, or set ssl-mode to DISABLED.", mode)
+		return nil, fail.Errorf(fail.Invalid, "ssl-mode is set to '%s', but no usable SSL certificate and key were found. Cannot perform an encrypted transfer. Please configure ssl-cert and ssl-key, or set ssl-mode to DISABLED.", mode)
 	}
 	switch {
 	case t.encrypt == 1:
@@ -84,7 +83,7 @@ func (s *session) setupTransport() (*transport, error) {
 	if cmd := c.Codec; cmd != "" {
 		codec, err := stream.ParseCodec(cmd)
 		if err != nil {
-			return nil, errorf(ExitInvalid, "compressor/decompressor %q: %w", cmd, err)
+			return nil, fail.Errorf(fail.Invalid, "compressor/decompressor %q: %w", cmd, err)
 		}
 		codec.Stderr = s.childLogWriter(cmd)
 		codec.Env = childEnv(s.env)
@@ -111,17 +110,17 @@ func (s *session) setupCipher(t *transport) error {
 	c := s.cfg
 	s.log.Info("Key based encryption enabled in my.cnf")
 	if c.EncryptAlgo == "" {
-		return errorf(ExitKeyConfig, "FATAL: Encryption algorithm empty from my.cnf, bailing out (set [sst] encrypt-algo)")
+		return fail.Errorf(fail.KeyConfig, "FATAL: Encryption algorithm empty from my.cnf, bailing out (set [sst] encrypt-algo)")
 	}
 	switch c.EncryptFormat {
 	case "openssl":
 	case "xbcrypt":
-		return errorf(ExitNoEnt, "encrypt-format=xbcrypt is not supported; use encrypt-format=openssl (byte-compatible with the stock script's openssl enc)")
+		return fail.Errorf(fail.Missing, "encrypt-format=xbcrypt is not supported; use encrypt-format=openssl (byte-compatible with the stock script's openssl enc)")
 	default:
-		return errorf(ExitNoEnt, "unknown encryption format='%s'", c.EncryptFormat)
+		return fail.Errorf(fail.Missing, "unknown encryption format='%s'", c.EncryptFormat)
 	}
 	if err := tlsx.CheckCipher(c.EncryptAlgo); err != nil {
-		return errorf(ExitInvalid, "encrypt-algo=%s: %w", c.EncryptAlgo, err)
+		return fail.Errorf(fail.Invalid, "encrypt-algo=%s: %w", c.EncryptAlgo, err)
 	}
 	switch {
 	case c.EncryptKey != "":
@@ -129,11 +128,11 @@ func (s *session) setupCipher(t *transport) error {
 	case c.EncryptKeyFile != "":
 		k, err := tlsx.ReadKeyFile(c.EncryptKeyFile)
 		if err != nil {
-			return errorf(ExitKeyConfig, "FATAL: Either key must be specified or keyfile must be readable: %w", err)
+			return fail.Errorf(fail.KeyConfig, "FATAL: Either key must be specified or keyfile must be readable: %w", err)
 		}
 		t.key = k
 	default:
-		return errorf(ExitKeyConfig, "FATAL: Either key must be specified or keyfile must be readable (set [sst] encrypt-key or encrypt-key-file)")
+		return fail.Errorf(fail.KeyConfig, "FATAL: Either key must be specified or keyfile must be readable (set [sst] encrypt-key or encrypt-key-file)")
 	}
 	s.redact.AddSecret(string(t.key))
 	t.cipher = c.EncryptAlgo
@@ -149,7 +148,7 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 		s.log.Info("Verifying peer certificate chain for ssl-mode=VERIFY_CA")
 	}
 	if err := tlsx.Check(t.tls); err != nil {
-		return errorf(ExitInvalid, "TLS configuration (encrypt=%d): %w", t.encrypt, err)
+		return fail.Errorf(fail.Invalid, "TLS configuration (encrypt=%d): %w", t.encrypt, err)
 	}
 	if !t.tls.Verified() {
 		s.log.Warn(fmt.Sprintf("encrypt=%d without a CA (tca/ssl-ca): the transfer is encrypted but the peer is NOT authenticated", t.encrypt))
@@ -177,11 +176,11 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 			cn := ""
 			if cert != "" {
 				if cn, err = tlsx.CommonName(cert); err != nil {
-					return errorf(ExitInvalid, "unable to parse the certificate file to obtain the common name: %w", err)
+					return fail.Errorf(fail.Invalid, "unable to parse the certificate file to obtain the common name: %w", err)
 				}
 			}
 			if t.mySecret, err = tlsx.NewSecret(); err != nil {
-				return errorf(ExitInvalid, "unable to generate the 16-byte secret: %w", err)
+				return fail.Errorf(fail.Invalid, "unable to generate the 16-byte secret: %w", err)
 			}
 			s.redact.AddSecret(t.mySecret)
 			t.addrPrefix = cn + ":" + t.mySecret + "@"
@@ -193,13 +192,13 @@ func (s *session) setupTLS(t *transport, mode, ca, capath, cert, key string) err
 			// safe WSREP_SST_OPT_REMOTE_USER, where the script makes
 			// it socat's commonname: the joiner chose it.
 			if err := config.CheckSafe("the joiner's user (WSREP_SST_OPT_REMOTE_USER)", s.cfg.RemoteUser); err != nil {
-				return withCode(ExitUnsafeUser, err)
+				return fail.Wrap(fail.Unsafe, err)
 			}
 		}
 		t.tlsConfig, err = tlsx.ClientConfig(t.tls)
 	}
 	if err != nil {
-		return errorf(ExitInvalid, "TLS configuration (encrypt=%d): %w", t.encrypt, err)
+		return fail.Errorf(fail.Invalid, "TLS configuration (encrypt=%d): %w", t.encrypt, err)
 	}
 	// get_transfer's lines, kept verbatim (socat and all) because log
 	// scrapers and MariaDB's own tests look for them.
@@ -238,28 +237,4 @@ func (t *transport) pipeConfig(peer string, progress *stream.Progress, rate bool
 		c.Rate = t.rate
 	}
 	return c
-}
-
-// pipeError gives a failure to set up a stage's pipe its exit code:
-// certificate and name problems are configuration errors (22), anything
-// else a transfer failure (32).
-func pipeError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	var ce *codeError
-	if errors.As(err, &ce) {
-		return err
-	}
-	var he *pipe.HandshakeError
-	if errors.As(err, &he) && he.Certificate() {
-		return errorf(ExitInvalid, "%w (check the certificates, CA and ssl-mode on both nodes)", err)
-	}
-	if errors.Is(err, pipe.ErrConfig) {
-		return withCode(ExitInvalid, err)
-	}
-	if errors.Is(err, tlsx.ErrBadMagic) || errors.Is(err, tlsx.ErrBadDecrypt) {
-		return errorf(ExitPipe, "%w (encrypt=1: check encrypt-key and encrypt-algo on both nodes)", err)
-	}
-	return withCode(ExitPipe, err)
 }

@@ -2,49 +2,16 @@ package sst
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
-	"syscall"
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/config"
 	"wsrep_sst_mariabackup/internal/status"
 )
-
-func TestExitCode(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want int
-	}{
-		{"nil", nil, 0},
-		{"invalid config", fmt.Errorf("x: %w", config.ErrInvalid), 22},
-		{"port conflict", fmt.Errorf("x: %w", config.ErrPortConflict), 2},
-		{"option file", fmt.Errorf("x: %w", config.ErrFile), 2},
-		{"unsafe value (safe())", fmt.Errorf("x: %w", config.ErrUnsafe), 21},
-		{"coded", errorf(ExitAlready, "busy"), 114},
-		{"wrapped coded", fmt.Errorf("outer: %w", errorf(ExitTooOld, "old")), 93},
-		{"sigterm", &SignalError{Signal: syscall.SIGTERM}, 3},
-		{"sigint", fmt.Errorf("x: %w", &SignalError{Signal: syscall.SIGINT}), 3},
-		{"sighup", &SignalError{Signal: syscall.SIGHUP}, 32},
-		{"sigpipe", &SignalError{Signal: syscall.SIGPIPE}, 32},
-		{"timeout", context.DeadlineExceeded, 32},
-		{"other", errors.New("boom"), 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ExitCode(tt.err); got != tt.want {
-				t.Errorf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestWipeDirsKeepsCpat(t *testing.T) {
 	d := t.TempDir()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/format/mbstream"
 	"wsrep_sst_mariabackup/internal/xfer"
 	"wsrep_sst_mariabackup/internal/xfer/manifest"
@@ -156,8 +157,8 @@ func TestV2ChangedReferenceFails(t *testing.T) {
 	must(t, os.WriteFile(gate, nil, 0o644))
 	<-donor
 	jerr := <-jdone
-	if code := ExitCode(jerr); code != ExitPipe {
-		t.Fatalf("joiner exit %d (%v), want %d", code, jerr, ExitPipe)
+	if code := fail.ClassOf(jerr); code != fail.Transfer {
+		t.Fatalf("joiner class %v (%v), want %v", code, jerr, fail.Transfer)
 	}
 	if !strings.Contains(jerr.Error(), "referenced bytes differ") || !strings.Contains(jerr.Error(), "transfer-v2=0") {
 		t.Errorf("joiner error %q does not name the mismatch and the fallback", jerr)
@@ -305,8 +306,8 @@ func hostileRun(t *testing.T, want string, donor func(addr string)) {
 	addr, _, jdone := e.startJoiner(t, ctx)
 	donor(addr)
 	err := <-jdone
-	if code := ExitCode(err); code != ExitPipe {
-		t.Fatalf("joiner exit %d (%v), want %d", code, err, ExitPipe)
+	if code := fail.ClassOf(err); code != fail.Transfer {
+		t.Fatalf("joiner class %v (%v), want %v", code, err, fail.Transfer)
 	}
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("joiner error %q lacks %q", err, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/stream"
 )
@@ -14,13 +15,13 @@ func (s *session) acceptStage(ctx context.Context, ln *stream.Listener, stage st
 	actx := ctx
 	if t := s.cfg.IdleTimeout; t > 0 {
 		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeoutCause(ctx, t, errorf(ExitTimedOut,
+		actx, cancel = context.WithTimeoutCause(ctx, t, fail.Errorf(fail.Stalled,
 			"the donor did not open the %s stage within sst-idle-timeout=%ds: check the donor's error log and mariabackup.backup.log (raise [sst] sst-idle-timeout, or 0 to wait for ever)", stage, int(t.Seconds())))
 		defer cancel()
 	}
 	conn, err := ln.Accept(actx)
 	if err != nil {
-		return nil, s.stageError(actx, "accept the donor's "+stage+" stage", err)
+		return nil, failure(actx, fail.Transfer, "accept the donor's "+stage+" stage", err)
 	}
 	return conn, nil
 }
@@ -36,7 +37,7 @@ func (s *session) stallContext(ctx context.Context, peer string) (_ context.Cont
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	w := pipe.StartWatchdog(ctx, t, func(e *pipe.StallError) {
-		cancel(errorf(ExitTimedOut, "the SST stalled: %v (sst-idle-timeout=%ds): check the %s's error log and mariabackup.backup.log on the donor; raise [sst] sst-idle-timeout for slower links, 0 turns the watchdog off", e, int(t.Seconds()), peer))
+		cancel(fail.Errorf(fail.Stalled, "the SST stalled: %v (sst-idle-timeout=%ds): check the %s's error log and mariabackup.backup.log on the donor; raise [sst] sst-idle-timeout for slower links, 0 turns the watchdog off", e, int(t.Seconds()), peer))
 	})
 	return ctx, w, func() { w.Stop(); cancel(nil) }
 }

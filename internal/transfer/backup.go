@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"wsrep_sst_mariabackup/internal/fail"
 	"wsrep_sst_mariabackup/internal/pipe"
 	"wsrep_sst_mariabackup/internal/proc"
 	"wsrep_sst_mariabackup/internal/stream"
@@ -62,18 +63,21 @@ func (b *Backup) Read(p []byte) (int, error) { return b.src.Read(p) }
 func (b *Backup) N() int64 { return b.src.N() }
 
 // BackupError is mariadb-backup's own failure: Err is its *proc.ExitError
-// (exit status and the tail of its log).
+// (exit status and the tail of its log). Its class is fail.Invalid, as
+// the script exits 22 for it.
 type BackupError struct{ Err error }
 
-func (e *BackupError) Error() string { return e.Err.Error() }
-func (e *BackupError) Unwrap() error { return e.Err }
+func (e *BackupError) Error() string     { return e.Err.Error() }
+func (e *BackupError) Unwrap() error     { return e.Err }
+func (e *BackupError) Class() fail.Class { return fail.Invalid }
 
 // SendError is the sender's failure to read the backup's output as an
-// mbstream or to pass it on to the joiner.
+// mbstream or to pass it on to the joiner: fail.Transfer.
 type SendError struct{ Err error }
 
-func (e *SendError) Error() string { return e.Err.Error() }
-func (e *SendError) Unwrap() error { return e.Err }
+func (e *SendError) Error() string     { return e.Err.Error() }
+func (e *SendError) Unwrap() error     { return e.Err }
+func (e *SendError) Class() fail.Class { return fail.Transfer }
 
 // Finish ends the backup once the sender stopped reading it, sendErr
 // being why it stopped (nil at the end of a complete output), and
