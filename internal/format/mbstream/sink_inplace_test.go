@@ -123,14 +123,10 @@ func TestDirSinkInPlaceRandom(t *testing.T) {
 			case 0:
 				m.write(t, rng, f, off)
 			case 1:
-				n := rng.Int64N(9000) + 1
-				refOff := rng.Int64N(int64(len(other)) - n)
-				b := other[refOff : refOff+n]
-				if err := f.Clone(Clone{Ref: "other", RefOff: refOff, Len: n, Off: off, CRC: crc32.ChecksumIEEE(b), Data: b}); err != nil {
-					t.Fatalf("seed %d: clone: %v", seed, err)
-				}
-				m.grow(off + n)
-				copy(m.want[off:], b)
+				m.clone(t, rng, f, other, off, func(refOff, n int64) Clone {
+					b := other[refOff : refOff+n]
+					return Clone{Ref: "other", RefOff: refOff, Len: n, Off: off, CRC: crc32.ChecksumIEEE(b), Data: b}
+				})
 			case 2:
 				if len(m.want) == 0 {
 					continue

@@ -381,13 +381,7 @@ func TestDirSinkRandomOps(t *testing.T) {
 			case 0:
 				m.write(t, rng, f, off)
 			case 1:
-				n := rng.Int64N(9000) + 1
-				refOff := rng.Int64N(int64(len(ref)) - n)
-				if err := f.Clone(cloneOf(ref, "old", refOff, n, off)); err != nil {
-					t.Fatalf("seed %d: clone: %v", seed, err)
-				}
-				m.grow(off + n)
-				copy(m.want[off:], ref[refOff:refOff+n])
+				m.clone(t, rng, f, ref, off, func(refOff, n int64) Clone { return cloneOf(ref, "old", refOff, n, off) })
 			case 2:
 				m.punch(t, rng, f, off)
 			}
@@ -419,6 +413,19 @@ func (m *fileModel) write(t *testing.T, rng *rand.Rand, f SinkFile, off int64) {
 	}
 	m.grow(off + int64(len(b)))
 	copy(m.want[off:], b)
+}
+
+// clone clones up to 9000 bytes from a random offset of ref to off,
+// through f and in the model; mk makes the Clone of the n bytes at refOff.
+func (m *fileModel) clone(t *testing.T, rng *rand.Rand, f SinkFile, ref []byte, off int64, mk func(refOff, n int64) Clone) {
+	t.Helper()
+	n := rng.Int64N(9000) + 1
+	refOff := rng.Int64N(int64(len(ref)) - n)
+	if err := f.Clone(mk(refOff, n)); err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	m.grow(off + n)
+	copy(m.want[off:], ref[refOff:refOff+n])
 }
 
 // punch punches up to 20000 bytes at off, through f and in the model.
