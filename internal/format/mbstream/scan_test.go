@@ -534,14 +534,7 @@ func TestScanMbstreamCreate(t *testing.T) {
 		}
 		names = append(names, name)
 	}
-	cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
-	}
+	data := mbstreamCreate(t, bin, dir, names)
 	checkScan(t, data, bytes.NewReader(data))
 }
 
