@@ -115,26 +115,23 @@ func TestMixedVersions(t *testing.T) {
 			}
 			AssertSameData(ctx, t, old, upgraded)
 
-			if err := upgraded.Stop(ctx); err != nil {
-				t.Fatal(err)
+			// rejoinByIST stops n, writes rows through the other node and
+			// restarts n, which must catch up by IST.
+			rejoinByIST := func(n, other *Node, ours bool) {
+				t.Helper()
+				if err := n.Stop(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if err := InsertRows(ctx, other, "sbtest", 500); err != nil {
+					t.Fatal(err)
+				}
+				join(n, "IST", ours)
+				AssertSameData(ctx, t, old, upgraded)
 			}
-			if err := InsertRows(ctx, old, "sbtest", 500); err != nil {
-				t.Fatal(err)
+			rejoinByIST(upgraded, old, !tc.joinerStock)
+			if tc.reverseIST {
+				rejoinByIST(old, upgraded, !tc.donorStock)
 			}
-			join(upgraded, "IST", !tc.joinerStock)
-			AssertSameData(ctx, t, old, upgraded)
-
-			if !tc.reverseIST {
-				return
-			}
-			if err := old.Stop(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := InsertRows(ctx, upgraded, "sbtest", 500); err != nil {
-				t.Fatal(err)
-			}
-			join(old, "IST", !tc.donorStock)
-			AssertSameData(ctx, t, old, upgraded)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package sst
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -66,13 +67,37 @@ func loadedPair(t *testing.T, method string, timeout time.Duration, rows int) (c
 	c, ctx := cluster(t, method)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancel)
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
+	n1, n2 = loadedNodes(ctx, t, c, galeratest.NodeConfig{SSTProgram: bin},
+		galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()}, rows)
+	return ctx, n1, n2
+}
+
+// sstPair runs an SST from the donor to the joiner on a fresh cluster
+// (method names its SST method) whose donor holds rows rows, and checks
+// that the joiner received an SST by our program or, with ours false, by
+// the stock script. It returns the cluster's context, the two nodes and
+// the joiner's log since its start.
+func sstPair(t *testing.T, method string, donor, joiner galeratest.NodeConfig, rows int, ours bool) (ctx context.Context, n1, n2 *galeratest.Node, log string) {
+	t.Helper()
+	c, ctx := cluster(t, method)
+	n1, n2 = loadedNodes(ctx, t, c, donor, joiner, rows)
+	d := startSynced(ctx, t, n2, false)
+	t.Logf("SST in %v", d.Round(time.Millisecond))
+	return ctx, n1, n2, assertTransfer(t, n2, "SST", ours)
+}
+
+// loadedNodes adds the donor and the joiner to c, bootstraps the donor
+// (node 1) and loads rows rows into its sbtest; the joiner (node 2) is
+// added but not started.
+func loadedNodes(ctx context.Context, t *testing.T, c *galeratest.Cluster, donor, joiner galeratest.NodeConfig, rows int) (n1, n2 *galeratest.Node) {
+	t.Helper()
+	n1, err := c.AddNode(donor)
 	must(t, err)
-	n2, err = c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
+	n2, err = c.AddNode(joiner)
 	must(t, err)
 	startSynced(ctx, t, n1, true)
 	must(t, galeratest.LoadData(ctx, n1, "sbtest", rows))
-	return ctx, n1, n2
+	return n1, n2
 }
 
 // joinerVolume is a datadir that is the root of its own ext4 filesystem,
@@ -137,6 +162,15 @@ func assertTransfer(t *testing.T, n *galeratest.Node, want string, ours bool) st
 		t.Errorf("%s: our joiner ran = %v, want %v", n.Name(), !ours, ours)
 	}
 	return log
+}
+
+// assertLogged reports problem, with the WSREP_SST lines of log, unless
+// log contains want.
+func assertLogged(t *testing.T, log, want, problem string) {
+	t.Helper()
+	if !strings.Contains(log, want) {
+		t.Errorf("%s:\n%s", problem, grep(log, "WSREP_SST"))
+	}
 }
 
 func grep(s string, words ...string) string { return galeratest.Grep(s, words...) }
@@ -206,12 +240,8 @@ func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
 	c, ctx := cluster(t, "gotestbl")
 	gtid := []string{"log-bin=mysql-bin", "log_slave_updates=ON", "gtid_strict_mode=ON",
 		"wsrep_gtid_mode=ON", "wsrep_gtid_domain_id=9", "server_id=1"}
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=1"}, gtid...)})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=2"}, gtid...)})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 20000))
+	n1, n2 := loadedNodes(ctx, t, c, galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=1"}, gtid...)},
+		galeratest.NodeConfig{SSTProgram: bin, Mysqld: append([]string{"gtid_domain_id=2"}, gtid...)}, 20000)
 
 	stop := make(chan struct{})
 	writes := make(chan error, 1)
@@ -237,9 +267,7 @@ func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
 	must(t, <-writes)
 	t.Logf("node2 joined by SST under load in %v", d.Round(time.Millisecond))
 	log := assertTransfer(t, n2, "SST", true)
-	if !strings.Contains(log, "binary log") {
-		t.Errorf("joiner did not handle the received binlog (MDEV-38147):\n%s", grep(log, "WSREP_SST"))
-	}
+	assertLogged(t, log, "binary log", "joiner did not handle the received binlog (MDEV-38147)")
 	assertSameData(ctx, t, n1, n2)
 	// The joiner writes its own binlog and keeps replicating in strict mode.
 	must(t, galeratest.InsertRows(ctx, n2, "sbtest", 100))
@@ -254,16 +282,7 @@ func TestE2EBinlogGTIDStrictUnderLoad(t *testing.T) {
 func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 	integration(t)
 	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "gomixa")
-	n1, err := c.AddNode(galeratest.NodeConfig{StockScript: true})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
-	d := startSynced(ctx, t, n2, false)
-	t.Logf("stock donor -> our joiner: SST in %v", d.Round(time.Millisecond))
-	log := assertTransfer(t, n2, "SST", true)
+	ctx, n1, n2, log := sstPair(t, "gomixa", galeratest.NodeConfig{StockScript: true}, galeratest.NodeConfig{SSTProgram: bin}, 10000, true)
 	// Our joiner offered transfer v2 (mysqld passed the offer to the
 	// stock donor's command line); the stock donor ignored it and sent
 	// the stock stream.
@@ -272,14 +291,10 @@ func TestE2EMixedStockDonorOurJoiner(t *testing.T) {
 	if !strings.Contains(donorLog, "/xtrabackup_sst/xfer-v") {
 		t.Errorf("the stock donor's address has no v2 offer:\n%s", grep(donorLog, "--address"))
 	}
-	if !strings.Contains(log, "The donor sends the stock stream") {
-		t.Errorf("our joiner did not read the stock stream:\n%s", grep(log, "WSREP_SST"))
-	}
+	assertLogged(t, log, "The donor sends the stock stream", "our joiner did not read the stock stream")
 	// mysqld handed the stock donor the secret of our joiner's address
 	// (donor-auth=auto), and its send_magic echoed it.
-	if !strings.Contains(log, "proved this joiner's secret in the gtid stage") {
-		t.Errorf("our joiner did not check the stock donor's secret:\n%s", grep(log, "WSREP_SST"))
-	}
+	assertLogged(t, log, "proved this joiner's secret in the gtid stage", "our joiner did not check the stock donor's secret")
 	assertSameData(ctx, t, n1, n2)
 }
 
@@ -300,12 +315,7 @@ func TestE2EMixedStrays(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, ctx := cluster(t, "gostray")
-			n1, err := c.AddNode(tc.donor)
-			must(t, err)
-			n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()})
-			must(t, err)
-			startSynced(ctx, t, n1, true)
-			must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
+			n1, n2 := loadedNodes(ctx, t, c, tc.donor, galeratest.NodeConfig{SSTProgram: bin, Volume: joinerVolume()}, 10000)
 			sctx, stop := context.WithCancel(ctx)
 			done := make(chan int)
 			go func() { done <- strays(sctx, n2.SSTAddress()) }()
@@ -314,9 +324,7 @@ func TestE2EMixedStrays(t *testing.T) {
 			n := <-done
 			t.Logf("SST in %v with %d stray connections to the joiner's port", d.Round(time.Millisecond), n)
 			log := assertTransfer(t, n2, "SST", true)
-			if !strings.Contains(log, "Refused a connection to the SST port from 127.0.0.") {
-				t.Errorf("no stray was refused (%d sent):\n%s", n, grep(log, "WSREP_SST"))
-			}
+			assertLogged(t, log, "Refused a connection to the SST port from 127.0.0.", fmt.Sprintf("no stray was refused (%d sent)", n))
 			assertSameData(ctx, t, n1, n2)
 		})
 	}
@@ -371,21 +379,10 @@ func strays(ctx context.Context, addr string) int {
 func TestE2EMixedOurDonorStockJoiner(t *testing.T) {
 	integration(t)
 	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "gomixb")
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{StockScript: true})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
-	d := startSynced(ctx, t, n2, false)
-	t.Logf("our donor -> stock joiner: SST in %v", d.Round(time.Millisecond))
-	assertTransfer(t, n2, "SST", false)
+	ctx, n1, n2, _ := sstPair(t, "gomixb", galeratest.NodeConfig{SSTProgram: bin}, galeratest.NodeConfig{StockScript: true}, 10000, false)
 	donorLog, err := n1.ErrorLog()
 	must(t, err)
-	if !strings.Contains(donorLog, "WSREP_SST: [INFO] Sent ") {
-		t.Errorf("our donor's lines are missing from the donor's error log:\n%s", grep(donorLog, "WSREP_SST"))
-	}
+	assertLogged(t, donorLog, "WSREP_SST: [INFO] Sent ", "our donor's lines are missing from the donor's error log")
 	if strings.Contains(donorLog, "transfer v2") {
 		t.Errorf("our donor ran transfer v2 towards a stock joiner:\n%s", grep(donorLog, "WSREP_SST"))
 	}
@@ -401,20 +398,10 @@ func TestE2ECompressWithoutQpress(t *testing.T) {
 		t.Logf("note: %s is installed but not used", p)
 	}
 	bin := galeratest.SSTProgram(t)
-	c, ctx := cluster(t, "goqp")
 	sst := []string{"compress=quicklz", "compress-threads=2"}
-	n1, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
-	must(t, err)
-	n2, err := c.AddNode(galeratest.NodeConfig{SSTProgram: bin, SST: sst})
-	must(t, err)
-	startSynced(ctx, t, n1, true)
-	must(t, galeratest.LoadData(ctx, n1, "sbtest", 10000))
-	d := startSynced(ctx, t, n2, false)
-	t.Logf("compressed SST in %v", d.Round(time.Millisecond))
-	log := assertTransfer(t, n2, "SST", true)
-	if !strings.Contains(log, "Compressed qpress files found") {
-		t.Errorf("the joiner received no .qp files:\n%s", grep(log, "WSREP_SST"))
-	}
+	node := galeratest.NodeConfig{SSTProgram: bin, SST: sst}
+	ctx, n1, n2, log := sstPair(t, "goqp", node, node, 10000, true)
+	assertLogged(t, log, "Compressed qpress files found", "the joiner received no .qp files")
 	assertSameData(ctx, t, n1, n2)
 }
 
@@ -446,21 +433,12 @@ func TestE2EInterop(t *testing.T) {
 	for _, cf := range configs {
 		for _, dir := range []string{"ours-to-stock", "stock-to-ours"} {
 			t.Run(cf.name+"/"+dir, func(t *testing.T) {
-				c, ctx := cluster(t, "gox"+cf.name)
 				donor := galeratest.NodeConfig{SSTProgram: bin, SST: cf.sst}
 				joiner := galeratest.NodeConfig{StockScript: true, SST: cf.sst}
 				if dir == "stock-to-ours" {
 					donor, joiner = joiner, donor
 				}
-				n1, err := c.AddNode(donor)
-				must(t, err)
-				n2, err := c.AddNode(joiner)
-				must(t, err)
-				startSynced(ctx, t, n1, true)
-				must(t, galeratest.LoadData(ctx, n1, "sbtest", 3000))
-				d := startSynced(ctx, t, n2, false)
-				t.Logf("SST in %v", d.Round(time.Millisecond))
-				assertTransfer(t, n2, "SST", dir == "stock-to-ours")
+				ctx, n1, n2, _ := sstPair(t, "gox"+cf.name, donor, joiner, 3000, dir == "stock-to-ours")
 				assertSameData(ctx, t, n1, n2)
 				ours := n1
 				if dir == "stock-to-ours" {
@@ -468,9 +446,7 @@ func TestE2EInterop(t *testing.T) {
 				}
 				log, err := ours.ErrorLog()
 				must(t, err)
-				if !strings.Contains(log, cf.ourLog) {
-					t.Errorf("%s's log lacks %q:\n%s", ours.Name(), cf.ourLog, grep(log, "WSREP_SST"))
-				}
+				assertLogged(t, log, cf.ourLog, fmt.Sprintf("%s's log lacks %q", ours.Name(), cf.ourLog))
 			})
 		}
 	}

@@ -2,6 +2,9 @@ package stream
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -252,4 +255,193 @@ func commandPath(tb testing.TB, name string) string {
 		tb.Skipf("%s command not installed (make deps installs it): %v", name, err)
 	}
 	return p
+}
+
+// copyCodecs are the in-process compressors whose writers read straight
+// from Copy's source, each with the command line that decompresses its
+// output and how much of an endless source it may read after the stream
+// below failed at 1 MiB.
+var copyCodecs = []struct {
+	cmd         string
+	concurrency int      // lz4 only; 0 leaves the codec's own
+	unzip       []string // decompressing command line
+	random      bool     // an incompressible source for the dead-stream test
+	srcLen      int64    // bytes that source has before it fails
+	maxRead     int64    // bytes of it the compressor may read
+}{
+	{"lz4", 1, []string{"lz4", "-d", "-c"}, false, 256 << 20, 64 << 20},
+	{"lz4", 2, []string{"lz4", "-d", "-c"}, false, 256 << 20, 64 << 20},
+	// zstd needs an incompressible source: a repeated pattern fits in
+	// its window and never reaches the failure.
+	{"zstd", 0, []string{"zstd", "-q", "-d", "-c"}, true, 512 << 20, 160 << 20},
+	{"zstd -T2", 0, []string{"zstd", "-q", "-d", "-c"}, true, 512 << 20, 160 << 20},
+	{"zstd --single-thread", 0, []string{"zstd", "-q", "-d", "-c"}, true, 512 << 20, 160 << 20},
+}
+
+// copyCodec returns the codec cmd with the lz4 concurrency (0: the
+// codec's own) and a name for t.Run.
+func copyCodec(tb testing.TB, cmd string, concurrency int) (Codec, string) {
+	tb.Helper()
+	c := mustCodec(tb, cmd)
+	if concurrency == 0 {
+		return c, cmd
+	}
+	c.Concurrency = concurrency
+	return c, fmt.Sprintf("%s/concurrency=%d", cmd, concurrency)
+}
+
+// TestWriterCopy: Copy hands the source to the lz4 and zstd writers, which
+// read straight into their blocks; the frame is what the command line
+// tool reads, a source error comes back as it is and leaves the frame
+// incomplete, and a cancellation stops the copy.
+func TestWriterCopy(t *testing.T) {
+	data := mixedData(9<<20+5, 7)
+	for _, tc := range copyCodecs {
+		c, name := copyCodec(t, tc.cmd, tc.concurrency)
+		t.Run(name, func(t *testing.T) {
+			cli := commandPath(t, tc.unzip[0])
+			var out bytes.Buffer
+			w, err := c.NewWriter(t.Context(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.(contextReaderFrom); !ok {
+				t.Fatalf("the %s writer does not read from Copy's source directly", tc.cmd)
+			}
+			n, err := Copy(t.Context(), w, iotest.HalfReader(bytes.NewReader(data)))
+			if err != nil || n != int64(len(data)) {
+				t.Fatalf("Copy = %d, %v; want %d, nil", n, err, len(data))
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := runCmd(t, out.Bytes(), cli, tc.unzip[1:]...); !bytes.Equal(got, data) {
+				t.Fatalf("%s output: %d bytes, want %d bytes (content differs)", strings.Join(tc.unzip, " "), len(got), len(data))
+			}
+		})
+		t.Run(name+"/source error", func(t *testing.T) {
+			cli := commandPath(t, tc.unzip[0])
+			errSrc := errors.New("mariabackup pipe broke")
+			var out bytes.Buffer
+			w, err := c.NewWriter(t.Context(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Copy(t.Context(), w, io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errSrc)))
+			if !errors.Is(err, errSrc) {
+				t.Fatalf("Copy = %v, want the source's error %v as it is", err, errSrc)
+			}
+			if err := w.Close(); err == nil {
+				t.Error("Close after a failed copy returned nil: it would end the frame as if complete")
+			}
+			// What was written must not pass for a complete frame.
+			cmd := exec.CommandContext(t.Context(), cli, tc.unzip[1:]...)
+			cmd.Stdin = bytes.NewReader(out.Bytes())
+			if err := cmd.Run(); err == nil {
+				t.Errorf("%s accepted the %d bytes written before the failure as a complete frame", strings.Join(tc.unzip, " "), out.Len())
+			}
+		})
+		t.Run(name+"/cancelled", func(t *testing.T) {
+			errStop := errors.New("parent died")
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			w, err := c.NewWriter(ctx, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &cancelAfterReader{r: iotest.OneByteReader(bytes.NewReader(data)), n: 3, cancel: cancel, cause: errStop}
+			if _, err := Copy(ctx, w, src); !errors.Is(err, errStop) {
+				t.Fatalf("Copy = %v, want %v", err, errStop)
+			}
+			if err := w.Close(); !errors.Is(err, errStop) {
+				t.Errorf("Close = %v, want %v", err, errStop)
+			}
+		})
+	}
+}
+
+// TestWriterStopsOnDeadStream: once the stream below fails (the joiner
+// is gone), the lz4 and zstd compressors stop within a few blocks, with
+// that error, instead of compressing the whole source (the donor's entire
+// backup) first. Both Copy's path and plain Writes.
+func TestWriterStopsOnDeadStream(t *testing.T) {
+	errGone := errors.New("connection reset by peer")
+	pat := mixedData(1<<20, 3)
+	for _, tc := range copyCodecs {
+		c, name := copyCodec(t, tc.cmd, tc.concurrency)
+		for _, viaCopy := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/copy=%v", name, viaCopy), func(t *testing.T) {
+				w, err := c.NewWriter(t.Context(), &failAfterWriter{limit: 1 << 20, err: errGone})
+				if err != nil {
+					t.Fatal(err)
+				}
+				src := &endlessReader{pat: pat, max: tc.srcLen}
+				if tc.random {
+					src = &endlessReader{rng: rand.New(rand.NewPCG(1, 2)), max: tc.srcLen}
+				}
+				if viaCopy {
+					_, err = Copy(t.Context(), w, src)
+				} else {
+					_, err = copyBuffer(t.Context(), w, src, make([]byte, copyBufferSize))
+				}
+				if !errors.Is(err, errGone) {
+					t.Fatalf("Copy = %v, want the stream's error %v", err, errGone)
+				}
+				t.Logf("read %d MiB of the source", src.n>>20)
+				if src.n > tc.maxRead {
+					t.Errorf("read %d MiB of the source after the stream failed at 1 MiB", src.n>>20)
+				}
+				if err := w.Close(); !errors.Is(err, errGone) {
+					t.Errorf("Close = %v, want %v", err, errGone)
+				}
+			})
+		}
+	}
+}
+
+// failAfterWriter accepts limit bytes, then fails every write.
+type failAfterWriter struct {
+	limit int
+	err   error
+}
+
+func (w *failAfterWriter) Write(p []byte) (int, error) {
+	if w.limit <= 0 {
+		return 0, w.err
+	}
+	n := min(len(p), w.limit)
+	w.limit -= n
+	if n < len(p) {
+		return n, w.err
+	}
+	return n, nil
+}
+
+// endlessReader yields data until it has given max bytes, then fails: a
+// source that must not be drained to the end. The data is random
+// (incompressible) if rng is set, else pat over and over.
+type endlessReader struct {
+	pat []byte
+	rng *rand.Rand
+	n   int64
+	max int64
+}
+
+var errReadTooFar = errors.New("read far past the failure")
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.n >= r.max {
+		return 0, errReadTooFar
+	}
+	if r.rng == nil {
+		n := copy(p, r.pat[r.n%int64(len(r.pat)):])
+		r.n += int64(n)
+		return n, nil
+	}
+	p = p[:min(int64(len(p)), r.max-r.n)]
+	for i := 0; i+8 <= len(p); i += 8 {
+		binary.LittleEndian.PutUint64(p[i:], r.rng.Uint64())
+	}
+	r.n += int64(len(p))
+	return len(p), nil
 }

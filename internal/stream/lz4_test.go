@@ -3,14 +3,12 @@ package stream
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
-	"testing/iotest"
 	"time"
 )
 
@@ -232,141 +230,4 @@ func BenchmarkLZ4Decompress(b *testing.B) {
 	data, z := cliCompressed(b, lz4Path(b), "-c")
 	b.Run("inprocess", func(b *testing.B) { benchDecompress(b, mustCodec(b, "lz4 -d"), data, z) })
 	b.Run("cli", func(b *testing.B) { benchDecompress(b, mustCodec(b, "exec lz4 -d"), data, z) })
-}
-
-// TestLZ4WriterCopy: Copy hands the source to the lz4 writer, which reads
-// straight into its blocks; the frame is what lz4 -d reads, a source error
-// comes back as it is, and a cancellation stops the copy.
-func TestLZ4WriterCopy(t *testing.T) {
-	lz4cli := lz4Path(t)
-	data := mixedData(9<<20+5, 7)
-	for _, conc := range []int{1, 2} {
-		t.Run(fmt.Sprintf("concurrency=%d", conc), func(t *testing.T) {
-			c := mustCodec(t, "lz4")
-			c.Concurrency = conc
-			var out bytes.Buffer
-			w, err := c.NewWriter(t.Context(), &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := w.(contextReaderFrom); !ok {
-				t.Fatal("the lz4 writer does not read from Copy's source directly")
-			}
-			n, err := Copy(t.Context(), w, iotest.HalfReader(bytes.NewReader(data)))
-			if err != nil || n != int64(len(data)) {
-				t.Fatalf("Copy = %d, %v; want %d, nil", n, err, len(data))
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if got := runCmd(t, out.Bytes(), lz4cli, "-d", "-c"); !bytes.Equal(got, data) {
-				t.Fatalf("lz4 -d output: %d bytes, want %d bytes (content differs)", len(got), len(data))
-			}
-		})
-	}
-	t.Run("source error", func(t *testing.T) {
-		errSrc := errors.New("mariabackup pipe broke")
-		var out bytes.Buffer
-		w, err := mustCodec(t, "lz4").NewWriter(t.Context(), &out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Copy(t.Context(), w, io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errSrc)))
-		if !errors.Is(err, errSrc) {
-			t.Fatalf("Copy = %v, want the source's error %v as it is", err, errSrc)
-		}
-		if err := w.Close(); err == nil {
-			t.Error("Close after a failed copy returned nil: it would end the frame as if complete")
-		}
-		// What was written must not pass for a complete frame.
-		cmd := exec.CommandContext(t.Context(), lz4cli, "-d", "-c")
-		cmd.Stdin = bytes.NewReader(out.Bytes())
-		if err := cmd.Run(); err == nil {
-			t.Errorf("lz4 -d accepted the %d bytes written before the failure as a complete frame", out.Len())
-		}
-	})
-	t.Run("cancelled", func(t *testing.T) {
-		errStop := errors.New("parent died")
-		ctx, cancel := context.WithCancelCause(t.Context())
-		defer cancel(nil)
-		w, err := mustCodec(t, "lz4").NewWriter(ctx, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := &cancelAfterReader{r: iotest.OneByteReader(bytes.NewReader(data)), n: 3, cancel: cancel, cause: errStop}
-		if _, err := Copy(ctx, w, src); !errors.Is(err, errStop) {
-			t.Fatalf("Copy = %v, want %v", err, errStop)
-		}
-	})
-}
-
-// failAfterWriter accepts limit bytes, then fails every write.
-type failAfterWriter struct {
-	limit int
-	err   error
-}
-
-func (w *failAfterWriter) Write(p []byte) (int, error) {
-	if w.limit <= 0 {
-		return 0, w.err
-	}
-	n := min(len(p), w.limit)
-	w.limit -= n
-	if n < len(p) {
-		return n, w.err
-	}
-	return n, nil
-}
-
-// endlessReader yields data until it has given max bytes, then fails: a
-// source that must not be drained to the end.
-type endlessReader struct {
-	pat []byte
-	n   int64
-	max int64
-}
-
-var errReadTooFar = errors.New("read far past the failure")
-
-func (r *endlessReader) Read(p []byte) (int, error) {
-	if r.n >= r.max {
-		return 0, errReadTooFar
-	}
-	n := copy(p, r.pat[r.n%int64(len(r.pat)):])
-	r.n += int64(n)
-	return n, nil
-}
-
-// TestLZ4WriterStopsOnDeadStream: once the stream below fails (the joiner
-// is gone), the compressor stops within a few blocks, with that error,
-// instead of compressing the whole source (the donor's entire backup)
-// first. Both Copy's path and plain Writes.
-func TestLZ4WriterStopsOnDeadStream(t *testing.T) {
-	errGone := errors.New("connection reset by peer")
-	pat := mixedData(1<<20, 3)
-	for _, viaCopy := range []bool{true, false} {
-		t.Run(fmt.Sprintf("copy=%v", viaCopy), func(t *testing.T) {
-			c := mustCodec(t, "lz4")
-			c.Concurrency = 2
-			w, err := c.NewWriter(t.Context(), &failAfterWriter{limit: 1 << 20, err: errGone})
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := &endlessReader{pat: pat, max: 256 << 20}
-			if viaCopy {
-				_, err = Copy(t.Context(), w, src)
-			} else {
-				_, err = copyBuffer(t.Context(), w, src, make([]byte, copyBufferSize))
-			}
-			if !errors.Is(err, errGone) {
-				t.Fatalf("Copy = %v, want the stream's error %v", err, errGone)
-			}
-			if src.n > 64<<20 {
-				t.Errorf("read %d MiB of the source after the stream failed at 1 MiB", src.n>>20)
-			}
-			if err := w.Close(); !errors.Is(err, errGone) {
-				t.Errorf("Close = %v, want %v", err, errGone)
-			}
-		})
-	}
 }

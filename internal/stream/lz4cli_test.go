@@ -62,13 +62,7 @@ func TestParseCodec(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
-			c := mustCodec(t, tt.cmd)
-			if got, want := c.InProcess(), tt.want != nil; got != want {
-				t.Fatalf("InProcess() = %v, want %v", got, want)
-			}
-			if tt.want != nil && *c.lz4 != *tt.want {
-				t.Errorf("options = %+v, want %+v", *c.lz4, *tt.want)
-			}
+			c := parseInProcess(t, tt.cmd, tt.want, func(c Codec) *lz4Options { return c.lz4 })
 			if c.Command() != strings.TrimSpace(tt.cmd) {
 				t.Errorf("Command() = %q, want %q", c.Command(), strings.TrimSpace(tt.cmd))
 			}
@@ -79,4 +73,20 @@ func TestParseCodec(t *testing.T) {
 			t.Errorf("ParseCodec(%q): no error", cmd)
 		}
 	}
+}
+
+// parseInProcess parses cmd and checks that the codec runs in process
+// exactly when want is set, with the options want; opts picks the parsed
+// options of want's kind (lz4 or zstd) from the codec. It returns the
+// codec for further checks.
+func parseInProcess[O comparable](t *testing.T, cmd string, want *O, opts func(Codec) *O) Codec {
+	t.Helper()
+	c := mustCodec(t, cmd)
+	if got := c.InProcess(); got != (want != nil) {
+		t.Fatalf("InProcess() = %v, want %v", got, want != nil)
+	}
+	if want != nil && *opts(c) != *want {
+		t.Errorf("options = %+v, want %+v", *opts(c), *want)
+	}
+	return c
 }

@@ -117,27 +117,26 @@ func (p *Progress) Writer(w io.Writer) io.Writer { return progressWriter{w, p} }
 // Reader returns a reader that reads from r and counts what was read.
 func (p *Progress) Reader(r io.Reader) io.Reader { return progressReader{r, p} }
 
+// counted adds the n bytes of a Read or Write to the count and passes its
+// results on.
+func (p *Progress) counted(n int, err error) (int, error) {
+	p.Add(int64(n))
+	return n, err
+}
+
 type progressWriter struct {
 	w io.Writer
 	p *Progress
 }
 
-func (w progressWriter) Write(b []byte) (int, error) {
-	n, err := w.w.Write(b)
-	w.p.Add(int64(n))
-	return n, err
-}
+func (w progressWriter) Write(b []byte) (int, error) { return w.p.counted(w.w.Write(b)) }
 
 type progressReader struct {
 	r io.Reader
 	p *Progress
 }
 
-func (r progressReader) Read(b []byte) (int, error) {
-	n, err := r.r.Read(b)
-	r.p.Add(int64(n))
-	return n, err
-}
+func (r progressReader) Read(b []byte) (int, error) { return r.p.counted(r.r.Read(b)) }
 
 // Done stops the periodic reports, waits for the reporting goroutine, and
 // makes the final report (even if ctx is done, so the operator sees how far

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -344,129 +343,6 @@ func TestZstdWriterErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestZstdWriterCopy: Copy hands the source to the zstd writer, which reads
-// straight into its blocks; the frame is what zstd -d reads, a source error
-// comes back as it is and leaves the frame incomplete, and a cancellation
-// stops the copy.
-func TestZstdWriterCopy(t *testing.T) {
-	zcli := zstdPath(t)
-	data := mixedData(9<<20+5, 7)
-	for _, cmd := range []string{"zstd", "zstd -T2", "zstd --single-thread"} {
-		t.Run(cmd, func(t *testing.T) {
-			var out bytes.Buffer
-			w, err := mustCodec(t, cmd).NewWriter(t.Context(), &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := w.(contextReaderFrom); !ok {
-				t.Fatal("the zstd writer does not read from Copy's source directly")
-			}
-			n, err := Copy(t.Context(), w, iotest.HalfReader(bytes.NewReader(data)))
-			if err != nil || n != int64(len(data)) {
-				t.Fatalf("Copy = %d, %v; want %d, nil", n, err, len(data))
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if got := runCmd(t, out.Bytes(), zcli, "-q", "-d", "-c"); !bytes.Equal(got, data) {
-				t.Fatalf("zstd -d output: %d bytes, want %d bytes (content differs)", len(got), len(data))
-			}
-		})
-		t.Run(cmd+"/source error", func(t *testing.T) {
-			errSrc := errors.New("mariabackup pipe broke")
-			var out bytes.Buffer
-			w, err := mustCodec(t, cmd).NewWriter(t.Context(), &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Copy(t.Context(), w, io.MultiReader(bytes.NewReader(data[:5<<20]), iotest.ErrReader(errSrc)))
-			if !errors.Is(err, errSrc) {
-				t.Fatalf("Copy = %v, want the source's error %v as it is", err, errSrc)
-			}
-			if err := w.Close(); err == nil {
-				t.Error("Close after a failed copy returned nil: it would end the frame as if complete")
-			}
-			cmd := exec.CommandContext(t.Context(), zcli, "-q", "-d", "-c")
-			cmd.Stdin = bytes.NewReader(out.Bytes())
-			if err := cmd.Run(); err == nil {
-				t.Errorf("zstd -d accepted the %d bytes written before the failure as a complete frame", out.Len())
-			}
-		})
-		t.Run(cmd+"/cancelled", func(t *testing.T) {
-			errStop := errors.New("parent died")
-			ctx, cancel := context.WithCancelCause(t.Context())
-			defer cancel(nil)
-			var out bytes.Buffer
-			w, err := mustCodec(t, cmd).NewWriter(ctx, &out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := &cancelAfterReader{r: iotest.OneByteReader(bytes.NewReader(data)), n: 3, cancel: cancel, cause: errStop}
-			if _, err := Copy(ctx, w, src); !errors.Is(err, errStop) {
-				t.Fatalf("Copy = %v, want %v", err, errStop)
-			}
-			if err := w.Close(); !errors.Is(err, errStop) {
-				t.Errorf("Close = %v, want %v", err, errStop)
-			}
-		})
-	}
-}
-
-// TestZstdWriterStopsOnDeadStream: once the stream below fails (the joiner
-// is gone), the compressor stops within a few blocks, with that error,
-// instead of compressing the donor's whole backup first.
-func TestZstdWriterStopsOnDeadStream(t *testing.T) {
-	errGone := errors.New("connection reset by peer")
-	for _, cmd := range []string{"zstd", "zstd -T2", "zstd --single-thread"} {
-		for _, viaCopy := range []bool{true, false} {
-			t.Run(fmt.Sprintf("%s/copy=%v", cmd, viaCopy), func(t *testing.T) {
-				w, err := mustCodec(t, cmd).NewWriter(t.Context(), &failAfterWriter{limit: 1 << 20, err: errGone})
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Incompressible, so that the output reaches the
-				// failure (a repeated pattern fits in the window).
-				src := &randomReader{rng: rand.New(rand.NewPCG(1, 2)), max: 512 << 20}
-				if viaCopy {
-					_, err = Copy(t.Context(), w, src)
-				} else {
-					_, err = copyBuffer(t.Context(), w, src, make([]byte, copyBufferSize))
-				}
-				if !errors.Is(err, errGone) {
-					t.Fatalf("Copy = %v, want the stream's error %v", err, errGone)
-				}
-				t.Logf("read %d MiB of the source", src.n>>20)
-				if src.n > 160<<20 {
-					t.Errorf("read %d MiB of the source after the stream failed at 1 MiB", src.n>>20)
-				}
-				if err := w.Close(); !errors.Is(err, errGone) {
-					t.Errorf("Close = %v, want %v", err, errGone)
-				}
-			})
-		}
-	}
-}
-
-// randomReader yields random bytes until it has given max, then fails: an
-// incompressible source that must not be drained to the end.
-type randomReader struct {
-	rng *rand.Rand
-	n   int64
-	max int64
-}
-
-func (r *randomReader) Read(p []byte) (int, error) {
-	if r.n >= r.max {
-		return 0, errReadTooFar
-	}
-	p = p[:min(int64(len(p)), r.max-r.n)]
-	for i := 0; i+8 <= len(p); i += 8 {
-		binary.LittleEndian.PutUint64(p[i:], r.rng.Uint64())
-	}
-	r.n += int64(len(p))
-	return len(p), nil
 }
 
 // TestZstdNoGoroutineLeak: failed and finished writers and readers leave

@@ -103,13 +103,7 @@ func TestParseZstd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.cmd, func(t *testing.T) {
-			c := mustCodec(t, tt.cmd)
-			if got, want := c.InProcess(), tt.want != nil; got != want {
-				t.Fatalf("InProcess() = %v, want %v", got, want)
-			}
-			if tt.want != nil && *c.zstd != *tt.want {
-				t.Errorf("options = %+v, want %+v", *c.zstd, *tt.want)
-			}
+			c := parseInProcess(t, tt.cmd, tt.want, func(c Codec) *zstdOptions { return c.zstd })
 			if c.lz4 != nil {
 				t.Errorf("also parsed as lz4: %+v", *c.lz4)
 			}

@@ -139,9 +139,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				if len(logged) != 2 {
 					t.Errorf("Recover logged %q, want what it found and what it did", logged)
 				}
-				if d := diff(snapshot(t, e), want); d != "" {
-					t.Errorf("tree after Recover differs from the %s one:\n%s", wantName, d)
-				}
+				e.sameTree(t, want, "after Recover differs from the "+wantName+" one")
 				if got, err := Recover(t.Context(), e.journal, nil); err != nil || got != Nothing {
 					t.Errorf("second Recover = %v, %v; want nothing", got, err)
 				}

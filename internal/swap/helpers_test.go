@@ -139,6 +139,24 @@ func (e env) plan() Plan {
 	}
 }
 
+// sameTree reports, as "tree <what>", how e's tree differs from want.
+func (e env) sameTree(t testing.TB, want map[string]string, what string) {
+	t.Helper()
+	if d := diff(snapshot(t, e), want); d != "" {
+		t.Errorf("tree %s:\n%s", what, d)
+	}
+}
+
+// begin begins the swap of e's plan.
+func (e env) begin(t testing.TB) *Swap {
+	t.Helper()
+	sw, err := Begin(t.Context(), e.plan())
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	return sw
+}
+
 // moveIn plays mariadb-backup --move-back: it renames the first n
 // top-level entries of the staging directory (all when n < 0) into place.
 func (e env) moveIn(t testing.TB, n int) {
@@ -294,7 +312,5 @@ func rollback(t *testing.T, e env, sw *Swap, want map[string]string) {
 	if err := sw.Rollback(); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
-	if d := diff(snapshot(t, e), want); d != "" {
-		t.Errorf("tree after Rollback (got vs old):\n%s", d)
-	}
+	e.sameTree(t, want, "after Rollback (got vs old)")
 }

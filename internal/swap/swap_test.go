@@ -108,10 +108,7 @@ func TestRollbackRestoresOld(t *testing.T) {
 		t.Run(map[int]string{0: "nothing moved in", 1: "one entry moved in", 3: "three entries", -1: "all moved in"}[n], func(t *testing.T) {
 			e := setup(t, t.TempDir())
 			want := snapshot(t, e)
-			sw, err := Begin(t.Context(), e.plan())
-			if err != nil {
-				t.Fatalf("Begin: %v", err)
-			}
+			sw := e.begin(t)
 			e.moveIn(t, n)
 			rollback(t, e, sw, want)
 			if n == 1 {
@@ -132,10 +129,7 @@ func TestRollbackRestoresOld(t *testing.T) {
 
 func TestCommitGivesStockResult(t *testing.T) {
 	e := setup(t, t.TempDir())
-	sw, err := Begin(t.Context(), e.plan())
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
+	sw := e.begin(t)
 	if got, want := sw.Moved(), 16; got != want {
 		t.Errorf("Moved() = %d, want %d", got, want)
 	}
@@ -154,10 +148,7 @@ func TestCommitGivesStockResult(t *testing.T) {
 func TestCommitCancelledLeavesRollbackPossible(t *testing.T) {
 	e := setup(t, t.TempDir())
 	want := snapshot(t, e)
-	sw, err := Begin(t.Context(), e.plan())
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
+	sw := e.begin(t)
 	e.moveIn(t, -1)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -199,9 +190,7 @@ func TestBeginUndoesOnRenameFailure(t *testing.T) {
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("Begin = %v, want %v", err, tt.err)
 			}
-			if d := diff(snapshot(t, e), want); d != "" {
-				t.Errorf("tree after failed Begin (got vs old):\n%s", d)
-			}
+			e.sameTree(t, want, "after failed Begin (got vs old)")
 		})
 	}
 }
@@ -226,9 +215,7 @@ func TestBeginUndoFailureKeepsJournal(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[0], "moving 16 old entries aside") {
 		t.Errorf("Recover logged %q", lines)
 	}
-	if d := diff(snapshot(t, e), want); d != "" {
-		t.Errorf("tree after Recover (got vs old):\n%s", d)
-	}
+	e.sameTree(t, want, "after Recover (got vs old)")
 }
 
 func TestBeginCancelled(t *testing.T) {
@@ -247,9 +234,7 @@ func TestBeginCancelled(t *testing.T) {
 	if _, err := Begin(ctx, p); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Begin = %v, want context.Canceled", err)
 	}
-	if d := diff(snapshot(t, e), want); d != "" {
-		t.Errorf("tree after cancelled Begin (got vs old):\n%s", d)
-	}
+	e.sameTree(t, want, "after cancelled Begin (got vs old)")
 }
 
 func TestBeginRefuses(t *testing.T) {
@@ -262,9 +247,7 @@ func TestBeginRefuses(t *testing.T) {
 		if _, err := Begin(t.Context(), e.plan()); err == nil || !strings.Contains(err.Error(), "recover first") {
 			t.Fatalf("Begin = %v, want a recover-first error", err)
 		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree changed:\n%s", d)
-		}
+		e.sameTree(t, want, "changed")
 	})
 	t.Run("non-empty aside directory", func(t *testing.T) {
 		e := setup(t, t.TempDir())
@@ -273,18 +256,13 @@ func TestBeginRefuses(t *testing.T) {
 		if _, err := Begin(t.Context(), e.plan()); !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 			t.Fatalf("Begin = %v, want ENOTEMPTY", err)
 		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree changed:\n%s", d)
-		}
+		e.sameTree(t, want, "changed")
 	})
 	t.Run("empty aside directory is reused", func(t *testing.T) {
 		e := setup(t, t.TempDir())
 		want := snapshot(t, e)
 		writeTree(t, e.base, map[string]string{"data/.sst-old/": ""})
-		sw, err := Begin(t.Context(), e.plan())
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
+		sw := e.begin(t)
 		rollback(t, e, sw, want)
 	})
 	t.Run("journal inside a moved directory", func(t *testing.T) {
@@ -295,9 +273,7 @@ func TestBeginRefuses(t *testing.T) {
 		if _, err := Begin(t.Context(), p); err == nil || !strings.Contains(err.Error(), "moved aside") {
 			t.Fatalf("Begin = %v, want a journal-inside error", err)
 		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree changed:\n%s", d)
-		}
+		e.sameTree(t, want, "changed")
 	})
 	t.Run("no journal path", func(t *testing.T) {
 		e := setup(t, t.TempDir())
@@ -317,9 +293,7 @@ func TestRecoverJournalFiles(t *testing.T) {
 		if err != nil || out != Nothing {
 			t.Fatalf("Recover = %v, %v; want nothing", out, err)
 		}
-		if d := diff(snapshot(t, e), want); d != "" {
-			t.Errorf("tree changed:\n%s", d)
-		}
+		e.sameTree(t, want, "changed")
 	})
 	t.Run("half-written first journal", func(t *testing.T) {
 		// A crash between creating the aside directories and renaming
@@ -338,10 +312,7 @@ func TestRecoverJournalFiles(t *testing.T) {
 			t.Errorf("temp journal left")
 		}
 		// The next Begin reuses the empty aside directories.
-		sw, err := Begin(t.Context(), e.plan())
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
+		sw := e.begin(t)
 		rollback(t, e, sw, want)
 	})
 	t.Run("half-written next version", func(t *testing.T) {
@@ -399,9 +370,7 @@ func TestRecoverJournalFiles(t *testing.T) {
 			if !errors.Is(err, ErrJournal) || out != Nothing {
 				t.Fatalf("Recover = %v, %v; want ErrJournal", out, err)
 			}
-			if d := diff(snapshot(t, e), want); d != "" {
-				t.Errorf("tree changed:\n%s", d)
-			}
+			e.sameTree(t, want, "changed")
 		})
 	}
 }
@@ -568,9 +537,7 @@ func TestDirThroughSymlink(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := diff(snapshot(t, e), want); d != "" {
-				t.Errorf("tree after %s:\n%s", flow, d)
-			}
+			e.sameTree(t, want, "after "+flow)
 		})
 	}
 }

@@ -301,7 +301,15 @@ var tls12Suites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-func baseConfig(p Params, cert tls.Certificate) *tls.Config {
+// newConfig normalizes p and loads its files (Errors are *CheckError). It
+// returns the configuration both sides start from, the normalized p, and
+// the CA pool, nil without a CA.
+func newConfig(p Params) (*tls.Config, Params, *x509.CertPool, error) {
+	p = p.normalized()
+	cert, pool, err := load(p)
+	if err != nil {
+		return nil, p, nil, err
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: tls12Suites,
@@ -309,7 +317,7 @@ func baseConfig(p Params, cert tls.Certificate) *tls.Config {
 		Time:         p.Now,
 		// One connection per transfer: nothing to resume.
 		SessionTicketsDisabled: true,
-	}
+	}, p, pool, nil
 }
 
 // ServerConfig runs Check and returns the joiner's TLS configuration (the
@@ -320,12 +328,10 @@ func baseConfig(p Params, cert tls.Certificate) *tls.Config {
 // (Encrypt=3) no client certificate is requested, like verify=0. Errors
 // are *CheckError.
 func ServerConfig(p Params) (*tls.Config, error) {
-	p = p.normalized()
-	cert, pool, err := load(p)
+	c, p, pool, err := newConfig(p)
 	if err != nil {
 		return nil, err
 	}
-	c := baseConfig(p, cert)
 	if pool != nil {
 		c.ClientAuth = tls.RequireAnyClientCert
 		c.VerifyConnection = p.verifyPeer(pool)
@@ -341,12 +347,11 @@ func ServerConfig(p Params) (*tls.Config, error) {
 // sent whenever the server asks, whatever CA names it lists, as OpenSSL
 // does. Errors are *CheckError.
 func ClientConfig(p Params) (*tls.Config, error) {
-	p = p.normalized()
-	cert, pool, err := load(p)
+	c, p, pool, err := newConfig(p)
 	if err != nil {
 		return nil, err
 	}
-	c := baseConfig(p, cert)
+	cert := c.Certificates[0]
 	// crypto/tls's own check needs ServerName (sent as SNI) and a SAN
 	// match; socat sends no SNI and older Galera certificates have only a
 	// CN, so verification happens in VerifyConnection instead.

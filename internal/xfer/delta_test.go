@@ -2,7 +2,6 @@ package xfer
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -83,34 +82,12 @@ func runDeltaInclude(t *testing.T, rng *rand.Rand, donor map[string][]byte, dirs
 			sendErr <- err
 			return
 		}
-		type pos struct {
-			name string
-			off  int
-		}
-		var order []pos
-		for name := range donor {
-			order = append(order, pos{name, 0})
-		}
-		for len(order) > 0 {
-			k := rng.IntN(len(order))
-			p := &order[k]
-			data := donor[p.name]
-			end := min(len(data), p.off+1+rng.IntN(3*MaxOfferLen/2))
-			hdr := binary.BigEndian.AppendUint64([]byte("CHUNK "+p.name), uint64(p.off))
-			run.want.Write(hdr)
-			if err := o.Data(hdr); err != nil {
-				sendErr <- err
-				return
-			}
-			run.want.Write(data[p.off:end])
-			if err := o.Payload(p.name, int64(p.off), data[p.off:end]); err != nil {
-				sendErr <- err
-				return
-			}
-			p.off = end
-			if p.off == len(data) {
-				order = append(order[:k], order[k+1:]...)
-			}
+		err = sendChunks(rng, donor, 3*MaxOfferLen/2, &run.want, o.Data, func(name string, off int, b []byte) error {
+			return o.Payload(name, int64(off), b)
+		})
+		if err != nil {
+			sendErr <- err
+			return
 		}
 		st, err := o.Close()
 		run.stats = st

@@ -137,39 +137,22 @@ func TestReconstructionProperty(t *testing.T) {
 		// The donor's stream: per chunk a fake header as data, then the
 		// payload through SendPayload; files interleave.
 		var want bytes.Buffer
-		type pos struct {
-			name string
-			off  int
-		}
-		var order []pos
-		for name := range donor {
-			order = append(order, pos{name, 0})
-		}
 		sendErr := make(chan error, 1)
 		var refBytes int64
 		chunks := func() error {
-			for len(order) > 0 {
-				k := rng.IntN(len(order))
-				p := &order[k]
-				data := donor[p.name]
-				end := min(len(data), p.off+1+rng.IntN(3*testBlock))
-				hdr := binary.BigEndian.AppendUint64([]byte("CHUNK "+p.name), uint64(p.off))
-				want.Write(hdr)
-				if err := s.Data(hdr); err != nil {
+			err := sendChunks(rng, donor, 3*testBlock, &want, s.Data, func(_ string, off int, b []byte) error {
+				if len(b) == 0 {
+					return nil
+				}
+				rb, err := SendPayload(s, m, int64(off), b)
+				if err != nil {
 					return err
 				}
-				want.Write(data[p.off:end])
-				if end > p.off {
-					rb, err := SendPayload(s, m, int64(p.off), data[p.off:end])
-					if err != nil {
-						return err
-					}
-					refBytes += rb
-				}
-				p.off = end
-				if p.off == len(data) {
-					order = append(order[:k], order[k+1:]...)
-				}
+				refBytes += rb
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 			return s.Close()
 		}
@@ -204,6 +187,41 @@ func TestReconstructionProperty(t *testing.T) {
 	if totalRef == 0 {
 		t.Error("nothing was ever sent as a reference")
 	}
+}
+
+// sendChunks sends the files of donor as a donor's mbstream would come:
+// in chunks of 1 to spread bytes, the files interleaved at random, each
+// chunk a fake header ("CHUNK <name>" and the offset) through data, then
+// its bytes through payload. want gets both, in order.
+func sendChunks(rng *rand.Rand, donor map[string][]byte, spread int, want *bytes.Buffer, data func([]byte) error, payload func(name string, off int, b []byte) error) error {
+	type pos struct {
+		name string
+		off  int
+	}
+	var order []pos
+	for name := range donor {
+		order = append(order, pos{name, 0})
+	}
+	for len(order) > 0 {
+		k := rng.IntN(len(order))
+		p := &order[k]
+		b := donor[p.name]
+		end := min(len(b), p.off+1+rng.IntN(spread))
+		hdr := binary.BigEndian.AppendUint64([]byte("CHUNK "+p.name), uint64(p.off))
+		want.Write(hdr)
+		if err := data(hdr); err != nil {
+			return err
+		}
+		want.Write(b[p.off:end])
+		if err := payload(p.name, p.off, b[p.off:end]); err != nil {
+			return err
+		}
+		p.off = end
+		if p.off == len(b) {
+			order = append(order[:k], order[k+1:]...)
+		}
+	}
+	return nil
 }
 
 // edit changes a copy of data at random: overwrites, a truncation or an

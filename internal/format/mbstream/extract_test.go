@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -112,14 +111,7 @@ func TestExtractMbstreamCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
-	cmd.Dir = src
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
-	}
+	data := mbstreamCreate(t, bin, src, names)
 	dir := t.TempDir()
 	if _, err := Extract(t.Context(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
 		t.Fatal(err)

@@ -130,15 +130,9 @@ func TestExtractPiecesProperty(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		refs, err := os.OpenRoot(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
+		refs := openRoot(t, ref)
 		out := t.TempDir()
-		root, err := os.OpenRoot(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		root := openRoot(t, out)
 		src, cloned := toPieces(t, rng, stream)
 		st, err := ExtractPieces(t.Context(), src, NewDirSink(root, DirSinkOptions{Refs: refs}), ExtractOptions{Workers: 1 + rng.IntN(4)})
 		if err != nil {
@@ -187,17 +181,9 @@ func TestExtractPiecesHostile(t *testing.T) {
 		{"cut after a clone", []piece{{data: stream[:hdrLen]}, {clone: &Clone{Ref: "f", Len: 1000, CRC: crc32.ChecksumIEEE(content[:1000])}}}, ErrTruncated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			refs, err := os.OpenRoot(ref)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer refs.Close()
-			root, err := os.OpenRoot(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
-			_, err = ExtractPieces(t.Context(), &pieces{list: tc.list}, NewDirSink(root, DirSinkOptions{Refs: refs}), ExtractOptions{})
+			refs := openRoot(t, ref)
+			root := openRoot(t, t.TempDir())
+			_, err := ExtractPieces(t.Context(), &pieces{list: tc.list}, NewDirSink(root, DirSinkOptions{Refs: refs}), ExtractOptions{})
 			if !errors.Is(err, tc.want) {
 				t.Errorf("err = %v, want %v", err, tc.want)
 			}
@@ -226,18 +212,12 @@ func BenchmarkPieceReader(b *testing.B) {
 			for b.Loop() {
 				r := newPieceReader(&pieces{list: list}, 0)
 				var clones []Clone
-				for {
-					c, err := r.next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+				forEach(b, r.next, func(c *Chunk) {
+					var err error
 					if clones, err = r.payload(dst[:c.Length], clones[:0]); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			}
 		})
 	}

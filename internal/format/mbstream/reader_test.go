@@ -248,21 +248,14 @@ func TestReaderChunks(t *testing.T) {
 	}
 	rd := NewReader(bytes.NewReader(data))
 	var got []string
-	for {
-		c, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("Next after %q: %v", got, err)
-		}
+	forEach(t, rd.Next, func(c *Chunk) {
 		p, err := io.ReadAll(rd)
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}
 		got = append(got, fmt.Sprintf("%c %q flags=%d off=%d len=%d sparse=%v %q",
 			c.Type, c.Path, c.Flags, c.Offset, c.Length, c.Sparse, p))
-	}
+	})
 	if !slices.Equal(got, want) {
 		t.Errorf("got chunks\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -452,17 +445,10 @@ func BenchmarkReader(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		rd := NewReader(bytes.NewReader(data))
-		for {
-			_, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+		forEach(b, rd.Next, func(*Chunk) {
 			if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{rd}, buf); err != nil {
 				b.Fatal(err)
 			}
-		}
+		})
 	}
 }

@@ -534,14 +534,7 @@ func TestScanMbstreamCreate(t *testing.T) {
 		}
 		names = append(names, name)
 	}
-	cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
-	}
+	data := mbstreamCreate(t, bin, dir, names)
 	checkScan(t, data, bytes.NewReader(data))
 }
 
@@ -648,15 +641,21 @@ func TestScanSkipChecksum(t *testing.T) {
 // calls fn with each chunk; the Segment is valid during the call.
 func forSegments(tb testing.TB, stream []byte, opts ScanOptions, fn func(*Segment)) {
 	tb.Helper()
-	sc := NewScanner(bytes.NewReader(stream), opts)
+	forEach(tb, NewScanner(bytes.NewReader(stream), opts).Next, fn)
+}
+
+// forEach calls next until it returns io.EOF, and fn with each item it
+// returns before; any other error of next fails tb.
+func forEach[T any](tb testing.TB, next func() (T, error), fn func(T)) {
+	tb.Helper()
 	for {
-		seg, err := sc.Next()
+		v, err := next()
 		if errors.Is(err, io.EOF) {
 			return
 		}
 		if err != nil {
 			tb.Fatal(err)
 		}
-		fn(seg)
+		fn(v)
 	}
 }

@@ -47,16 +47,8 @@ func TestDirSinkSharesClones(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(vol, "old", "t1.ibd"), old, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			refs, err := os.OpenRoot(filepath.Join(vol, "old"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer refs.Close()
-			root, err := os.OpenRoot(filepath.Join(vol, "new"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer root.Close()
+			refs := openRoot(t, filepath.Join(vol, "old"))
+			root := openRoot(t, filepath.Join(vol, "new"))
 			s := NewDirSink(root, DirSinkOptions{Refs: refs, CloneRange: reflinkClone})
 			f, err := s.Create("t1.ibd")
 			if err != nil {

@@ -30,11 +30,7 @@ func TestDirSinkInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	root := openRoot(t, dir)
 	s := NewDirSink(root, DirSinkOptions{Refs: root, InPlace: true})
 	f, err := s.Create("db/t1.ibd")
 	if err != nil {
@@ -89,11 +85,7 @@ func TestDirSinkInPlace(t *testing.T) {
 // the model of the new bytes says, its own bytes left in place counted.
 func TestDirSinkInPlaceRandom(t *testing.T) {
 	dir := t.TempDir()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
+	root := openRoot(t, dir)
 	other := make([]byte, 64<<10)
 	for i := range other {
 		other[i] = byte(i*13 + 5)
@@ -117,23 +109,17 @@ func TestDirSinkInPlaceRandom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range rng.IntN(30) + 1 {
-			off := rng.Int64N(160 << 10)
-			switch rng.IntN(4) {
-			case 0:
-				m.write(t, rng, f, off)
-			case 1:
-				n := rng.Int64N(9000) + 1
-				refOff := rng.Int64N(int64(len(other)) - n)
-				b := other[refOff : refOff+n]
-				if err := f.Clone(Clone{Ref: "other", RefOff: refOff, Len: n, Off: off, CRC: crc32.ChecksumIEEE(b), Data: b}); err != nil {
-					t.Fatalf("seed %d: clone: %v", seed, err)
-				}
-				m.grow(off + n)
-				copy(m.want[off:], b)
-			case 2:
+		randomOps(rng, 160<<10,
+			func(off int64) { m.write(t, rng, f, off) },
+			func(off int64) {
+				m.clone(t, rng, f, other, off, func(refOff, n int64) Clone {
+					b := other[refOff : refOff+n]
+					return Clone{Ref: "other", RefOff: refOff, Len: n, Off: off, CRC: crc32.ChecksumIEEE(b), Data: b}
+				})
+			},
+			func(int64) { // a clone of the file's own bytes where they are
 				if len(m.want) == 0 {
-					continue
+					return
 				}
 				at := rng.Int64N(int64(len(m.want)))
 				n := min(rng.Int64N(9000)+1, int64(len(m.want))-at)
@@ -142,10 +128,8 @@ func TestDirSinkInPlaceRandom(t *testing.T) {
 					t.Fatalf("seed %d: clone in place: %v", seed, err)
 				}
 				kept += n
-			case 3:
-				m.punch(t, rng, f, off)
-			}
-		}
+			},
+			func(off int64) { m.punch(t, rng, f, off) })
 		m.end(t, f, rng.Int64N(int64(len(m.want))+5000+1))
 		m.check(t, filepath.Join(dir, name))
 	}

@@ -19,6 +19,17 @@ import (
 // newDirSink returns a DirSink on a fresh directory "root" inside a
 // temporary directory that also holds "outside" and "ref", the reference
 // directory the sink clones from.
+// openRoot opens dir as an os.Root that is closed when the test ends.
+func openRoot(t testing.TB, dir string) *os.Root {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return root
+}
+
 func newDirSink(t *testing.T, opts DirSinkOptions) (s *DirSink, base string) {
 	t.Helper()
 	base = t.TempDir()
@@ -27,17 +38,9 @@ func newDirSink(t *testing.T, opts DirSinkOptions) (s *DirSink, base string) {
 			t.Fatal(err)
 		}
 	}
-	root, err := os.OpenRoot(filepath.Join(base, "root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { root.Close() })
+	root := openRoot(t, filepath.Join(base, "root"))
 	if opts.Refs == nil {
-		refs, err := os.OpenRoot(filepath.Join(base, "ref"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { refs.Close() })
+		refs := openRoot(t, filepath.Join(base, "ref"))
 		opts.Refs = refs
 	}
 	return NewDirSink(root, opts), base
@@ -375,26 +378,24 @@ func TestDirSinkRandomOps(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := &fileModel{}
-		for range rng.IntN(30) + 1 {
-			off := rng.Int64N(128 << 10)
-			switch rng.IntN(3) {
-			case 0:
-				m.write(t, rng, f, off)
-			case 1:
-				n := rng.Int64N(9000) + 1
-				refOff := rng.Int64N(int64(len(ref)) - n)
-				if err := f.Clone(cloneOf(ref, "old", refOff, n, off)); err != nil {
-					t.Fatalf("seed %d: clone: %v", seed, err)
-				}
-				m.grow(off + n)
-				copy(m.want[off:], ref[refOff:refOff+n])
-			case 2:
-				m.punch(t, rng, f, off)
-			}
-		}
+		randomOps(rng, 128<<10,
+			func(off int64) { m.write(t, rng, f, off) },
+			func(off int64) {
+				m.clone(t, rng, f, ref, off, func(refOff, n int64) Clone { return cloneOf(ref, "old", refOff, n, off) })
+			},
+			func(off int64) { m.punch(t, rng, f, off) })
 		size := int64(len(m.want)) + rng.Int64N(5000)
 		m.end(t, f, size)
 		m.check(t, filepath.Join(base, "root", name))
+	}
+}
+
+// randomOps runs 1 to 30 operations, each one of ops picked at random and
+// given a random offset below maxOff.
+func randomOps(rng *rand.Rand, maxOff int64, ops ...func(off int64)) {
+	for range rng.IntN(30) + 1 {
+		off := rng.Int64N(maxOff)
+		ops[rng.IntN(len(ops))](off)
 	}
 }
 
@@ -419,6 +420,19 @@ func (m *fileModel) write(t *testing.T, rng *rand.Rand, f SinkFile, off int64) {
 	}
 	m.grow(off + int64(len(b)))
 	copy(m.want[off:], b)
+}
+
+// clone clones up to 9000 bytes from a random offset of ref to off,
+// through f and in the model; mk makes the Clone of the n bytes at refOff.
+func (m *fileModel) clone(t *testing.T, rng *rand.Rand, f SinkFile, ref []byte, off int64, mk func(refOff, n int64) Clone) {
+	t.Helper()
+	n := rng.Int64N(9000) + 1
+	refOff := rng.Int64N(int64(len(ref)) - n)
+	if err := f.Clone(mk(refOff, n)); err != nil {
+		t.Fatalf("clone: %v", err)
+	}
+	m.grow(off + n)
+	copy(m.want[off:], ref[refOff:refOff+n])
 }
 
 // punch punches up to 20000 bytes at off, through f and in the model.

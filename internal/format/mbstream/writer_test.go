@@ -121,6 +121,21 @@ func mbstreamPath(t *testing.T) string {
 	return p
 }
 
+// mbstreamCreate returns what "mbstream -c" (the program bin) writes for
+// the files names in dir.
+func mbstreamCreate(t *testing.T, bin, dir string, names []string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
+	}
+	return data
+}
+
 type testFile struct {
 	name string
 	data []byte
@@ -193,14 +208,7 @@ func TestWriterMatchesMbstreamCreate(t *testing.T) {
 				}
 				names = append(names, f.name)
 			}
-			cmd := exec.CommandContext(t.Context(), bin, append([]string{"-c"}, names...)...)
-			cmd.Dir = dir
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			want, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("mbstream -c: %v\n%s", err, stderr.Bytes())
-			}
+			want := mbstreamCreate(t, bin, dir, names)
 			wantChunks := testChunks(t, want)
 
 			for _, m := range writeMethods {
