@@ -256,10 +256,13 @@ func TestFilterWriterOutputError(t *testing.T) {
 func TestFilterWriterSlowDownstream(t *testing.T) {
 	// The child exits long before its output is drained into a slow
 	// downstream writer; nothing may be cut off (os/exec's WaitDelay would
-	// cut it off if it did the copy).
+	// cut it off if it did the copy). The delay is far shorter than the
+	// drain (half a MiB read a byte at a time), yet long enough for
+	// os/exec's copy of the child's stderr to see its end on a loaded
+	// machine (1 ms was not: "WaitDelay expired before I/O complete").
 	data := mixedData(1<<20, 11)
 	pr, pw := io.Pipe()
-	w, err := StartFilterWriter(t.Context(), FilterConfig{Command: "cat", KillDelay: time.Millisecond}, pw)
+	w, err := StartFilterWriter(t.Context(), FilterConfig{Command: "cat", KillDelay: 100 * time.Millisecond}, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
