@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
+	"wsrep_sst_mariabackup/internal/sstdir"
 )
 
 // loTxPath is the transmit byte counter of the loopback interface; inside
@@ -191,7 +192,7 @@ func volatileFile(rel string) bool {
 	base := filepath.Base(rel)
 	switch {
 	case base == "galera.cache", base == "grastate.dat", base == "gvwstate.dat", base == "ibtmp1",
-		base == "wsrep_sst.pid", base == "sst_in_progress",
+		base == sstdir.PidFile, base == sstdir.InProgress,
 		strings.HasSuffix(base, ".pem"), strings.HasSuffix(base, ".err"),
 		strings.HasSuffix(base, ".log"), strings.Contains(base, ".log."),
 		strings.HasPrefix(base, "mariabackup"), strings.HasPrefix(base, "xtrabackup"):
