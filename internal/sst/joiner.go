@@ -392,11 +392,6 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 	}
 	defer p.First.Conn.Close()
 	defer stop()
-	if e == transfer.Stock && s.ref != nil {
-		s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
-		s.ref.stop()
-		s.dropResumeAtStream(ctx, t)
-	}
 	stagingMade, inPlace := false, false
 	var created *createdSink
 	p.Receiving = func(n func() int64) error {
@@ -415,35 +410,37 @@ func (s *session) receiveData(ctx context.Context, ln *stream.Listener, t target
 		}
 		return nil
 	}
-	if e == transfer.V2 {
-		p.Accept = func(ctx context.Context) (transfer.Conn, xfer.Hello, error) { return s.nextV2Conn(ctx, ln, pc) }
-		p.Prepare = func(v xfer.Version) (bool, error) {
-			// With offers, previous data that cannot be kept is
-			// patched in place rather than wiped (inplace.go).
-			if v < xfer.OfferVersion || decision != stockOrder {
-				s.dropResumeAtStream(ctx, t)
-				return false, nil
-			}
-			moved, err := s.moveIntoStaging(t)
-			if err != nil {
-				return false, s.localError(ctx, t, "move the previous data into "+staging, err)
-			}
-			stagingMade, inPlace = true, moved > 0
-			if inPlace {
-				s.log.Info(fmt.Sprintf("Delta in place: moved %d entries of the previous data into '%s'; the new data is built over them (unchanged blocks stay, changed ones are written)", moved, staging))
-			}
-			return inPlace, nil
+	p.Accept = func(ctx context.Context) (transfer.Conn, xfer.Hello, error) { return s.nextV2Conn(ctx, ln, pc) }
+	p.Prepare = func(v xfer.Version) (bool, error) {
+		if v == 0 && s.ref != nil {
+			s.log.Info("The donor sends the stock stream (a stock donor, or transfer-v2=0 there): no delta")
+			s.ref.stop()
 		}
-		p.References = func(ctx context.Context, links []transfer.Conn, v xfer.Version, inPlace bool) (*transfer.Refs, error) {
-			return s.referenceFor(ctx, links, v, decision, t, inPlace)
+		// With offers, previous data that cannot be kept is patched in
+		// place rather than wiped (inplace.go).
+		if v < xfer.OfferVersion || decision != stockOrder {
+			s.dropResumeAtStream(ctx, t)
+			return false, nil
 		}
-		p.Sink = func(d *mbstream.DirSink) mbstream.Sink {
-			if inPlace {
-				created = newCreatedSink(d)
-				return created
-			}
-			return d
+		moved, err := s.moveIntoStaging(t)
+		if err != nil {
+			return false, s.localError(ctx, t, "move the previous data into "+staging, err)
 		}
+		stagingMade, inPlace = true, moved > 0
+		if inPlace {
+			s.log.Info(fmt.Sprintf("Delta in place: moved %d entries of the previous data into '%s'; the new data is built over them (unchanged blocks stay, changed ones are written)", moved, staging))
+		}
+		return inPlace, nil
+	}
+	p.References = func(ctx context.Context, links []transfer.Conn, v xfer.Version, inPlace bool) (*transfer.Refs, error) {
+		return s.referenceFor(ctx, links, v, decision, t, inPlace)
+	}
+	p.Sink = func(d *mbstream.DirSink) mbstream.Sink {
+		if inPlace {
+			created = newCreatedSink(d)
+			return created
+		}
+		return d
 	}
 	got, err := transfer.NewReceiver(e).Receive(ctx, p)
 	if err != nil {

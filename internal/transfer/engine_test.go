@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -94,10 +95,11 @@ func (j joinerSide) receive(ctx context.Context) (Engine, Received, error) {
 	if err != nil {
 		return e, Received{}, err
 	}
-	started := false
+	started, prepared := false, xfer.Version(99)
 	p := RecvParams{First: first, Staging: j.staging, Log: slog.New(slog.DiscardHandler),
 		Receiving: func(func() int64) error { return os.MkdirAll(j.staging, 0o755) },
 		Started:   func() error { started = true; return nil },
+		Prepare:   func(v xfer.Version) (bool, error) { prepared = v; return false, nil },
 	}
 	if e == V2 {
 		if p.Hello, p.Version, _, err = xfer.AnswerAuth(first.RW(), j.versions, ""); err != nil {
@@ -111,7 +113,6 @@ func (j joinerSide) receive(ctx context.Context) (Engine, Received, error) {
 			h, _, _, err := xfer.AnswerAuth(c.RW(), j.versions, "")
 			return c, h, err
 		}
-		p.Prepare = func(xfer.Version) (bool, error) { return false, nil }
 		p.References = func(_ context.Context, links []Conn, _ xfer.Version, _ bool) (*Refs, error) {
 			var sources []xfer.Source
 			var root *os.Root
@@ -140,8 +141,12 @@ func (j joinerSide) receive(ctx context.Context) (Engine, Received, error) {
 		}
 	}
 	got, err := NewReceiver(e).Receive(ctx, p)
-	if err == nil && !started {
+	switch {
+	case err != nil:
+	case !started:
 		err = errors.New("Started was not called")
+	case prepared != p.Version:
+		err = fmt.Errorf("Prepare got version %d, want %d (0 for the stock stream)", prepared, p.Version)
 	}
 	return e, got, err
 }

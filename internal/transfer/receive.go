@@ -89,18 +89,20 @@ type RecvParams struct {
 	// Started is called once the extraction runs (the stock order
 	// cleans the datadir then). Its error ends the transfer.
 	Started func() error
+	// Prepare is called once the engine knows the transfer version it
+	// runs (0: the stock stream, no delta), every connection up: the
+	// flow moves the previous data into Staging for a delta in place
+	// (inPlace), or gives up what only a delta would have used.
+	Prepare func(xfer.Version) (inPlace bool, err error)
 
 	// V2 only. Hello and Version are First's. Accept returns the next
-	// admitted connection of the donor, its hello answered. Prepare is
-	// called with all connections up: the flow moves the previous data
-	// into Staging for a delta in place (inPlace) or not. References
+	// admitted connection of the donor, its hello answered. References
 	// readies the reference data (Refs) for the links. Sink, when set,
 	// wraps the staging directory's sink (in place: what the stream
 	// created is counted).
 	Hello      xfer.Hello
 	Version    xfer.Version
 	Accept     func(context.Context) (Conn, xfer.Hello, error)
-	Prepare    func(xfer.Version) (inPlace bool, err error)
 	References func(ctx context.Context, links []Conn, v xfer.Version, inPlace bool) (*Refs, error)
 	Sink       func(*mbstream.DirSink) mbstream.Sink
 }
@@ -162,6 +164,9 @@ type stockReceiver struct{}
 
 func (stockReceiver) Receive(ctx context.Context, p RecvParams) (Received, error) {
 	conn := p.First.Conn
+	if _, err := p.Prepare(0); err != nil {
+		return Received{}, err
+	}
 	in, err := p.First.Link.Recv(ctx, p.First.R, p.Pipe)
 	if err != nil {
 		return Received{}, err
