@@ -18,11 +18,18 @@ func UsedBytes(dir string) (int64, error) {
 }
 
 // DiskSampler follows the used bytes of one filesystem, during a join
-// for instance, for the peak over what was used at the start.
+// for instance, for the peak over what was used at the start, over the
+// whole sampling or up to a moment (PeakBefore).
 type DiskSampler struct {
 	stopc, done chan struct{}
 	mu          sync.Mutex
 	start, peak int64
+	samples     []diskSample
+}
+
+type diskSample struct {
+	at   time.Time
+	used int64
 }
 
 // SampleDisk samples the used bytes of dir's filesystem every interval
@@ -33,7 +40,8 @@ func SampleDisk(dir string, every time.Duration) (*DiskSampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DiskSampler{stopc: make(chan struct{}), done: make(chan struct{}), start: u, peak: u}
+	s := &DiskSampler{stopc: make(chan struct{}), done: make(chan struct{}), start: u, peak: u,
+		samples: []diskSample{{time.Now(), u}}}
 	go func() {
 		defer close(s.done)
 		tick := time.NewTicker(every)
@@ -47,6 +55,7 @@ func SampleDisk(dir string, every time.Duration) (*DiskSampler, error) {
 			if u, err := UsedBytes(dir); err == nil {
 				s.mu.Lock()
 				s.peak = max(s.peak, u)
+				s.samples = append(s.samples, diskSample{time.Now(), u})
 				s.mu.Unlock()
 			}
 		}
@@ -62,4 +71,20 @@ func (s *DiskSampler) Stop() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.peak - s.start
+}
+
+// PeakBefore returns the peak used bytes, over those at the start, of the
+// samples taken before t: the growth up to a moment that a log line
+// stamps, for instance. Call it after Stop.
+func (s *DiskSampler) PeakBefore(t time.Time) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	peak := s.start
+	for _, x := range s.samples {
+		if !x.at.Before(t) {
+			break
+		}
+		peak = max(peak, x.used)
+	}
+	return peak - s.start
 }

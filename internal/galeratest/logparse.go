@@ -40,6 +40,27 @@ func StateTransfer(log string) string {
 // "WSREP_SST: [INFO] message (20240101 12:00:00.123)".
 var sstStampRE = regexp.MustCompile(`^WSREP_SST: .*\((\d{8} \d{2}:\d{2}:\d{2}\.\d{3})\)$`)
 
+// sstStampLayout is that timestamp's layout, in local time.
+const sstStampLayout = "20060102 15:04:05.000"
+
+// LastSSTStamp returns the time stamped on the last WSREP_SST line of log
+// that holds mark, and whether there is one.
+func LastSSTStamp(log, mark string) (time.Time, bool) {
+	lines := strings.Split(log, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if !strings.Contains(l, mark) {
+			continue
+		}
+		if m := sstStampRE.FindStringSubmatch(l); m != nil {
+			if ts, err := time.ParseInLocation(sstStampLayout, m[1], time.Local); err == nil {
+				return ts, true
+			}
+		}
+	}
+	return time.Time{}, false
+}
+
 // SSTDuration returns the time between the first and the last WSREP_SST
 // line in log, i.e. roughly how long the SST program ran, and whether at
 // least two such lines were found.
@@ -51,7 +72,7 @@ func SSTDuration(log string) (time.Duration, bool) {
 		if m == nil {
 			continue
 		}
-		ts, err := time.ParseInLocation("20060102 15:04:05.000", m[1], time.Local)
+		ts, err := time.ParseInLocation(sstStampLayout, m[1], time.Local)
 		if err != nil {
 			continue
 		}

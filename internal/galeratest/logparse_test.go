@@ -52,3 +52,18 @@ func TestSSTDuration(t *testing.T) {
 		t.Error("SSTDuration() of a log without WSREP_SST lines: ok = true, want false")
 	}
 }
+
+func TestLastSSTStamp(t *testing.T) {
+	got, ok := LastSSTStamp(sstLog, "SST started on joiner")
+	if want := time.Date(2026, 11, 24, 11, 43, 40, 338e6, time.Local); !ok || !got.Equal(want) {
+		t.Errorf("LastSSTStamp(started) = %v, %v; want %v", got, ok, want)
+	}
+	// The last of two matching lines; mysqld's own lines do not count.
+	got, ok = LastSSTStamp(sstLog, "WSREP")
+	if want := time.Date(2026, 11, 24, 11, 43, 52, 367e6, time.Local); !ok || !got.Equal(want) {
+		t.Errorf("LastSSTStamp(WSREP) = %v, %v; want %v", got, ok, want)
+	}
+	if got, ok := LastSSTStamp(sstLog, "Preparing the backup"); ok {
+		t.Errorf("LastSSTStamp(absent) = %v, true; want false", got)
+	}
+}

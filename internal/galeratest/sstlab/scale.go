@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
 )
@@ -199,37 +198,10 @@ func dropPageCache() error {
 // mariadb-backup ("mariadb-backup backup: <command>"), or -1 if the log
 // does not say (the stock script logs neither).
 func backupWait(log string) float64 {
-	start, ok1 := lastStamp(log, "Streaming the backup to joiner at")
-	backup, ok2 := lastStamp(log, "mariadb-backup backup: ")
+	start, ok1 := galeratest.LastSSTStamp(log, "Streaming the backup to joiner at")
+	backup, ok2 := galeratest.LastSSTStamp(log, "mariadb-backup backup: ")
 	if !ok1 || !ok2 || backup.Before(start) {
 		return -1
 	}
 	return backup.Sub(start).Seconds()
-}
-
-// lastStamp returns the time of the last WSREP_SST line of log holding
-// mark (the timestamp such a line ends with).
-func lastStamp(log, mark string) (time.Time, bool) {
-	lines := strings.Split(log, "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := lines[i]; strings.Contains(l, "WSREP_SST:") && strings.Contains(l, mark) {
-			return sstStamp(l)
-		}
-	}
-	return time.Time{}, false
-}
-
-// sstStamp parses the "(20261206 23:38:13.123)" a WSREP_SST line ends with.
-func sstStamp(line string) (time.Time, bool) {
-	i := strings.LastIndexByte(line, '(')
-	j := strings.LastIndexByte(line, ')')
-	if i < 0 || j < i {
-		return time.Time{}, false
-	}
-	for _, layout := range []string{"20060102 15:04:05.000", "20060102 15:04:05"} {
-		if t, err := time.Parse(layout, line[i+1:j]); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
