@@ -6,6 +6,10 @@
 // only. Elsewhere (ext4, a range across filesystems, an unaligned range)
 // CloneRange returns ErrUnsupported and the caller copies the bytes.
 //
+// LimitCopyOnWrite sets XFS's copy-on-write extent hint on a file built
+// by cloning, so that rewriting one of its shared pages later (prepare
+// applying the redo log) reserves that page, not XFS's default 128 KiB.
+//
 // SharedBytes reads the file's extent map (FIEMAP) and says how much of
 // it is shared with another file: how a test checks that a clone happened.
 //

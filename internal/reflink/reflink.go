@@ -29,6 +29,30 @@ func CloneRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error
 	return nil
 }
 
+// CopyOnWriteUnit is the copy-on-write extent hint LimitCopyOnWrite sets
+// for a joiner's files: InnoDB's default page, the smallest unit that
+// mariadb-backup --prepare and mariadbd rewrite.
+const CopyOnWriteUnit = 16 << 10
+
+// LimitCopyOnWrite makes a later write to f's shared blocks allocate new
+// space in extents of size bytes (rounded up to the filesystem's block
+// size) rather than the filesystem's default: XFS reserves 128 KiB for
+// each rewritten page of a cloned file by default (its cowextsize hint,
+// 32 blocks), eight times the 16 KiB page, and keeps the reservation until
+// the file is evicted or its blocks stop being shared. ErrUnsupported
+// means the filesystem has no such hint (btrfs, which allocates what is
+// written; ext4 takes the flag and ignores it). The hint stays with the
+// file; it matters only while its blocks are shared.
+func LimitCopyOnWrite(f *os.File, size int64) error {
+	if size <= 0 || size > 1<<30 {
+		return fmt.Errorf("reflink: copy-on-write extent of %s: %d bytes out of range", f.Name(), size)
+	}
+	if err := limitCopyOnWrite(f, size); err != nil {
+		return fmt.Errorf("reflink: copy-on-write extent of %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
 // Supported reports whether files in dir can share blocks: it clones one
 // block between two temporary files there and removes them. A false with
 // a nil error is an answer (ext4); an error means it could not find out.

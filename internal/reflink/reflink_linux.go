@@ -48,6 +48,52 @@ func cloneRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error
 	return ioctlErr
 }
 
+// The inode attribute ioctls and their struct fsxattr (linux/fs.h); x/sys
+// has neither.
+const (
+	fsIocFSGetXattr   = 0x801C581F // _IOR('X', 31, struct fsxattr)
+	fsIocFSSetXattr   = 0x401C5820 // _IOW('X', 32, struct fsxattr)
+	fsXflagCowExtsize = 0x00010000 // FS_XFLAG_COWEXTSIZE: fsx_cowextsize is set
+)
+
+type fsxattr struct {
+	xflags, extsize, nextents, projid, cowextsize uint32
+	pad                                           [8]byte
+}
+
+func limitCopyOnWrite(f *os.File, size int64) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if bs := st.Bsize; bs > 0 {
+		size = (size + bs - 1) / bs * bs
+	}
+	var a fsxattr
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), fsIocFSGetXattr, uintptr(unsafe.Pointer(&a))); errno != 0 {
+		return unsupported(errno)
+	}
+	if a.xflags&fsXflagCowExtsize != 0 && int64(a.cowextsize) == size {
+		return nil
+	}
+	a.xflags |= fsXflagCowExtsize
+	a.cowextsize = uint32(size)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), fsIocFSSetXattr, uintptr(unsafe.Pointer(&a))); errno != 0 {
+		return unsupported(errno)
+	}
+	return nil
+}
+
+// unsupported words the errors of a filesystem that lacks an ioctl or one
+// of its flags as ErrUnsupported.
+func unsupported(errno unix.Errno) error {
+	switch errno {
+	case unix.EOPNOTSUPP, unix.EINVAL, unix.ENOTTY, unix.ENOSYS:
+		return fmt.Errorf("%w (%w)", ErrUnsupported, errno)
+	}
+	return errno
+}
+
 // The extent map ioctl (linux/fiemap.h).
 const (
 	fsIocFiemap        = 0xC020660B // _IOWR('f', 11, struct fiemap)

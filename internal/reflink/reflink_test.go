@@ -119,3 +119,56 @@ func TestCloneUnsupported(t *testing.T) {
 		t.Errorf("negative offset: %v, want a plain error", err)
 	}
 }
+
+// TestLimitCopyOnWrite checks what a joiner's prepare step relies on: on
+// XFS, rewriting pages of a cloned file with the hint set costs about the
+// pages, not the filesystem's default copy-on-write extent for each;
+// btrfs has no such hint and says so.
+func TestLimitCopyOnWrite(t *testing.T) {
+	dir := galeratest.ScratchVolume(t, "xfs", volSize)
+	writeRandom(t, filepath.Join(dir, "old.ibd"), 8<<20)
+	src := open(t, filepath.Join(dir, "old.ibd"), os.O_RDONLY)
+	const pages = 32
+	rewrite := func(name string, hint bool) int64 {
+		dst := open(t, filepath.Join(dir, name), os.O_RDWR|os.O_CREATE)
+		if err := CloneRange(dst, 0, src, 0, 8<<20); err != nil {
+			t.Fatal(err)
+		}
+		if hint {
+			if err := LimitCopyOnWrite(dst, CopyOnWriteUnit); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := dst.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		before, err := galeratest.UsedBytes(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := make([]byte, CopyOnWriteUnit)
+		for i := range pages {
+			if _, err := dst.WriteAt(page, int64(i)*256<<10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := dst.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		after, err := galeratest.UsedBytes(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return after - before
+	}
+	plain := rewrite("plain.ibd", false)
+	hinted := rewrite("hinted.ibd", true)
+	t.Logf("%d pages of %d bytes rewritten in a cloned file: the volume grew by %d bytes with the hint, %d without", pages, CopyOnWriteUnit, hinted, plain)
+	if limit := int64(pages*CopyOnWriteUnit + 256<<10); hinted > limit {
+		t.Errorf("with the hint, rewriting %d pages grew the volume by %d bytes, want at most %d", pages, hinted, limit)
+	}
+	f := open(t, filepath.Join(galeratest.ScratchVolume(t, "btrfs", volSize), "f"), os.O_RDWR|os.O_CREATE)
+	if err := LimitCopyOnWrite(f, CopyOnWriteUnit); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("LimitCopyOnWrite on btrfs: %v, want ErrUnsupported", err)
+	}
+}

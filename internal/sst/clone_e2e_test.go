@@ -2,10 +2,15 @@ package sst
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
+	"wsrep_sst_mariabackup/internal/reflink"
 )
 
 // TestE2ERejoinClones: with the joiner's datadir on XFS (reflink) or
@@ -53,10 +58,10 @@ func TestE2ERejoinClones(t *testing.T) {
 			// the volume by about the stream's size, clones by the bytes
 			// that came over the wire and some metadata and speculative
 			// preallocation. Preparing then rewrites the pages the copied
-			// redo log changes: those stop sharing blocks with the previous
-			// files until these are removed (XFS reserves copy-on-write
-			// space in extents of its cowextsize), which depends on how
-			// much the donor had flushed, not on the transfer. btrfs's
+			// redo log changes, which stop sharing blocks with the previous
+			// files: here nearly all of t1 if the donor had not flushed the
+			// update yet, none if it had (35 or 51 MB against 4 MB until
+			// prepare), which is not the transfer's doing. btrfs's
 			// free-space count moves by whole allocated chunks and its own
 			// copy-on-write metadata, so the extents are what tells there.
 			prepared, ok := galeratest.LastSSTStamp(log, "Preparing the backup at")
@@ -68,6 +73,15 @@ func TestE2ERejoinClones(t *testing.T) {
 			const slack = 16 << 20
 			if own := st.bytes - st.shared; fs == "xfs" && received > own+slack {
 				t.Errorf("the volume grew by %d bytes until prepare, more than the %d bytes not shared plus %d: the reused data was copied, not shared", received, own, slack)
+			}
+			// The cloned files carry the 16 KiB copy-on-write hint, so
+			// that prepare's rewrites reserve pages, not 128 KiB each.
+			if fs == "xfs" {
+				ibd := filepath.Join(n2.Datadir(), "sbtest", "t1.ibd")
+				out, err := exec.CommandContext(ctx, "xfs_io", "-c", "cowextsize", ibd).CombinedOutput()
+				if want := fmt.Sprintf("[%d] %s", reflink.CopyOnWriteUnit, ibd); err != nil || strings.TrimSpace(string(out)) != want {
+					t.Errorf("xfs_io -c cowextsize %s: %q (%v), want %q", ibd, out, err, want)
+				}
 			}
 			assertSameData(ctx, t, n1, n2)
 		})

@@ -321,7 +321,7 @@ func (v2Receiver) Receive(ctx context.Context, p RecvParams) (Received, error) {
 		return got, fail.Errorf(fail.Missing, "open %s: %w", p.Staging, err)
 	}
 	defer root.Close()
-	sink := mbstream.NewDirSink(root, mbstream.DirSinkOptions{Refs: refs.Rec, WriteBehind: writeBehind, CloneRange: shareBlocks, InPlace: inPlace})
+	sink := mbstream.NewDirSink(root, mbstream.DirSinkOptions{Refs: refs.Rec, WriteBehind: writeBehind, CloneRange: shareBlocks, Shared: limitCopyOnWrite, InPlace: inPlace})
 	var into mbstream.Sink = sink
 	if p.Sink != nil {
 		into = p.Sink(sink)
@@ -537,6 +537,15 @@ func (p *v2Pieces) count(n int) {
 	if p.progress != nil {
 		p.progress.Add(int64(n))
 	}
+}
+
+// limitCopyOnWrite is the sink's Shared: prepare then rewrites the pages
+// its redo log changes in files whose blocks are shared with the previous
+// datadir's until the swap removes it; on XFS each such page would
+// otherwise reserve a 128 KiB extent. A filesystem without the hint
+// (btrfs) allocates what is written, so an error only costs that saving.
+func limitCopyOnWrite(dst *os.File) {
+	_ = reflink.LimitCopyOnWrite(dst, reflink.CopyOnWriteUnit)
 }
 
 // shareBlocks is the sink's cloner: reflink.CloneRange, with "cannot

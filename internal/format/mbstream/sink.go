@@ -90,6 +90,10 @@ type DirSinkOptions struct {
 	// the filesystem cannot share them; the DirSink then writes the bytes,
 	// and stops trying for its other clones.
 	CloneRange func(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) (bool, error)
+	// Shared, if set, is called once for each file, after CloneRange
+	// first shared blocks into it (transfer limits how much a later
+	// rewrite of those blocks reserves: reflink.LimitCopyOnWrite).
+	Shared func(dst *os.File)
 	// CloneAlign is the alignment CloneRange needs (the filesystem's
 	// block size); 0 means 4096.
 	CloneAlign int64
@@ -216,6 +220,7 @@ type dirFile struct {
 	refInfo os.FileInfo // of ref, with InPlace
 	self    os.FileInfo // of the file itself, with InPlace
 	buf     []byte      // clone scratch
+	shared  bool        // CloneRange shared blocks into the file
 }
 
 // WriteAt writes p at off and starts writeback when enough has gathered.
@@ -342,6 +347,12 @@ func (f *dirFile) share(c Clone, src *os.File) bool {
 		return false
 	}
 	s.cloned.Add(c.Len)
+	if !f.shared {
+		f.shared = true
+		if s.opts.Shared != nil {
+			s.opts.Shared(dst)
+		}
+	}
 	return true
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"wsrep_sst_mariabackup/internal/galeratest"
@@ -49,7 +50,10 @@ func TestDirSinkSharesClones(t *testing.T) {
 			}
 			refs := openRoot(t, filepath.Join(vol, "old"))
 			root := openRoot(t, filepath.Join(vol, "new"))
-			s := NewDirSink(root, DirSinkOptions{Refs: refs, CloneRange: reflinkClone})
+			var sharedInto []string
+			s := NewDirSink(root, DirSinkOptions{Refs: refs, CloneRange: reflinkClone, Shared: func(dst *os.File) {
+				sharedInto = append(sharedInto, filepath.Base(dst.Name()))
+			}})
 			f, err := s.Create("t1.ibd")
 			if err != nil {
 				t.Fatal(err)
@@ -102,6 +106,14 @@ func TestDirSinkSharesClones(t *testing.T) {
 				}
 			} else if s.Cloned() != 0 || shared != 0 {
 				t.Errorf("ext4: cloned %d, shared %d; want 0 (written)", s.Cloned(), shared)
+			}
+			// Shared hears of the file once, after its first clone.
+			wantShared := []string{"t1.ibd"}
+			if !tc.shares {
+				wantShared = nil
+			}
+			if !slices.Equal(sharedInto, wantShared) {
+				t.Errorf("Shared called for %q, want %q", sharedInto, wantShared)
 			}
 		})
 	}
