@@ -156,7 +156,7 @@ const writeBehind = 8 << 20
 // streamError is a failure of the extraction into staging.
 func streamError(staging string, err error) error {
 	err = fmt.Errorf("extract the SST stream into %s: %w", staging, err)
-	return &StreamError{Err: sendError("receive the SST data stream", err)}
+	return &StreamError{Err: stageError("receive the SST data stream", err)}
 }
 
 // stockReceiver reads the script's stream: one connection, mbstream.
@@ -238,7 +238,7 @@ func (v2Receiver) Receive(ctx context.Context, p RecvParams) (Received, error) {
 		}
 		if h.Streams != hello.Streams || links[h.Stream] != nil {
 			c.Conn.Close()
-			return got, sendError("the v2 hello of the donor", fmt.Errorf("%w: stream %d of %d after stream %d of %d", xfer.ErrBadHello, h.Stream, h.Streams, hello.Stream, hello.Streams))
+			return got, stageError("the v2 hello of the donor", fmt.Errorf("%w: stream %d of %d after stream %d of %d", xfer.ErrBadHello, h.Stream, h.Streams, hello.Stream, hello.Streams))
 		}
 		conns = append(conns, c)
 		links[h.Stream] = &conns[len(conns)-1]

@@ -80,9 +80,10 @@ type Sent struct {
 	V2 bool
 }
 
-// sendError is the failure of a step of a sender: class Transfer with
-// V2Hint's advice, unless it has a class of its own.
-func sendError(what string, err error) error {
+// stageError is the failure of a step of an engine, a sender's or a
+// receiver's: class Transfer with V2Hint's advice, unless it has a class
+// of its own.
+func stageError(what string, err error) error {
 	if fail.Has(err) {
 		return err
 	}
@@ -149,7 +150,7 @@ func (stockSender) Send(ctx context.Context, p SendParams) (Sent, error) {
 		return sent, finishError(err, p.Addr, n)
 	}
 	if err := ss.Finish(ctx); err != nil {
-		return sent, sendError("finish the backup stream to "+p.Addr, err)
+		return sent, stageError("finish the backup stream to "+p.Addr, err)
 	}
 	return sent, nil
 }
@@ -201,11 +202,11 @@ func (v2Sender) Send(ctx context.Context, p SendParams) (Sent, error) {
 		}
 		h := xfer.Hello{Versions: p.Versions, Stream: i, Streams: nconn}
 		if version, err = greet(conn, links[i], h, token, p.Secret); err != nil {
-			return sent, sendError(fmt.Sprintf("the v2 hello on stream %d", i), err)
+			return sent, stageError(fmt.Sprintf("the v2 hello on stream %d", i), err)
 		}
 	}
 	if offers != (version >= xfer.OfferVersion) {
-		return sent, sendError("the v2 hello", fmt.Errorf("%w: the joiner's address offers versions up to %s, its hello agreed on %d", xfer.ErrBadHello, p.Token, version))
+		return sent, stageError("the v2 hello", fmt.Errorf("%w: the joiner's address offers versions up to %s, its hello agreed on %d", xfer.ErrBadHello, p.Token, version))
 	}
 	var m *manifest.Manifest
 	if !offers {
@@ -260,7 +261,7 @@ func (v2Sender) Send(ctx context.Context, p SendParams) (Sent, error) {
 		offerer, err = xfer.NewOfferer(ctx, xs, links[n], links[n], xfer.OffererOptions{Seed: binary.BigEndian.Uint64(seed[:])})
 		if err != nil {
 			xs.Close()
-			return sent, sendError("start delta by offer with the joiner at "+p.Addr, err)
+			return sent, stageError("start delta by offer with the joiner at "+p.Addr, err)
 		}
 		delta = offerer
 	}
@@ -315,7 +316,7 @@ func (v2Sender) Send(ctx context.Context, p SendParams) (Sent, error) {
 		return sent, finishError(err, p.Addr, b.N())
 	}
 	if err := xs.Close(); err != nil {
-		return sent, sendError("send the backup stream to "+p.Addr, err)
+		return sent, stageError("send the backup stream to "+p.Addr, err)
 	}
 	// All at once: each Finish ends its compressor and then waits for the
 	// joiner to close the connection, which it does once every stream's
@@ -332,7 +333,7 @@ func (v2Sender) Send(ctx context.Context, p SendParams) (Sent, error) {
 	}
 	clear(senders)
 	if finishErr != nil {
-		return sent, sendError("finish the backup stream to "+p.Addr, finishErr)
+		return sent, stageError("finish the backup stream to "+p.Addr, finishErr)
 	}
 	return sent, nil
 }
