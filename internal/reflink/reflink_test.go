@@ -139,27 +139,25 @@ func TestLimitCopyOnWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := dst.Sync(); err != nil {
-			t.Fatal(err)
+		used := func() int64 { // after the writes so far reach the disk
+			t.Helper()
+			if err := dst.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			n, err := galeratest.UsedBytes(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
 		}
-		before, err := galeratest.UsedBytes(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := used()
 		page := make([]byte, CopyOnWriteUnit)
 		for i := range pages {
 			if _, err := dst.WriteAt(page, int64(i)*256<<10); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := dst.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		after, err := galeratest.UsedBytes(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return after - before
+		return used() - before
 	}
 	plain := rewrite("plain.ibd", false)
 	hinted := rewrite("hinted.ibd", true)
