@@ -66,7 +66,7 @@ func limitCopyOnWrite(f *os.File, size int64) error {
 	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 		return err
 	}
-	if bs := st.Bsize; bs > 0 {
+	if bs := int64(st.Bsize); bs > 0 { // int32 on some architectures
 		size = (size + bs - 1) / bs * bs
 	}
 	var a fsxattr
