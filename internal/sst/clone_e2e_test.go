@@ -59,9 +59,10 @@ func TestE2ERejoinClones(t *testing.T) {
 			// that came over the wire and some metadata and speculative
 			// preallocation. Preparing then rewrites the pages the copied
 			// redo log changes, which stop sharing blocks with the previous
-			// files: here nearly all of t1 if the donor had not flushed the
-			// update yet, none if it had (35 or 51 MB against 4 MB until
-			// prepare), which is not the transfer's doing. btrfs's
+			// files: nearly all of t1 when the donor had not flushed the
+			// update yet, fewer pages the more it had (the whole rejoin grew
+			// by 35 to 51 MB in runs that grew by 4 MB until prepare),
+			// which is not the transfer's doing. btrfs's
 			// free-space count moves by whole allocated chunks and its own
 			// copy-on-write metadata, so the extents are what tells there.
 			prepared, ok := galeratest.LastSSTStamp(log, "Preparing the backup at")
