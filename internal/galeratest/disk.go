@@ -2,6 +2,7 @@ package galeratest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -23,8 +24,8 @@ func UsedBytes(dir string) (int64, error) {
 type DiskSampler struct {
 	stopc, done chan struct{}
 	mu          sync.Mutex
-	start, peak int64
-	samples     []diskSample
+	start       int64
+	samples     []diskSample // the first is the start
 }
 
 type diskSample struct {
@@ -40,7 +41,7 @@ func SampleDisk(dir string, every time.Duration) (*DiskSampler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &DiskSampler{stopc: make(chan struct{}), done: make(chan struct{}), start: u, peak: u,
+	s := &DiskSampler{stopc: make(chan struct{}), done: make(chan struct{}), start: u,
 		samples: []diskSample{{time.Now(), u}}}
 	go func() {
 		defer close(s.done)
@@ -54,7 +55,6 @@ func SampleDisk(dir string, every time.Duration) (*DiskSampler, error) {
 			}
 			if u, err := UsedBytes(dir); err == nil {
 				s.mu.Lock()
-				s.peak = max(s.peak, u)
 				s.samples = append(s.samples, diskSample{time.Now(), u})
 				s.mu.Unlock()
 			}
@@ -70,7 +70,7 @@ func (s *DiskSampler) Stop() int64 {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.peak - s.start
+	return s.growth(len(s.samples))
 }
 
 // PeakBefore returns the peak used bytes, over those at the start, of the
@@ -79,11 +79,15 @@ func (s *DiskSampler) Stop() int64 {
 func (s *DiskSampler) PeakBefore(t time.Time) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n, _ := slices.BinarySearchFunc(s.samples, t, func(x diskSample, t time.Time) int { return x.at.Compare(t) })
+	return s.growth(n)
+}
+
+// growth is the peak of the first n samples over the start (0 if none
+// is above it).
+func (s *DiskSampler) growth(n int) int64 {
 	peak := s.start
-	for _, x := range s.samples {
-		if !x.at.Before(t) {
-			break
-		}
+	for _, x := range s.samples[:n] {
 		peak = max(peak, x.used)
 	}
 	return peak - s.start

@@ -8,7 +8,7 @@ import (
 func TestPeakBefore(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	s := &DiskSampler{start: 100, peak: 190, samples: []diskSample{
+	s := &DiskSampler{start: 100, samples: []diskSample{
 		{at(0), 100}, {at(50), 90}, {at(100), 130}, {at(150), 120}, {at(200), 190}, {at(250), 10},
 	}}
 	for _, tc := range []struct {

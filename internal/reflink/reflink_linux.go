@@ -35,17 +35,7 @@ func cloneRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error
 	if cerr != nil {
 		return cerr
 	}
-	switch {
-	case ioctlErr == nil:
-		return nil
-	// EOPNOTSUPP: no reflinks (ext4, or XFS made without them); EXDEV:
-	// two filesystems; EINVAL: unaligned, or a filesystem that does not
-	// know the ioctl; ENOTTY, ENOSYS: older kernels and odd files.
-	case errors.Is(ioctlErr, unix.EOPNOTSUPP), errors.Is(ioctlErr, unix.EXDEV), errors.Is(ioctlErr, unix.EINVAL),
-		errors.Is(ioctlErr, unix.ENOTTY), errors.Is(ioctlErr, unix.ENOSYS):
-		return fmt.Errorf("%w (%w)", ErrUnsupported, ioctlErr)
-	}
-	return ioctlErr
+	return unsupported(ioctlErr)
 }
 
 // The inode attribute ioctls and their struct fsxattr (linux/fs.h); x/sys
@@ -84,14 +74,18 @@ func limitCopyOnWrite(f *os.File, size int64) error {
 	return nil
 }
 
-// unsupported words the errors of a filesystem that lacks an ioctl or one
-// of its flags as ErrUnsupported.
-func unsupported(errno unix.Errno) error {
-	switch errno {
-	case unix.EOPNOTSUPP, unix.EINVAL, unix.ENOTTY, unix.ENOSYS:
-		return fmt.Errorf("%w (%w)", ErrUnsupported, errno)
+// unsupported words the errors of a filesystem that cannot do what was
+// asked as ErrUnsupported. EOPNOTSUPP: no reflinks (ext4, or XFS made
+// without them), or no such attribute (btrfs's copy-on-write hint);
+// EXDEV: two filesystems; EINVAL: unaligned, or a filesystem that does not
+// know the ioctl; ENOTTY, ENOSYS: older kernels and odd files.
+func unsupported(err error) error {
+	for _, e := range []unix.Errno{unix.EOPNOTSUPP, unix.EXDEV, unix.EINVAL, unix.ENOTTY, unix.ENOSYS} {
+		if errors.Is(err, e) {
+			return fmt.Errorf("%w (%w)", ErrUnsupported, err)
+		}
 	}
-	return errno
+	return err
 }
 
 // The extent map ioctl (linux/fiemap.h).

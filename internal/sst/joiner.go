@@ -490,9 +490,8 @@ func (s *session) logReceived(got transfer.Received) {
 // by the gate, and returns the engine its stream opens with, with the
 // connection in p.First (and, for V2, its hello answered in p.Hello and
 // p.Version), and a stop function: the connection is closed when ctx is
-// cancelled until stop is called. A
-// joiner that offered no V2 reads whatever comes as the stock stream, as
-// the script does.
+// cancelled until stop is called. A joiner that offered no V2 reads
+// whatever comes as the stock stream, as the script does.
 func (s *session) firstDataConn(ctx context.Context, ln *stream.Listener, p *transfer.RecvParams) (transfer.Engine, func(), error) {
 	for {
 		conn, err := s.acceptFromDonor(ctx, ln, "data")
